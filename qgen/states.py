@@ -1,0 +1,362 @@
+"""Target states: matrix product states and dense vectors / density matrices.
+
+Conventions (used everywhere in qgen):
+
+* qubit 0 is the leftmost tensor factor, i.e. the most significant bit of a dense
+  index, as in QuTiP's ``tensor``;  ``|0>`` is the +1 eigenvector of σz.
+* An :class:`MPS` holds tensors ``A[i]`` of shape ``(chi_left, 2, chi_right)`` with
+  ``chi_left[0] = chi_right[-1] = 1``:  ψ(s_0…s_{N-1}) = A[0][:, s_0, :] ⋯ A[N-1][:, s_{N-1}, :].
+* Every state carries a local depolarizing strength ``noise = p``: the state meant is
+  Λ_p^{⊗N}(ρ) with Λ_p(X) = (1 − p) X + p Tr(X) I/2 (Carrasquilla et al. 2019, noisy
+  GHZ case).  Since Λ_p is self-adjoint, Tr[O Λ_p^{⊗N}(ρ)] = Tr[Λ_p^{⊗N}(O) ρ]: all
+  measurement code applies the channel to the local operators and contracts with the
+  pure state, so noisy states cost nothing extra (see :func:`depolarize_ops`).
+
+Example
+-------
+>>> psi = ghz(3)
+>>> np.round(psi.to_dense(), 3).tolist()
+[0.707, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.707]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Sequence, Union
+
+import numpy as np
+
+__all__ = [
+    "MPS",
+    "DenseState",
+    "State",
+    "depolarize",
+    "depolarize_ops",
+    "ghz",
+    "w_state",
+    "product_state",
+    "cluster",
+    "random_mps",
+]
+
+_SINGLE = {
+    "0": np.array([1.0, 0.0]),
+    "1": np.array([0.0, 1.0]),
+    "+": np.array([1.0, 1.0]) / np.sqrt(2),
+    "-": np.array([1.0, -1.0]) / np.sqrt(2),
+    "+i": np.array([1.0, 1.0j]) / np.sqrt(2),
+    "-i": np.array([1.0, -1.0j]) / np.sqrt(2),
+}
+
+
+def _check_noise(p: float) -> float:
+    p = float(p)
+    if not 0.0 <= p <= 1.0 or not np.isfinite(p):
+        raise ValueError(f"depolarizing strength must lie in [0, 1], got {p}")
+    return p
+
+
+@dataclass(frozen=True, eq=False)
+class MPS:
+    """A pure state as a matrix product state (open boundaries), optionally depolarized.
+
+    Parameters
+    ----------
+    tensors : sequence of arrays ``(chi_left, 2, chi_right)``.
+    noise : local depolarizing strength p (0 for the pure state).
+    """
+
+    tensors: tuple[np.ndarray, ...]
+    noise: float = 0.0
+
+    def __post_init__(self) -> None:
+        ts = tuple(np.asarray(t) for t in self.tensors)
+        if not ts:
+            raise ValueError("an MPS needs at least one tensor")
+        for i, t in enumerate(ts):
+            if t.ndim != 3 or t.shape[1] != 2:
+                raise ValueError(f"MPS tensor {i} has shape {t.shape}, expected (chi_l, 2, chi_r)")
+            if i and t.shape[0] != ts[i - 1].shape[2]:
+                raise ValueError(f"MPS bond {i - 1}-{i} mismatch: {ts[i - 1].shape} vs {t.shape}")
+            if not np.all(np.isfinite(t)):
+                raise ValueError(f"MPS tensor {i} contains NaN or infinite entries")
+        if ts[0].shape[0] != 1 or ts[-1].shape[2] != 1:
+            raise ValueError("the first/last MPS tensors must have outer bond dimension 1")
+        object.__setattr__(self, "tensors", ts)
+        object.__setattr__(self, "noise", _check_noise(self.noise))
+
+    # -- construction -------------------------------------------------------------
+    @classmethod
+    def from_arrays(cls, arrays: Sequence[np.ndarray], noise: float = 0.0) -> "MPS":
+        """Build from arrays ordered (left, physical, right); the two end tensors may
+        drop their outer bond, i.e. be ``(2, chi)`` and ``(chi, 2)``."""
+        arrays = [np.asarray(a) for a in arrays]
+        if len(arrays) == 1 and arrays[0].ndim == 1:
+            return cls((arrays[0].reshape(1, 2, 1),), noise)
+        out = []
+        for i, a in enumerate(arrays):
+            if a.ndim == 2 and i == 0:
+                a = a[None, :, :]
+            elif a.ndim == 2 and i == len(arrays) - 1:
+                a = a[:, :, None]
+            out.append(a)
+        return cls(tuple(out), noise)
+
+    @classmethod
+    def from_quimb(cls, mps, noise: float = 0.0) -> "MPS":
+        """Convert a ``quimb.tensor.MatrixProductState`` (open boundaries)."""
+        n = mps.L
+        out = []
+        for i in range(n):
+            t = mps[i]
+            inds = ([mps.bond(i - 1, i)] if i > 0 else []) + [mps.site_ind(i)]
+            inds += [mps.bond(i, i + 1)] if i < n - 1 else []
+            a = np.asarray(t.transpose(*inds).data)
+            if i == 0:
+                a = a[None]
+            if i == n - 1:
+                a = a[..., None]
+            out.append(a)
+        return cls(tuple(out), noise)
+
+    @classmethod
+    def from_dense(cls, psi: np.ndarray, cutoff: float = 1e-14, noise: float = 0.0) -> "MPS":
+        """Exact MPS of a state vector by successive SVDs (left-canonical), dropping
+        singular values below ``cutoff`` times the largest."""
+        psi = np.asarray(psi)
+        n = _n_qubits_of(psi.shape[0])
+        tensors = []
+        rest = psi.reshape(1, -1)
+        for _ in range(n - 1):
+            chi = rest.shape[0]
+            u, s, vh = np.linalg.svd(rest.reshape(chi * 2, -1), full_matrices=False)
+            keep = max(1, int(np.sum(s > cutoff * s[0])))
+            tensors.append(u[:, :keep].reshape(chi, 2, keep))
+            rest = s[:keep, None] * vh[:keep]
+        tensors.append(rest.reshape(rest.shape[0], 2, 1))
+        return cls(tuple(tensors), noise)
+
+    def to_quimb(self):
+        """Return a ``quimb.tensor.MatrixProductState`` of the pure part."""
+        import quimb.tensor as qtn
+
+        arrays = [t.transpose(0, 2, 1) for t in self.tensors]  # quimb's 'lrp'
+        arrays[0] = arrays[0][0]
+        arrays[-1] = arrays[-1][:, 0]
+        if self.n_qubits == 1:
+            return qtn.MatrixProductState([self.tensors[0][0, :, 0]], shape="p")
+        return qtn.MatrixProductState(arrays, shape="lrp")
+
+    # -- properties ---------------------------------------------------------------
+    @property
+    def n_qubits(self) -> int:
+        return len(self.tensors)
+
+    @property
+    def bond_dims(self) -> list[int]:
+        return [t.shape[2] for t in self.tensors[:-1]]
+
+    @property
+    def max_bond(self) -> int:
+        return max(self.bond_dims, default=1)
+
+    @property
+    def is_real(self) -> bool:
+        return all(np.isrealobj(t) or not np.any(t.imag) for t in self.tensors)
+
+    @property
+    def is_pure(self) -> bool:
+        return self.noise == 0.0
+
+    def norm(self) -> float:
+        """⟨ψ|ψ⟩^{1/2} by a left-to-right transfer-matrix sweep."""
+        env = np.ones((1, 1))
+        for a in self.tensors:
+            env = np.einsum("ab,asc,bsd->cd", env, a.conj(), a, optimize=True)
+        return float(np.sqrt(abs(env[0, 0])))
+
+    def right_canonical(self) -> "MPS":
+        """Normalised copy with Σ_s A^s A^s† = 1 on every site but the first (LQ sweep
+        from the right), so right environments are identities."""
+        ts = list(self.tensors)
+        for i in range(len(ts) - 1, 0, -1):
+            chi_l, _, chi_r = ts[i].shape
+            q, r = np.linalg.qr(ts[i].reshape(chi_l, 2 * chi_r).T)  # A = r^T q^T
+            k = q.shape[1]
+            ts[i] = q.T.reshape(k, 2, chi_r)
+            ts[i - 1] = np.tensordot(ts[i - 1], r.T, axes=(2, 0))
+        nrm = np.linalg.norm(ts[0])
+        if nrm == 0:
+            raise ValueError("the MPS has zero norm")
+        ts[0] = ts[0] / nrm
+        return MPS(tuple(ts), self.noise)
+
+    def to_dense(self) -> np.ndarray:
+        """State vector of the pure part (N ≤ 24), qubit 0 most significant."""
+        if self.n_qubits > 24:
+            raise ValueError(f"refusing to build a dense vector of {self.n_qubits} qubits")
+        psi = self.tensors[0][0]
+        for a in self.tensors[1:]:
+            psi = np.tensordot(psi, a, axes=(-1, 0)).reshape(-1, a.shape[2])
+        return psi[:, 0]
+
+    def with_noise(self, p: float) -> "MPS":
+        return replace(self, noise=p)
+
+
+@dataclass(frozen=True, eq=False)
+class DenseState:
+    """A state vector ``(2**N,)`` or density matrix ``(2**N, 2**N)``, optionally
+    depolarized; qubit 0 is the most significant bit."""
+
+    data: np.ndarray
+    noise: float = 0.0
+
+    def __post_init__(self) -> None:
+        d = np.asarray(self.data)
+        if d.ndim not in (1, 2) or (d.ndim == 2 and d.shape[0] != d.shape[1]):
+            raise ValueError(f"dense state must be a vector or square matrix, got shape {d.shape}")
+        _n_qubits_of(d.shape[0])
+        if not np.all(np.isfinite(d)):
+            raise ValueError("dense state contains NaN or infinite entries")
+        if d.ndim == 2 and not np.allclose(d, d.conj().T, atol=1e-10):
+            raise ValueError("density matrix is not Hermitian")
+        object.__setattr__(self, "data", d)
+        object.__setattr__(self, "noise", _check_noise(self.noise))
+
+    @property
+    def n_qubits(self) -> int:
+        return _n_qubits_of(self.data.shape[0])
+
+    @property
+    def is_pure(self) -> bool:
+        return self.data.ndim == 1 and self.noise == 0.0
+
+    def density_matrix(self) -> np.ndarray:
+        """ρ with the depolarizing channel applied (N ≤ 12)."""
+        if self.n_qubits > 12:
+            raise ValueError(f"refusing to build a {self.n_qubits}-qubit density matrix")
+        d = self.data
+        rho = np.outer(d, d.conj()) if d.ndim == 1 else d.astype(complex)
+        rho = rho / np.trace(rho).real
+        if self.noise:
+            n = self.n_qubits
+            for q in range(n):
+                t = rho.reshape(2**q, 2, 2 ** (n - q - 1), 2**q, 2, 2 ** (n - q - 1))
+                traced = np.einsum("aibcid->abcd", t)
+                eye = np.eye(2)[None, :, None, None, :, None]
+                t = (1 - self.noise) * t + self.noise / 2 * traced[:, None, :, :, None, :] * eye
+                rho = t.reshape(2**n, 2**n)
+        return rho
+
+    def to_mps(self, cutoff: float = 1e-14) -> MPS:
+        if self.data.ndim != 1:
+            raise ValueError("only a state vector has an MPS form")
+        return MPS.from_dense(self.data / np.linalg.norm(self.data), cutoff, self.noise)
+
+    def with_noise(self, p: float) -> "DenseState":
+        return replace(self, noise=p)
+
+
+State = Union[MPS, DenseState]
+
+
+def _n_qubits_of(dim: int) -> int:
+    n = int(dim).bit_length() - 1
+    if dim < 2 or 2**n != dim:
+        raise ValueError(f"dimension {dim} is not a power of two ≥ 2")
+    return n
+
+
+def depolarize(state: State, p: float) -> State:
+    """Apply local depolarizing noise of strength p to every qubit.
+
+    Channels compose: Λ_q ∘ Λ_p = Λ_{1-(1-p)(1-q)}.
+    """
+    p = _check_noise(p)
+    return state.with_noise(1.0 - (1.0 - state.noise) * (1.0 - p))
+
+
+def depolarize_ops(ops: np.ndarray, p: float) -> np.ndarray:
+    """Λ_p applied to single-qubit operators ``ops[..., 2, 2]``: (1−p) O + p Tr(O) I/2."""
+    ops = np.asarray(ops)
+    if p == 0:
+        return ops
+    tr = np.trace(ops, axis1=-2, axis2=-1)[..., None, None]
+    return (1 - p) * ops + p * tr * np.eye(2) / 2
+
+
+def _mps_or_dense(mps: MPS, dense: bool) -> State:
+    if not dense:
+        return mps
+    return DenseState(mps.to_dense())
+
+
+def product_state(spec: Union[str, Sequence], n: int | None = None, dense: bool = False) -> State:
+    """Product state from single-qubit labels ('0', '1', '+', '-', '+i', '-i') or vectors.
+
+    ``product_state("+", 5)`` is |+⟩^⊗5; ``product_state(["0", "1", "+"])`` a 3-qubit state.
+    """
+    items = [spec] * n if isinstance(spec, str) else list(spec)
+    if isinstance(spec, str) and n is None:
+        raise ValueError("give n with a single label")
+    vecs = []
+    for it in items:
+        v = _SINGLE.get(it) if isinstance(it, str) else np.asarray(it, dtype=complex)
+        if v is None:
+            raise ValueError(f"unknown single-qubit state {it!r}; known: {sorted(_SINGLE)}")
+        vecs.append(np.asarray(v) / np.linalg.norm(v))
+    return _mps_or_dense(MPS(tuple(v.reshape(1, 2, 1) for v in vecs)), dense)
+
+
+def ghz(n: int, dense: bool = False) -> State:
+    """(|0…0⟩ + |1…1⟩)/√2 as a bond-dimension-2 MPS (or dense vector)."""
+    if n < 2:
+        raise ValueError("a GHZ state needs n ≥ 2")
+    copy = np.zeros((2, 2, 2))
+    copy[0, 0, 0] = copy[1, 1, 1] = 1.0
+    first = np.zeros((1, 2, 2))
+    first[0, 0, 0] = first[0, 1, 1] = 1 / np.sqrt(2)
+    last = np.zeros((2, 2, 1))
+    last[0, 0, 0] = last[1, 1, 0] = 1.0
+    return _mps_or_dense(MPS((first, *[copy] * (n - 2), last)), dense)
+
+
+def w_state(n: int, dense: bool = False) -> State:
+    """(|10…0⟩ + |010…0⟩ + … + |0…01⟩)/√N as a bond-dimension-2 MPS."""
+    if n < 2:
+        raise ValueError("a W state needs n ≥ 2")
+    bulk = np.zeros((2, 2, 2))  # bond: 0 = no excitation yet, 1 = placed
+    bulk[0, 0, 0] = bulk[0, 1, 1] = bulk[1, 0, 1] = 1.0
+    first = bulk[:1] / np.sqrt(n)
+    last = np.zeros((2, 2, 1))
+    last[0, 1, 0] = last[1, 0, 0] = 1.0
+    return _mps_or_dense(MPS((first, *[bulk] * (n - 2), last)), dense)
+
+
+def cluster(n: int, dense: bool = False) -> State:
+    """1D cluster (linear graph) state ∏_i CZ_{i,i+1} |+⟩^⊗N; amplitude
+    2^{-N/2} (−1)^{Σ s_i s_{i+1}} (Raussendorf & Briegel 2001)."""
+    if n < 2:
+        raise ValueError("a cluster state needs n ≥ 2")
+    bulk = np.zeros((2, 2, 2))  # bond carries the previous qubit's value
+    for l in range(2):
+        for s in range(2):
+            bulk[l, s, s] = (-1) ** (l * s) / np.sqrt(2)
+    first = bulk[:1]
+    last = bulk.sum(axis=2, keepdims=True)
+    return _mps_or_dense(MPS((first, *[bulk] * (n - 2), last)), dense)
+
+
+def random_mps(n: int, chi: int, seed: int | None = None, real: bool = False) -> MPS:
+    """A random MPS (Gaussian entries), for tests and benchmarks."""
+    rng = np.random.default_rng(seed)
+    dims = [1] + [chi] * (n - 1) + [1]
+    ts = []
+    for i in range(n):
+        shape = (dims[i], 2, dims[i + 1])
+        a = rng.normal(size=shape)
+        if not real:
+            a = a + 1j * rng.normal(size=shape)
+        ts.append(a)
+    return MPS(tuple(ts)).right_canonical()
