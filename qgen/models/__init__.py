@@ -1,0 +1,51 @@
+"""Generative models of POVM outcome strings: the registry and its look-ups.
+
+Example
+-------
+>>> model = create_model("rnn", n_qubits=10, n_outcomes=4, preset="paper", embed=8)
+>>> model.config
+{'cell': 'gru', 'n_layers': 3, 'hidden': 100, 'embed': 8}
+>>> get_model("rnn") is RNNModel
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import LIKELIHOODS, MODELS, GenerativeModel, register_model
+from .rnn import RNNModel
+
+__all__ = [
+    "GenerativeModel", "MODELS", "LIKELIHOODS", "register_model", "get_model", "create_model",
+    "training_preset", "RNNModel",
+]
+
+
+def get_model(name: str) -> type[GenerativeModel]:
+    """The registered model class called ``name``."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model '{name}'; choose one of {', '.join(sorted(MODELS))}")
+    return MODELS[name]
+
+
+def _preset(table: dict[str, dict[str, Any]], name: str, preset: str, what: str) -> dict[str, Any]:
+    if preset not in table:
+        raise ValueError(f"model '{name}' has no {what} preset '{preset}'; choose one of {', '.join(table)}")
+    return dict(table[preset])
+
+
+def create_model(
+    name: str, n_qubits: int, n_outcomes: int, preset: str | None = None, **overrides: Any
+) -> GenerativeModel:
+    """Build model ``name`` from its ``preset`` (``"default"`` when None) with keyword overrides."""
+    cls = get_model(name)
+    config = _preset(cls.presets, name, preset or "default", "architecture") | overrides
+    return cls(n_qubits, n_outcomes, **config)
+
+
+def training_preset(name: str, preset: str | None = None) -> dict[str, Any]:
+    """``TrainConfig`` keywords attached to a model preset (empty when it has none)."""
+    cls = get_model(name)
+    _preset(cls.presets, name, preset or "default", "architecture")
+    return dict(cls.train_presets.get(preset or "default", {}))

@@ -1,0 +1,127 @@
+"""The contract every generative model of POVM outcome strings follows, and its registry.
+
+A model learns a distribution P(a) over outcome strings a = (a_1 … a_N), a_i ∈ {0 … K−1}
+(one K-outcome POVM per qubit; Carrasquilla et al., Nat. Mach. Intell. 1, 155 (2019)).
+The interface mirrors ``torch.distributions``: ``log_prob`` scores strings, ``sample``
+draws them, and ``loss`` is what the trainer minimises.
+
+``likelihood`` says what ``log_prob`` means:
+
+* ``"exact"`` – normalised log P(a) (autoregressive models, flows);
+* ``"estimate"`` – an estimate or bound of it (e.g. a VAE's importance-weighted ELBO);
+* ``"none"`` – not available (GANs); ``log_prob`` raises ``NotImplementedError``.
+
+Example
+-------
+>>> @register_model
+... class Uniform(GenerativeModel):
+...     name, likelihood = "uniform-doc", "exact"
+...     def log_prob(self, x):
+...         x = self.check_outcomes(x)
+...         return torch.full((len(x),), -self.n_qubits * math.log(self.n_outcomes))
+...     def sample(self, n, generator=None):
+...         x = torch.randint(self.n_outcomes, (n, self.n_qubits), generator=generator)
+...         return x, self.log_prob(x)
+>>> m = MODELS["uniform-doc"](3, 4)
+>>> m.sample(2, torch.Generator().manual_seed(0))[0].shape
+torch.Size([2, 3])
+>>> del MODELS["uniform-doc"]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, ClassVar
+
+import torch
+
+__all__ = ["GenerativeModel", "MODELS", "register_model", "LIKELIHOODS"]
+
+LIKELIHOODS = ("exact", "estimate", "none")
+
+MODELS: dict[str, type[GenerativeModel]] = {}
+"""Registered model classes by their ``name``."""
+
+
+class GenerativeModel(torch.nn.Module):
+    """Base class: a distribution over outcome strings of ``n_qubits`` sites with
+    ``n_outcomes`` values each.
+
+    Subclasses set ``name`` and ``likelihood``, implement ``log_prob`` and ``sample``,
+    pass their hyper-parameters to ``super().__init__`` as keywords (they become
+    ``config``, so ``cls(n_qubits, n_outcomes, **config)`` rebuilds the architecture),
+    and may declare ``presets`` (architecture keywords) and ``train_presets`` (keywords
+    of ``qgen.training.TrainConfig``) under the same preset names.
+    """
+
+    name: ClassVar[str]
+    likelihood: ClassVar[str]
+    presets: ClassVar[dict[str, dict[str, Any]]] = {"default": {}}
+    train_presets: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def __init__(self, n_qubits: int, n_outcomes: int, **config: Any) -> None:
+        super().__init__()
+        if n_qubits < 1 or not 2 <= n_outcomes <= 255:
+            raise ValueError(f"need n_qubits ≥ 1 and 2 ≤ n_outcomes ≤ 255, got {n_qubits}, {n_outcomes}")
+        try:
+            json.dumps(config)
+        except TypeError as err:
+            raise ValueError(f"{type(self).__name__} config must be JSON-serialisable: {err}") from None
+        self.n_qubits = int(n_qubits)
+        self.n_outcomes = int(n_outcomes)
+        self._config = dict(config)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Hyper-parameters (JSON-serialisable) that rebuild this architecture."""
+        return dict(self._config)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def check_outcomes(self, x: torch.Tensor) -> torch.Tensor:
+        """Validate a batch of outcome strings (B, N) of any integer dtype; return it as long."""
+        if x.ndim != 2 or x.shape[1] != self.n_qubits:
+            raise ValueError(f"expected outcomes of shape (batch, {self.n_qubits}), got {tuple(x.shape)}")
+        if x.dtype.is_floating_point or x.dtype.is_complex or x.dtype == torch.bool:
+            raise ValueError(f"outcomes must be an integer tensor, got {x.dtype}")
+        x = x.long()
+        if x.numel() and (x.min() < 0 or x.max() >= self.n_outcomes):
+            raise ValueError(f"outcomes must lie in 0…{self.n_outcomes - 1}")
+        return x
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """log P(x) for outcome strings x (B, N) → (B,) (see ``likelihood``)."""
+        raise NotImplementedError(f"model '{self.name}' has no likelihood")
+
+    def sample(
+        self, n: int, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Draw n strings → (outcomes long (n, N), their log_prob or None)."""
+        raise NotImplementedError
+
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        """Scalar training loss on a batch; the mean negative log-likelihood by default."""
+        return -self.log_prob(x).mean()
+
+    def val_loss(self, x: torch.Tensor) -> torch.Tensor:
+        """Validation metric the trainer early-stops on: mean NLL when a likelihood exists,
+        the training loss otherwise."""
+        return self.loss(x) if self.likelihood == "none" else -self.log_prob(x).mean()
+
+    def extra_repr(self) -> str:
+        return f"n_qubits={self.n_qubits}, n_outcomes={self.n_outcomes}"
+
+
+def register_model(cls: type[GenerativeModel]) -> type[GenerativeModel]:
+    """Class decorator adding ``cls`` to ``MODELS`` under ``cls.name``."""
+    if cls.likelihood not in LIKELIHOODS:
+        raise ValueError(f"{cls.__name__}.likelihood must be one of {LIKELIHOODS}, got {cls.likelihood!r}")
+    if "default" not in cls.presets:
+        raise ValueError(f"{cls.__name__}.presets needs a 'default' entry")
+    if cls.name in MODELS and MODELS[cls.name] is not cls:
+        raise ValueError(f"model name '{cls.name}' is already registered by {MODELS[cls.name].__name__}")
+    MODELS[cls.name] = cls
+    return cls

@@ -1,0 +1,114 @@
+"""Autoregressive recurrent network over qubits (Carrasquilla et al., Nat. Mach. Intell.
+1, 155 (2019), Fig. 1b).
+
+P(a) = Π_i p(a_i | a_<i): step i reads an embedding of a_{i−1} (a learned start token
+for i = 0), updates a stacked GRU/LSTM and emits a softmax over the K outcomes.  Training
+and ``log_prob`` run the fused ``nn.GRU``/``nn.LSTM`` over the whole sequence (teacher
+forcing); ``sample`` carries the hidden state step by step and returns the exact
+log-probability of the drawn strings as a by-product.
+
+Presets
+-------
+``"paper"``: 3 stacked GRUs of 100 units, trained with batch 500, Adam lr 1e-3 and
+gradient-norm clipping 1.0 as in the paper (constant learning rate).  The paper feeds
+one-hot vectors; a learned embedding of size ≥ K contains that case (W_ih·E), so the
+architecture class is the same.  ~1,400 training samples/s at N = 50 on 2 CPU cores.
+
+``"default"``: 2 GRU layers × 64 units, embedding 16.  Chosen for fidelity per CPU
+second: on 2 cores it trains ~2.5× faster than the paper's network, and on 100k Pauli-4
+samples of the 50-qubit critical Ising chain it reached classical fidelity ≈ 0.994 after
+2 epochs (shared calibration notes); one layer (≈2× faster again) is too shallow to
+carry long-range correlations through a single 64-unit state.
+
+Example
+-------
+>>> m = RNNModel(n_qubits=5, n_outcomes=4, hidden=8, n_layers=1)
+>>> x, lp = m.sample(3, generator=torch.Generator().manual_seed(1))
+>>> torch.allclose(m.log_prob(x), lp, atol=1e-5)
+True
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .base import GenerativeModel, register_model
+
+__all__ = ["RNNModel"]
+
+_CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
+
+
+@register_model
+class RNNModel(GenerativeModel):
+    """Autoregressive GRU/LSTM model with exact likelihood.
+
+    Parameters
+    ----------
+    n_qubits, n_outcomes : string length N and alphabet size K.
+    cell : ``"gru"`` or ``"lstm"``.
+    n_layers, hidden : depth and width of the stacked recurrent cell.
+    embed : size of the learned embedding of the previous outcome.
+    """
+
+    name = "rnn"
+    likelihood = "exact"
+    presets = {
+        "default": {"cell": "gru", "n_layers": 2, "hidden": 64, "embed": 16},
+        "paper": {"cell": "gru", "n_layers": 3, "hidden": 100, "embed": 16},
+    }
+    train_presets = {
+        "default": {"batch_size": 500, "lr": 1e-3, "grad_clip": 1.0, "schedule": "cosine"},
+        "paper": {"batch_size": 500, "lr": 1e-3, "grad_clip": 1.0, "schedule": "constant"},
+    }
+
+    def __init__(
+        self,
+        n_qubits: int,
+        n_outcomes: int,
+        *,
+        cell: str = "gru",
+        n_layers: int = 2,
+        hidden: int = 64,
+        embed: int = 16,
+    ) -> None:
+        super().__init__(n_qubits, n_outcomes, cell=cell, n_layers=n_layers, hidden=hidden, embed=embed)
+        if cell not in _CELLS:
+            raise ValueError(f"unknown cell '{cell}'; choose one of {', '.join(_CELLS)}")
+        self.embedding = nn.Embedding(n_outcomes + 1, embed)  # row K is the start token
+        self.rnn = _CELLS[cell](embed, hidden, num_layers=n_layers, batch_first=True)
+        self.head = nn.Linear(hidden, n_outcomes)
+
+    def _start(self, batch: int) -> torch.Tensor:
+        return torch.full((batch,), self.n_outcomes, dtype=torch.long, device=self.device)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.check_outcomes(x)
+        inputs = torch.cat([self._start(len(x))[:, None], x[:, :-1]], dim=1)
+        out, _ = self.rnn(self.embedding(inputs))
+        logp = torch.log_softmax(self.head(out), dim=-1)
+        return logp.gather(-1, x[..., None]).squeeze(-1).sum(-1)
+
+    @torch.no_grad()
+    def sample(
+        self, n: int, generator: torch.Generator | None = None, *, chunk_size: int = 16384
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draw n strings in chunks of ``chunk_size``; reproducible for a given generator
+        (which must live on the model's device).  Returns (outcomes (n, N), log P (n,))."""
+        if n <= 0:
+            return torch.empty((0, self.n_qubits), dtype=torch.long, device=self.device), torch.empty(0)
+        xs, lps = zip(*(self._sample_chunk(min(chunk_size, n - s), generator) for s in range(0, n, chunk_size)))
+        return torch.cat(xs), torch.cat(lps)
+
+    def _sample_chunk(self, m: int, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.empty((m, self.n_qubits), dtype=torch.long, device=self.device)
+        lp = torch.zeros(m, device=self.device)
+        token, state = self._start(m), None
+        for i in range(self.n_qubits):
+            out, state = self.rnn(self.embedding(token)[:, None], state)
+            logp = torch.log_softmax(self.head(out[:, 0]), dim=-1)
+            token = torch.multinomial(logp.exp(), 1, generator=generator)[:, 0]
+            lp += logp.gather(1, token[:, None])[:, 0]
+            x[:, i] = token
+        return x, lp
