@@ -1,0 +1,511 @@
+"""Maximum-likelihood training of generative models on POVM outcome strings, with
+resumable checkpoints that never unpickle anything.
+
+``train`` minimises ``model.loss`` over minibatches (Adam/AdamW, gradient-norm clipping,
+learning-rate schedule), evaluates the validation NLL after every epoch, early-stops on
+it and writes, atomically, into ``out_dir``:
+
+* ``checkpoint.safetensors`` – latest full training state (weights, optimizer, schedule,
+  early-stopping counters, history, RNG state); ``resume=True`` continues from it to
+  bit-identical weights, even after a ``max_time`` stop in the middle of an epoch;
+* ``model.safetensors`` – the weights with the best validation NLL (read by ``load_model``);
+* ``metrics.jsonl`` – one JSON line per epoch; ``training_curve.png`` – NLL against epoch.
+
+All files are safetensors (tensors) with their metadata as JSON in the header.
+
+Example
+-------
+>>> import numpy as np, tempfile
+>>> from qgen.models import create_model
+>>> rng = np.random.default_rng(0)
+>>> data = rng.choice(4, size=(600, 5), p=[0.5, 0.2, 0.2, 0.1]).astype(np.uint8)
+>>> model = create_model("rnn", 5, 4, hidden=16, n_layers=1)
+>>> out = Path(tempfile.mkdtemp())
+>>> result = train(model, data[:500], data[500:], TrainConfig(epochs=2, batch_size=100),
+...                out, progress=False, dataset_info={"povm": "pauli4"})
+>>> result.stop_reason, len(result.history)
+('epochs', 2)
+>>> loaded, info = load_model(out, expect={"n_qubits": 5, "povm": "pauli4"})
+>>> info["model"], info["dataset"]["povm"]
+('rnn', 'pauli4')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from tqdm.auto import tqdm
+
+from .models import GenerativeModel, get_model, training_preset
+
+__all__ = [
+    "TrainConfig", "TrainResult", "train", "save_model", "load_model", "parse_duration",
+    "resolve_device", "SCHEDULES",
+]
+
+SCHEDULES = ("cosine", "plateau", "constant")
+MODEL_FILE, CHECKPOINT_FILE = "model.safetensors", "checkpoint.safetensors"
+METRICS_FILE, CURVE_FILE = "metrics.jsonl", "training_curve.png"
+_FORMAT_VERSION = 1
+# Settings that shape the optimisation trajectory; a resumed run must keep them.
+_TRAJECTORY_FIELDS = ("epochs", "batch_size", "lr", "schedule", "weight_decay", "grad_clip", "patience", "seed")
+
+
+def parse_duration(value: str | float | int | None) -> float | None:
+    """Seconds from a number or a string such as ``"90"``, ``"90s"``, ``"2m"``, ``"1h30m"``,
+    ``"1.5h"``; None stays None.
+
+    >>> parse_duration("1h30m"), parse_duration("90s"), parse_duration(2.5)
+    (5400.0, 90.0, 2.5)
+    """
+    if value is None or isinstance(value, (int, float)):
+        if value is not None and (not math.isfinite(value) or value < 0):
+            raise ValueError(f"duration must be a non-negative number of seconds, got {value}")
+        return None if value is None else float(value)
+    text = value.strip().lower()
+    match = re.fullmatch(r"(\d*\.?\d+)|(?:(\d*\.?\d+)h)?\s*(?:(\d*\.?\d+)m)?\s*(?:(\d*\.?\d+)s)?", text)
+    if not text or match is None:
+        raise ValueError(f"cannot parse duration {value!r}; use e.g. '90s', '2m', '1h30m' or seconds")
+    bare, h, m, sec = (float(g) if g else 0.0 for g in match.groups())
+    return bare + 3600 * h + 60 * m + sec
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; anything else as ``torch.device``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@dataclass
+class TrainConfig:
+    """Training settings (JSON-serialisable via ``dataclasses.asdict``).
+
+    schedule : ``"cosine"`` (per step, from lr down to lr/100 over all epochs; default),
+        ``"plateau"`` (halve lr when validation NLL stalls for 2 epochs) or ``"constant"``.
+    grad_clip : max gradient 2-norm, None to disable.
+    patience : epochs without validation improvement before stopping; None disables.
+    max_time : wall-clock budget in seconds (strings like ``"2m"`` accepted), counted over
+        resumed segments too; checked after every optimizer step.
+    log_every : optimizer steps between progress-bar updates.
+    num_threads : torch CPU threads during training; None leaves torch's setting.
+
+    >>> TrainConfig.from_preset("rnn", "paper", epochs=3).schedule
+    'constant'
+    """
+
+    epochs: int = 20
+    batch_size: int = 500
+    lr: float = 1e-3
+    schedule: str = "cosine"
+    weight_decay: float = 0.0
+    grad_clip: float | None = 1.0
+    patience: int | None = 5
+    seed: int = 0
+    device: str = "auto"
+    max_time: float | None = None
+    log_every: int = 20
+    num_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        self.max_time = parse_duration(self.max_time)
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule '{self.schedule}'; choose one of {', '.join(SCHEDULES)}")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.log_every < 1:
+            raise ValueError("epochs, batch_size, log_every must be ≥ 1 and lr > 0")
+
+    @classmethod
+    def from_preset(cls, model: str, preset: str | None = None, **overrides: Any) -> TrainConfig:
+        """Defaults, then the training settings attached to the model preset, then overrides."""
+        return cls(**(training_preset(model, preset) | overrides))
+
+
+@dataclass
+class TrainResult:
+    """Outcome of ``train``: per-epoch ``history`` (dicts with epoch, train_nll, val_nll, lr,
+    time, samples_per_s, partial), the best epoch and its validation NLL, why training
+    stopped (``"epochs"``, ``"early_stopping"`` or ``"max_time"``) and where files went."""
+
+    history: list[dict[str, Any]]
+    best_epoch: int
+    best_val_nll: float
+    stop_reason: str
+    elapsed: float
+    out_dir: Path
+    model_path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.model_path = self.out_dir / MODEL_FILE
+
+
+# ---------------------------------------------------------------- safe, atomic files
+
+
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it over ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _write_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"qgen": json.dumps(meta)}))
+
+
+def _read_tensors(path: Path, kind: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors and metadata of a qgen safetensors file of the given kind; ValueError for
+    anything else (a pickle, a truncated file, another program's file)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads((f.metadata() or {})["qgen"])
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, KeyError, json.JSONDecodeError, OSError) as err:
+        raise ValueError(f"{path} is not a readable qgen {kind} file ({type(err).__name__}: {err})") from None
+    if meta.get("format") != f"qgen-{kind}":
+        raise ValueError(f"{path} is a {meta.get('format')!r} file, not a qgen {kind}")
+    return tensors, meta
+
+
+def save_model(path: str | Path, model: GenerativeModel, extra: dict[str, Any] | None = None) -> None:
+    """Write ``model``'s weights, registered name and config to a safetensors file, with
+    JSON-serialisable ``extra`` metadata; ``extra["dataset"]`` is the dataset identity
+    (e.g. ``{"povm": "pauli4"}``) that ``load_model(expect=…)`` checks."""
+    meta = {
+        "format": "qgen-model", "version": _FORMAT_VERSION, "model": model.name, "config": model.config,
+        "n_qubits": model.n_qubits, "n_outcomes": model.n_outcomes, **(extra or {}),
+    }
+    _write_tensors(Path(path), model.state_dict(), meta)
+
+
+def _identity(meta: dict[str, Any]) -> dict[str, Any]:
+    return {"n_qubits": meta["n_qubits"], "n_outcomes": meta["n_outcomes"], **meta.get("dataset", {})}
+
+
+def load_model(
+    path: str | Path, *, expect: dict[str, Any] | None = None, device: str | torch.device = "cpu"
+) -> tuple[GenerativeModel, dict[str, Any]]:
+    """Rebuild a model saved by ``save_model`` (or a training directory's best model).
+
+    ``expect`` (e.g. ``{"n_qubits": 50, "povm": "pauli4"}``) is compared with the stored
+    dataset identity (n_qubits, n_outcomes and ``extra["dataset"]``); any disagreement raises
+    a one-line ``ValueError``.  Returns (model in eval mode, metadata dict).
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / MODEL_FILE
+    tensors, meta = _read_tensors(path, "model")
+    ident = _identity(meta)
+    wrong = {k: v for k, v in (expect or {}).items() if ident.get(k) != v}
+    if wrong:
+        got = ", ".join(f"{k}={ident.get(k)!r}" for k in wrong)
+        want = ", ".join(f"{k}={v!r}" for k, v in wrong.items())
+        raise ValueError(f"model {path} was trained for {got}, but {want} was expected")
+    model = get_model(meta["model"])(meta["n_qubits"], meta["n_outcomes"], **meta["config"])
+    model.load_state_dict(tensors)
+    return model.to(device).eval(), meta
+
+
+# ---------------------------------------------------------------- training state
+
+
+@dataclass
+class _State:
+    """Everything besides tensors that a resumed run needs (stored as checkpoint JSON)."""
+
+    epoch: int = 0  # current epoch
+    batch: int = 0  # next batch within it
+    elapsed: float = 0.0
+    epoch_loss: float = 0.0  # Σ batch-mean loss × batch size so far this epoch
+    epoch_samples: int = 0
+    epoch_train_time: float = 0.0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_val: float = math.inf  # early-stopping reference (full epochs only)
+    bad_epochs: int = 0
+    saved_val: float = math.inf  # validation NLL of model.safetensors
+    saved_epoch: int = -1
+    stop_reason: str | None = None
+
+
+def _fingerprint(x: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(x).view(np.uint8).data).hexdigest()
+
+
+def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """Shuffling RNG of one epoch, a function of (seed, epoch) only."""
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0]))
+
+
+def _make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps: int):
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * steps, eta_min=cfg.lr / 100)
+    if cfg.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2)
+    return None
+
+
+def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Flatten an optimizer state dict into named tensors + JSON."""
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for pid, st in sd["state"].items():
+        for key, val in st.items():
+            if torch.is_tensor(val):
+                tensors[f"optim.{pid}.{key}"] = val
+            else:
+                scalars.setdefault(str(pid), {})[key] = val
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    state: dict[int, dict[str, Any]] = {int(p): dict(s) for p, s in meta["scalars"].items()}
+    for name, val in tensors.items():
+        if name.startswith("optim."):
+            _, pid, key = name.split(".", 2)
+            state.setdefault(int(pid), {})[key] = val
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def _save_checkpoint(path: Path, model, opt, sched, state: _State, meta: dict[str, Any]) -> None:
+    opt_tensors, opt_meta = _optimizer_tensors(opt)
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()} | opt_tensors
+    tensors["rng.cpu"] = torch.get_rng_state()
+    if model.device.type == "cuda":
+        tensors["rng.cuda"] = torch.cuda.get_rng_state(model.device)
+    meta = meta | {
+        "optimizer": opt_meta,
+        "scheduler": sched.state_dict() if sched is not None else None,
+        "state": dataclasses.asdict(state),
+    }
+    _write_tensors(path, tensors, meta)
+
+
+def _resume(path: Path, model, opt, sched, meta: dict[str, Any]) -> _State:
+    tensors, stored = _read_tensors(path, "checkpoint")
+    if (stored["model"], stored["config"]) != (meta["model"], meta["config"]):
+        raise ValueError(f"checkpoint {path} holds model {stored['model']} {stored['config']}, "
+                         f"not {meta['model']} {meta['config']}")
+    for key in ("dataset", "data_sha1", "n_train"):
+        if stored[key] != meta[key]:
+            raise ValueError(f"checkpoint {path} was trained on different data ({key}: {stored[key]} vs {meta[key]})")
+    changed = [f"{k}: {stored['train_config'][k]} → {meta['train_config'][k]}"
+               for k in _TRAJECTORY_FIELDS if stored["train_config"][k] != meta["train_config"][k]]
+    if changed:
+        raise ValueError(f"cannot resume {path} with changed settings ({'; '.join(changed)})")
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    _load_optimizer(opt, tensors, stored["optimizer"])
+    if sched is not None:
+        sched.load_state_dict(stored["scheduler"])
+    torch.set_rng_state(tensors["rng.cpu"])
+    if "rng.cuda" in tensors and model.device.type == "cuda":
+        torch.cuda.set_rng_state(tensors["rng.cuda"], model.device)
+    return _State(**stored["state"])
+
+
+# ---------------------------------------------------------------- outputs
+
+
+def _write_metrics(out_dir: Path, history: list[dict[str, Any]]) -> None:
+    text = "".join(json.dumps(h) + "\n" for h in history)
+    _atomic_write(out_dir / METRICS_FILE, lambda tmp: Path(tmp).write_text(text))
+
+
+def _plot_curve(out_dir: Path, history: list[dict[str, Any]]) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5, 3.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    x = [h["epoch"] + (h["fraction"] if h["partial"] else 1) for h in history]
+    ax.plot(x, [h["train_nll"] for h in history], "o-", label="train")
+    ax.plot(x, [h["val_nll"] for h in history], "s-", label="validation")
+    if history:
+        ax.axvline(x[int(np.argmin([h["val_nll"] for h in history]))], color="grey", ls=":", label="best")
+    ax.set(xlabel="epoch", ylabel="NLL per string (nats)")
+    ax.legend()
+    _atomic_write(out_dir / CURVE_FILE, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def _as_tensor(x: np.ndarray, model: GenerativeModel, what: str) -> torch.Tensor:
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != model.n_qubits or len(x) == 0:
+        raise ValueError(f"{what} must have shape (n > 0, {model.n_qubits}), got {x.shape}")
+    if not np.issubdtype(x.dtype, np.integer) or x.min() < 0 or x.max() >= model.n_outcomes:
+        raise ValueError(f"{what} must hold integers in 0…{model.n_outcomes - 1}")
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.uint8)).to(model.device)
+
+
+@torch.no_grad()
+def _validate(model: GenerativeModel, data: torch.Tensor, batch_size: int, seed: int) -> float:
+    """Mean validation loss; any randomness it uses is seeded and isolated from training."""
+    model.eval()
+    devices = [model.device] if model.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        total = sum(float(model.val_loss(chunk)) * len(chunk) for chunk in data.split(batch_size))
+    model.train()
+    return total / len(data)
+
+
+def train(
+    model: GenerativeModel,
+    train_x: np.ndarray,
+    val_x: np.ndarray,
+    config: TrainConfig | None = None,
+    out_dir: str | Path = "run",
+    resume: bool = False,
+    progress: bool = True,
+    dataset_info: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train ``model`` on outcome strings ``train_x`` (uint8, (n, N)), early-stopping on
+    ``val_x``; write checkpoints, best model, metrics and curve into ``out_dir``.
+
+    Reproducible: the epoch-e shuffle depends only on (seed, e) and the torch RNG is seeded
+    with ``config.seed`` at the start (initial weights are the caller's: seed before
+    building the model).  ``resume=True`` continues from ``out_dir/checkpoint.safetensors``
+    (if present) to exactly the weights of an uninterrupted run; a run that already
+    finished (epochs or early stopping) is returned as is.  ``resume=False`` starts afresh
+    and overwrites earlier outputs.  ``dataset_info`` (e.g. ``{"povm": "pauli4"}``) is stored
+    with the model and checked on resume and by ``load_model(expect=…)``.
+    """
+    cfg = config or TrainConfig()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    info = {"n_qubits": model.n_qubits, "n_outcomes": model.n_outcomes} | (dataset_info or {})
+    if (info["n_qubits"], info["n_outcomes"]) != (model.n_qubits, model.n_outcomes):
+        raise ValueError(f"dataset_info {dataset_info} disagrees with the model's "
+                         f"n_qubits={model.n_qubits}, n_outcomes={model.n_outcomes}")
+    threads = torch.get_num_threads()
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    try:
+        model.to(resolve_device(cfg.device))
+        data = _as_tensor(train_x, model, "train_x")
+        val = _as_tensor(val_x, model, "val_x")
+        meta = {
+            "format": "qgen-checkpoint", "version": _FORMAT_VERSION, "model": model.name, "config": model.config,
+            "dataset": info, "data_sha1": _fingerprint(np.asarray(train_x, dtype=np.uint8)), "n_train": len(data),
+            "train_config": dataclasses.asdict(cfg),
+        }
+        return _run(model, data, val, cfg, out_dir, resume, progress, meta)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(model, data, val, cfg: TrainConfig, out_dir: Path, resume: bool, progress: bool, meta) -> TrainResult:
+    steps = math.ceil(len(data) / cfg.batch_size)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = _make_scheduler(opt, cfg, steps)
+    ckpt = out_dir / CHECKPOINT_FILE
+    if resume and ckpt.exists():
+        state = _resume(ckpt, model, opt, sched, meta)
+        if state.history and state.history[-1]["partial"]:
+            state.history.pop()  # the interrupted epoch is completed below
+    else:
+        torch.manual_seed(cfg.seed)
+        state = _State()
+    model_extra = {"dataset": meta["dataset"], "train_config": meta["train_config"]}
+    started = time.perf_counter() - state.elapsed
+
+    def result() -> TrainResult:
+        _write_metrics(out_dir, state.history)
+        _plot_curve(out_dir, state.history)
+        return TrainResult(state.history, state.saved_epoch, state.saved_val, state.stop_reason or "epochs",
+                           state.elapsed, out_dir)
+
+    if state.stop_reason in ("epochs", "early_stopping"):
+        return result()
+    state.stop_reason = None
+    out_of_time = lambda: cfg.max_time is not None and time.perf_counter() - started >= cfg.max_time  # noqa: E731
+    bar = tqdm(total=cfg.epochs * steps, initial=state.epoch * steps + state.batch, disable=not progress,
+               unit="batch", dynamic_ncols=True)
+    model.train()
+    while state.epoch < cfg.epochs and state.stop_reason is None:
+        perm = torch.randperm(len(data), generator=_epoch_generator(cfg.seed, state.epoch)).to(data.device)
+        loss_sum = torch.tensor(state.epoch_loss, dtype=torch.float64, device=data.device)
+        t0 = time.perf_counter()
+        while state.batch < steps:
+            idx = perm[state.batch * cfg.batch_size : (state.batch + 1) * cfg.batch_size]
+            loss = model.loss(data[idx].long())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            if cfg.schedule == "cosine":
+                sched.step()
+            loss_sum += loss.detach() * len(idx)
+            state.epoch_samples += len(idx)
+            state.batch += 1
+            bar.update()
+            if state.batch % cfg.log_every == 0:
+                bar.set_postfix(epoch=state.epoch, loss=f"{loss_sum.item() / state.epoch_samples:.4f}")
+            if state.batch < steps and out_of_time():
+                state.stop_reason = "max_time"
+                break
+        state.epoch_loss = loss_sum.item()
+        state.epoch_train_time += time.perf_counter() - t0
+        state.elapsed = time.perf_counter() - started
+        _end_epoch(model, val, cfg, state, steps, opt, sched, out_dir, model_extra)
+        if state.stop_reason is None and state.epoch < cfg.epochs and out_of_time():
+            state.stop_reason = "max_time"
+        state.elapsed = time.perf_counter() - started
+        if state.stop_reason is None and state.epoch >= cfg.epochs:
+            state.stop_reason = "epochs"
+        _save_checkpoint(out_dir / CHECKPOINT_FILE, model, opt, sched, state, meta)
+        _write_metrics(out_dir, state.history)
+        bar.set_postfix(epoch=state.history[-1]["epoch"], train=f"{state.history[-1]['train_nll']:.4f}",
+                        val=f"{state.history[-1]['val_nll']:.4f}")
+    bar.close()
+    return result()
+
+
+def _end_epoch(model, val, cfg: TrainConfig, state: _State, steps: int, opt, sched, out_dir: Path, extra) -> None:
+    """Validate, log, update best model, early stopping and plateau schedule; advance the
+    epoch counter unless the epoch was cut short by ``max_time``."""
+    partial = state.batch < steps
+    val_nll = _validate(model, val, 4 * cfg.batch_size, cfg.seed)
+    state.history.append({
+        "epoch": state.epoch, "train_nll": state.epoch_loss / max(state.epoch_samples, 1), "val_nll": val_nll,
+        "lr": opt.param_groups[0]["lr"], "time": state.elapsed,
+        "samples_per_s": state.epoch_samples / max(state.epoch_train_time, 1e-9),
+        "partial": partial, "fraction": state.batch / steps,
+    })
+    if val_nll < state.saved_val:
+        state.saved_val, state.saved_epoch = val_nll, state.epoch
+        save_model(out_dir / MODEL_FILE, model, extra | {"epoch": state.epoch, "val_nll": val_nll})
+    if partial:
+        return
+    if val_nll < state.best_val:
+        state.best_val, state.bad_epochs = val_nll, 0
+    else:
+        state.bad_epochs += 1
+        if cfg.patience and state.bad_epochs >= cfg.patience:
+            state.stop_reason = "early_stopping"
+    if cfg.schedule == "plateau":
+        sched.step(val_nll)
+    state.epoch, state.batch = state.epoch + 1, 0
+    state.epoch_loss, state.epoch_samples, state.epoch_train_time = 0.0, 0, 0.0
