@@ -22,16 +22,16 @@ True
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
 from qgen.povm import PAULI
 
-__all__ = ["Hamiltonian", "tfim", "tfim_2d", "xxz", "heisenberg"]
+__all__ = ["Hamiltonian", "heisenberg", "tfim", "tfim_2d", "xxz"]
 
 _LETTERS = "IXYZ"  # index = position in qgen.povm.PAULI
 _FROM_QOBJ_MAX_QUBITS = 10
@@ -122,7 +122,7 @@ class Hamiltonian:
     @classmethod
     def from_terms(
         cls, terms: Iterable, n_qubits: int | None = None, name: str = "custom"
-    ) -> "Hamiltonian":
+    ) -> Hamiltonian:
         """From ``[(coef, letters, sites), ...]``, e.g. ``[(-1.0, "ZZ", (0, 1)),
         (-0.5, "X", (3,))]``; ``n_qubits`` defaults to the largest site + 1."""
         terms = list(terms)
@@ -134,7 +134,7 @@ class Hamiltonian:
         return cls(n_qubits, tuple(terms), name)
 
     @classmethod
-    def from_qobj(cls, qobj, atol: float = 1e-12) -> "Hamiltonian":
+    def from_qobj(cls, qobj, atol: float = 1e-12) -> Hamiltonian:
         """Pauli decomposition c_P = Tr(P H)/2^N of a Hermitian QuTiP operator on
         N ≤ 10 qubits; coefficients with |c_P| ≤ atol are dropped."""
         dims = qobj.dims
@@ -158,19 +158,21 @@ class Hamiltonian:
         return cls(n, tuple(terms))
 
     # -- arithmetic -----------------------------------------------------------------
-    def __add__(self, other: "Hamiltonian") -> "Hamiltonian":
+    def __add__(self, other: Hamiltonian) -> Hamiltonian:
         if not isinstance(other, Hamiltonian):
             return NotImplemented
         if other.n_qubits != self.n_qubits:
-            raise ValueError(f"cannot add Hamiltonians on {self.n_qubits} and {other.n_qubits} qubits")
+            raise ValueError(
+                f"cannot add Hamiltonians on {self.n_qubits} and {other.n_qubits} qubits"
+            )
         return Hamiltonian(self.n_qubits, self.terms + other.terms)
 
-    def __radd__(self, other) -> "Hamiltonian":
+    def __radd__(self, other) -> Hamiltonian:
         if isinstance(other, numbers.Number) and other == 0:  # sum([H1, H2, ...])
             return self
         return NotImplemented
 
-    def __mul__(self, scalar) -> "Hamiltonian":
+    def __mul__(self, scalar) -> Hamiltonian:
         if not isinstance(scalar, numbers.Number):
             return NotImplemented
         s = _check_coef(scalar, "scalar factor")
@@ -178,10 +180,10 @@ class Hamiltonian:
 
     __rmul__ = __mul__
 
-    def __neg__(self) -> "Hamiltonian":
+    def __neg__(self) -> Hamiltonian:
         return -1.0 * self
 
-    def __sub__(self, other: "Hamiltonian") -> "Hamiltonian":
+    def __sub__(self, other: Hamiltonian) -> Hamiltonian:
         return self + (-other)
 
     def __len__(self) -> int:
@@ -191,7 +193,9 @@ class Hamiltonian:
         shown = [_term_str(t) for t in self.terms[:6]]
         more = f" + … ({len(self) - 6} more)" if len(self) > 6 else ""
         body = " + ".join(shown).replace("+ -", "- ") if shown else "0"
-        return f"Hamiltonian({self.name}, n_qubits={self.n_qubits}, {len(self)} terms: {body}{more})"
+        return (
+            f"Hamiltonian({self.name}, n_qubits={self.n_qubits}, {len(self)} terms: {body}{more})"
+        )
 
     # -- properties -----------------------------------------------------------------
     @property
@@ -268,10 +272,15 @@ class Hamiltonian:
         n = self.n_qubits
         if self.is_real:  # Y = i·Y' with Y' = [[0, -1], [1, 0]] real; an even number of Y
             # per term turns i^{#Y} into the real sign (−1)^{#Y/2} carried by the coefficient
-            dtype, paulis = np.float64, dict(zip(_LETTERS, (PAULI * np.array([1, 1, -1j, 1])[:, None, None]).real))
+            dtype, paulis = (
+                np.float64,
+                dict(zip(_LETTERS, (PAULI * np.array([1, 1, -1j, 1])[:, None, None]).real)),
+            )
         else:
             dtype, paulis = np.complex128, dict(zip(_LETTERS, PAULI))
-        spans = [(t, min(q, default=0), max(q, default=0)) for t, (_, _, q) in enumerate(self.terms)]
+        spans = [
+            (t, min(q, default=0), max(q, default=0)) for t, (_, _, q) in enumerate(self.terms)
+        ]
         # channel index of each bond b (between sites b-1 and b): bond 0 has only "not
         # started", bond n only "finished"
         chans: list[dict] = [{"not": 0}]
@@ -312,7 +321,7 @@ class Hamiltonian:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Hamiltonian":
+    def from_dict(cls, d: dict) -> Hamiltonian:
         terms = tuple((c, a, tuple(q)) for c, a, q in d["terms"])
         return cls(d["n_qubits"], terms, d.get("name", "custom"), d.get("params", {}))
 
@@ -376,7 +385,9 @@ def tfim(n: int, J: float = 1.0, h: float = 1.0, boundary: str = "open") -> Hami
     return _ising((n,), J, h, boundary, "tfim", params)
 
 
-def tfim_2d(lx: int, ly: int, J: float = 1.0, h: float = 1.0, boundary: str = "open") -> Hamiltonian:
+def tfim_2d(
+    lx: int, ly: int, J: float = 1.0, h: float = 1.0, boundary: str = "open"
+) -> Hamiltonian:
     """Transverse-field Ising model on an lx × ly square lattice, site i = x*ly + y;
     H = −J Σ_⟨ij⟩ σz_i σz_j − h Σ_i σx_i.  Periodic wraps are added along directions of
     length > 2 only (never doubling a bond).
@@ -395,7 +406,9 @@ def xxz(n: int, J: float = 1.0, delta: float = 1.0, boundary: str = "open") -> H
     >>> xxz(2, J=1.0, delta=0.5).terms
     ((1.0, 'XX', (0, 1)), (1.0, 'YY', (0, 1)), (0.5, 'ZZ', (0, 1)))
     """
-    return _xxz(n, J, delta, boundary, "xxz", {"n": n, "J": J, "delta": delta, "boundary": boundary})
+    return _xxz(
+        n, J, delta, boundary, "xxz", {"n": n, "J": J, "delta": delta, "boundary": boundary}
+    )
 
 
 def heisenberg(n: int, J: float = 1.0, boundary: str = "open") -> Hamiltonian:

@@ -7,11 +7,11 @@ from functools import reduce
 import numpy as np
 import pytest
 import qutip
+from reference import tfim_open_energy, tfim_open_sx, tfim_open_zz
 
 from qgen.groundstate import ground_state
 from qgen.hamiltonians import Hamiltonian, tfim, xxz
-from qgen.states import DenseState, MPS
-from reference import tfim_open_energy, tfim_open_sx, tfim_open_zz
+from qgen.states import MPS, DenseState
 
 SX = np.array([[0.0, 1.0], [1.0, 0.0]])
 SZ = np.diag([1.0, -1.0])
@@ -24,7 +24,9 @@ def qutip_site_op(n, op, i):
 
 def qutip_tfim(n, J, h, periodic):
     bonds = [(i, i + 1) for i in range(n - 1)] + ([(n - 1, 0)] if periodic else [])
-    zz = sum(qutip_site_op(n, qutip.sigmaz(), i) * qutip_site_op(n, qutip.sigmaz(), j) for i, j in bonds)
+    zz = sum(
+        qutip_site_op(n, qutip.sigmaz(), i) * qutip_site_op(n, qutip.sigmaz(), j) for i, j in bonds
+    )
     return -J * zz - h * sum(qutip_site_op(n, qutip.sigmax(), i) for i in range(n))
 
 
@@ -95,7 +97,11 @@ def test_free_fermion_reference_matches_exact_diagonalisation(J, h):
 
 
 def test_free_fermion_reference_calibration_values():
-    for h, e0 in [(0.5, -52.306549450973911), (1.0, -63.301189155420182), (2.0, -106.222871912671877)]:
+    for h, e0 in [
+        (0.5, -52.306549450973911),
+        (1.0, -63.301189155420182),
+        (2.0, -106.222871912671877),
+    ]:
         assert abs(tfim_open_energy(50, 1.0, h) - e0) < 1e-12
 
 
@@ -124,7 +130,13 @@ def check_against_free_fermions(n, h):
         assert abs(mps_expect(gs.state.tensors, {i: SX}) - sx_ref[i]) < 1e-6, i
     # short-range ZZ to 1e-6; at the critical point long-range correlators are limited by
     # the SVD cutoff 1e-11 (measured N = 50: |Δ⟨Z0 Z49⟩| ≈ 5e-6, |Δ⟨Z5 Z45⟩| ≈ 3e-6)
-    pairs = [(lo, lo + 1), (n // 2, n // 2 + 1), (n // 2 - 3, n // 2 + 4), (lo + 2, n // 2), (lo, hi)]
+    pairs = [
+        (lo, lo + 1),
+        (n // 2, n // 2 + 1),
+        (n // 2 - 3, n // 2 + 4),
+        (lo + 2, n // 2),
+        (lo, hi),
+    ]
     for i, j in pairs:
         zz = mps_expect(gs.state.tensors, {i: SZ, j: SZ})
         tol = 1e-6 if j - i <= 10 else 2e-5
@@ -136,8 +148,7 @@ def test_dmrg_tfim_50_vs_free_fermions(h):
     check_against_free_fermions(50, h)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("h", [0.5, 1.0, 2.0])
+@pytest.mark.parametrize("h", [0.5, pytest.param(1.0, marks=pytest.mark.slow), 2.0])  # h=1: ~9 s
 def test_dmrg_tfim_100_vs_free_fermions(h):
     check_against_free_fermions(100, h)
 
@@ -180,7 +191,9 @@ def test_truncated_dmrg_has_positive_variance_matching_dense():
     """Bond dimension 2 on a complex Hamiltonian (a Y field): the MPS variance must equal
     ‖Hψ‖² − ⟨H⟩² of the same state computed densely, and be clearly positive."""
     n = 8
-    ref = qutip_tfim(n, 1.0, 1.0, False) + 0.4 * sum(qutip_site_op(n, qutip.sigmay(), i) for i in range(n))
+    ref = qutip_tfim(n, 1.0, 1.0, False) + 0.4 * sum(
+        qutip_site_op(n, qutip.sigmay(), i) for i in range(n)
+    )
     H = tfim(n) + Hamiltonian.from_terms([(0.4, "Y", (i,)) for i in range(n)], n_qubits=n)
     gs = ground_state(H, method="dmrg", bond_dims=(2,), max_sweeps=6)
     assert gs.bond_dim == 2 and gs.truncation_error > 1e-6
@@ -204,7 +217,10 @@ def test_deterministic_given_seed():
     a, b = ground_state(H, method="dmrg", seed=3), ground_state(H, method="dmrg", seed=3)
     assert a.energy == b.energy and a.n_sweeps == b.n_sweeps
     assert all(np.array_equal(x, y) for x, y in zip(a.state.tensors, b.state.tensors))
-    e, f = ground_state(tfim(14), method="exact", seed=3), ground_state(tfim(14), method="exact", seed=3)
+    e, f = (
+        ground_state(tfim(14), method="exact", seed=3),
+        ground_state(tfim(14), method="exact", seed=3),
+    )
     assert np.array_equal(e.state.data, f.state.data)
 
 

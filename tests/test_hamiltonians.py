@@ -55,7 +55,12 @@ def test_conversions_agree_with_kronecker(seed):
 
 
 def test_real_operator_with_y_pairs():
-    terms = [(0.5, "YY", (0, 3)), (0.2, "XYY", (1, 2, 3)), (-0.3, "YYYY", (0, 1, 2, 3)), (1.0, "Z", (2,))]
+    terms = [
+        (0.5, "YY", (0, 3)),
+        (0.2, "XYY", (1, 2, 3)),
+        (-0.3, "YYYY", (0, 1, 2, 3)),
+        (1.0, "Z", (2,)),
+    ]
     H = Hamiltonian.from_terms(terms)
     ref = kron_ham(4, terms)
     assert np.abs(ref.imag).max() == 0
@@ -75,12 +80,20 @@ def test_mpo_apply_is_h_times_psi():
     H = Hamiltonian.from_terms([(1.0, "XY", (0, 2)), (0.5, "Y", (1,)), (0.3, "ZZ", (1, 2))])
     psi = qtn.MPS_rand_state(3, 2, dtype=complex)
     v = psi.to_dense().ravel()
-    np.testing.assert_allclose(H.to_mpo().apply(psi).to_dense().ravel(), kron_ham(3, H.terms) @ v, atol=1e-13)
+    np.testing.assert_allclose(
+        H.to_mpo().apply(psi).to_dense().ravel(), kron_ham(3, H.terms) @ v, atol=1e-13
+    )
 
 
 def test_canonical_form():
     H = Hamiltonian.from_terms(
-        [(1.0, "ZX", (3, 1)), (2.0, "XZ", (1, 3)), (0.5, "IZ", (0, 2)), (0.25, "Y", (0,)), (-0.25, "Y", (0,))],
+        [
+            (1.0, "ZX", (3, 1)),
+            (2.0, "XZ", (1, 3)),
+            (0.5, "IZ", (0, 2)),
+            (0.25, "Y", (0,)),
+            (-0.25, "Y", (0,)),
+        ],
         n_qubits=5,
     )
     assert H.terms == ((0.5, "Z", (2,)), (3.0, "XZ", (1, 3)))
@@ -124,7 +137,10 @@ def test_from_qobj_rejects():
 
 def test_dict_round_trip_through_json():
     rng = np.random.default_rng(7)
-    for H in (tfim(6, J=0.7, h=1 / 3, boundary="periodic"), Hamiltonian.from_terms(random_terms(5, 8, rng))):
+    for H in (
+        tfim(6, J=0.7, h=1 / 3, boundary="periodic"),
+        Hamiltonian.from_terms(random_terms(5, 8, rng)),
+    ):
         G = Hamiltonian.from_dict(json.loads(json.dumps(H.to_dict())))
         assert G == H and G.terms == H.terms and G.params == H.params and G.name == H.name
 
@@ -133,7 +149,9 @@ def test_pauli_indices():
     H = Hamiltonian.from_terms([(0.5, "XZ", (0, 2)), (-1.0, "Y", (1,)), (2.0, "", ())], n_qubits=3)
     coefs, ops = H.pauli_indices()
     assert coefs.dtype == np.float64 and ops.dtype == np.int8
-    rebuilt = sum(c * reduce(np.kron, [list(_P.values())[o] for o in row]) for c, row in zip(coefs, ops))
+    rebuilt = sum(
+        c * reduce(np.kron, [list(_P.values())[o] for o in row]) for c, row in zip(coefs, ops)
+    )
     np.testing.assert_allclose(rebuilt, kron_ham(3, H.terms), atol=1e-14)
     assert {tuple(r) for r in ops} == {(1, 0, 3), (0, 2, 0), (0, 0, 0)}
 
@@ -157,14 +175,16 @@ def test_tfim_two_sites_periodic_has_single_bond():
 
 def test_tfim_2d_energy_matches_kronecker():
     lx, ly, J, h = 2, 3, 1.0, 0.7
-    site = lambda x, y: x * ly + y  # noqa: E731
+    site = lambda x, y: x * ly + y
     bonds = [(site(x, y), site(x + 1, y)) for x in range(lx - 1) for y in range(ly)]
     bonds += [(site(x, y), site(x, y + 1)) for x in range(lx) for y in range(ly - 1)]
     ref = zz_x_reference(lx * ly, bonds, J, h)
     H = tfim_2d(lx, ly, J=J, h=h)
     assert len(H) == len(bonds) + lx * ly
     np.testing.assert_allclose(H.to_sparse().toarray(), ref, atol=1e-14)
-    assert np.isclose(np.linalg.eigvalsh(H.to_sparse().toarray())[0], np.linalg.eigvalsh(ref)[0], atol=1e-12)
+    assert np.isclose(
+        np.linalg.eigvalsh(H.to_sparse().toarray())[0], np.linalg.eigvalsh(ref)[0], atol=1e-12
+    )
     # periodic 3x3: each site has 4 distinct neighbours -> 18 bonds
     assert len(tfim_2d(3, 3, boundary="periodic")) == 18 + 9
 
