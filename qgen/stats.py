@@ -1,0 +1,130 @@
+"""The statistics type returned by every qgen estimator: a mean with its standard error.
+
+Every score is an :class:`Estimate` (NetKet-style ``mean ± stderr`` with the number of
+samples ``n`` and a free-text ``note``).  A number that cannot be computed is
+:meth:`Estimate.unavailable` — mean and error NaN, the reason kept in ``note`` — never a
+made-up value.  Exact values (by enumeration) carry ``stderr = 0``.
+
+Example
+-------
+>>> e = mean_estimate(np.array([0.99, 1.0, 0.98, 1.01]))
+>>> str(e)
+'0.9950 ± 0.0065'
+>>> Estimate.from_dict(e.to_dict()) == e
+True
+>>> str(Estimate.unavailable("target is mixed"))
+'n/a (target is mixed)'
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Estimate", "mean_estimate"]
+
+
+def _join(*notes: str) -> str:
+    return "; ".join(s for s in notes if s)
+
+
+def _json_float(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+@dataclass(frozen=True, eq=False)
+class Estimate:
+    """A Monte-Carlo (or exact) estimate of one number.
+
+    Parameters
+    ----------
+    mean : the estimate (NaN when unavailable; ±inf allowed, e.g. an infinite KL).
+    stderr : its standard error (0 for exact values, NaN when there is none).
+    n : number of samples it rests on (number of terms for exact sums).
+    note : anything the reader must know (why it is unavailable, why the error bar
+        is useless, "exact", …).
+    """
+
+    mean: float
+    stderr: float
+    n: int
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mean", float(self.mean))
+        object.__setattr__(self, "stderr", float(self.stderr))
+        object.__setattr__(self, "n", int(self.n))
+        object.__setattr__(self, "note", str(self.note))
+
+    def __eq__(self, other: object) -> bool:
+        """Field equality with NaN == NaN, so that JSON round trips compare equal."""
+        if not isinstance(other, Estimate):
+            return NotImplemented
+        same = lambda a, b: a == b or (math.isnan(a) and math.isnan(b))  # noqa: E731
+        return same(self.mean, other.mean) and same(self.stderr, other.stderr) and (
+            self.n, self.note) == (other.n, other.note)
+
+    def __hash__(self) -> int:
+        return hash((self.n, self.note))  # consistent with the NaN-aware equality
+
+    @classmethod
+    def unavailable(cls, reason: str) -> "Estimate":
+        """A number that cannot be computed: mean and stderr NaN, ``note = reason``."""
+        return cls(math.nan, math.nan, 0, reason)
+
+    @property
+    def available(self) -> bool:
+        return not math.isnan(self.mean)
+
+    def __str__(self) -> str:
+        """``0.9934 ± 0.0012`` (two significant digits of the error), ``1 (exact)``,
+        ``n/a (reason)``; a note is appended in parentheses."""
+        if not self.available:
+            return f"n/a ({self.note})" if self.note else "n/a"
+        if math.isfinite(self.mean) and math.isfinite(self.stderr) and self.stderr > 0:
+            d = min(12, max(0, 1 - math.floor(math.log10(self.stderr))))
+            text = f"{self.mean:.{d}f} ± {self.stderr:.{d}f}"
+        else:
+            text = f"{self.mean:.6g}"
+        return f"{text} ({self.note})" if self.note else text
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict; non-finite numbers (NaN, and ±inf) become ``None`` — an
+        infinite value's note says so."""
+        return {"mean": _json_float(self.mean), "stderr": _json_float(self.stderr), "n": self.n, "note": self.note}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Estimate":
+        """Inverse of :meth:`to_dict` (``None`` → NaN)."""
+        nan = lambda x: math.nan if x is None else x  # noqa: E731
+        return cls(nan(d.get("mean")), nan(d.get("stderr")), d.get("n", 0), d.get("note", ""))
+
+
+def mean_estimate(values: np.ndarray, note: str = "") -> Estimate:
+    """Sample mean of ``values`` with standard error s/√n (s with ddof = 1).
+
+    n = 1 gives stderr NaN with a note saying there is no error bar; NaN values make
+    the estimate unavailable; infinite values give an infinite mean (stderr NaN).
+
+    >>> mean_estimate(np.array([1.0, 3.0]))
+    Estimate(mean=2.0, stderr=1.0, n=2, note='')
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    n = v.size
+    if n == 0:
+        return Estimate.unavailable(_join(note, "no samples"))
+    n_nan = int(np.isnan(v).sum())
+    if n_nan:
+        return Estimate.unavailable(_join(note, f"NaN in {n_nan} of {n} values"))
+    n_inf = int(np.isinf(v).sum())
+    if n_inf:
+        signs = np.unique(np.sign(v[np.isinf(v)]))
+        if signs.size > 1:
+            return Estimate.unavailable(_join(note, f"both +inf and -inf among {n} values"))
+        return Estimate(math.inf * signs[0], math.nan, n, _join(note, f"infinite in {n_inf} of {n} values"))
+    if n == 1:
+        return Estimate(float(v[0]), math.nan, 1, _join(note, "single sample: no error bar"))
+    return Estimate(float(v.mean()), float(v.std(ddof=1) / math.sqrt(n)), n, note)
