@@ -35,6 +35,10 @@ def _json_float(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _same(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
 @dataclass(frozen=True, eq=False)
 class Estimate:
     """A Monte-Carlo (or exact) estimate of one number.
@@ -63,15 +67,14 @@ class Estimate:
         """Field equality with NaN == NaN, so that JSON round trips compare equal."""
         if not isinstance(other, Estimate):
             return NotImplemented
-        same = lambda a, b: a == b or (math.isnan(a) and math.isnan(b))  # noqa: E731
-        return same(self.mean, other.mean) and same(self.stderr, other.stderr) and (
+        return _same(self.mean, other.mean) and _same(self.stderr, other.stderr) and (
             self.n, self.note) == (other.n, other.note)
 
     def __hash__(self) -> int:
         return hash((self.n, self.note))  # consistent with the NaN-aware equality
 
     @classmethod
-    def unavailable(cls, reason: str) -> "Estimate":
+    def unavailable(cls, reason: str) -> Estimate:
         """A number that cannot be computed: mean and stderr NaN, ``note = reason``."""
         return cls(math.nan, math.nan, 0, reason)
 
@@ -97,10 +100,11 @@ class Estimate:
         return {"mean": _json_float(self.mean), "stderr": _json_float(self.stderr), "n": self.n, "note": self.note}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Estimate":
+    def from_dict(cls, d: dict[str, Any]) -> Estimate:
         """Inverse of :meth:`to_dict` (``None`` → NaN)."""
-        nan = lambda x: math.nan if x is None else x  # noqa: E731
-        return cls(nan(d.get("mean")), nan(d.get("stderr")), d.get("n", 0), d.get("note", ""))
+        mean, stderr = d.get("mean"), d.get("stderr")
+        return cls(math.nan if mean is None else mean, math.nan if stderr is None else stderr,
+                   d.get("n", 0), d.get("note", ""))
 
 
 def mean_estimate(values: np.ndarray, note: str = "") -> Estimate:
