@@ -152,7 +152,9 @@ def expect_products(
     if idx.size and (idx.min() < 0 or idx.max() >= ops.shape[0]):
         raise ValueError(f"string entries must lie in [0, {ops.shape[0] - 1}]")
     if isinstance(state, DenseState):
-        if ops.shape[0] ** state.n_qubits <= DENSE_TABLE_MAX:
+        table_size = ops.shape[0] ** state.n_qubits
+        # the full table pays off when it is not much larger than the batch (mixed states need it)
+        if table_size <= DENSE_TABLE_MAX and (state.data.ndim == 2 or table_size <= 64 * max(len(idx), 1024)):
             table = operator_table(state, ops)
             return table[tuple(idx.T)] if idx.size else np.zeros(0, complex)
         if state.data.ndim != 1:

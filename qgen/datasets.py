@@ -33,14 +33,12 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
-
 import h5py
 import numpy as np
 
+from ._io import atomic_write
 from ._version import __version__
 from .hamiltonians import Hamiltonian
 from .povm import POVM, POVMError
@@ -49,7 +47,7 @@ from .sampling import sample
 from .states import MPS, DenseState
 from .targets import Target
 
-__all__ = ["Dataset", "DatasetError", "simulate", "write_dataset", "read_dataset", "atomic_path", "SCHEMA_VERSION"]
+__all__ = ["Dataset", "DatasetError", "simulate", "write_dataset", "read_dataset", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
 FORMAT = "qgen-dataset"
@@ -210,31 +208,6 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def atomic_path(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over
-    ``path``: readers see the old file or the complete new one, never a partial one."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise DatasetError(f"output directory '{directory}' does not exist")
-    if not os.access(directory, os.W_OK):
-        raise DatasetError(f"output directory '{directory}' is not writable")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make results private
-        write(Path(tmp))
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_dataset(ds: Dataset, path: str | os.PathLike) -> Path:
     """Write ``ds`` to an HDF5 file atomically (schema above)."""
 
@@ -261,7 +234,10 @@ def write_dataset(ds: Dataset, path: str | os.PathLike) -> Path:
             if ds.target is not None:
                 _write_target(f.create_group("target"), ds.target)
 
-    return atomic_path(path, write)
+    try:
+        return atomic_write(path, write)
+    except OSError as e:
+        raise DatasetError(str(e)) from None
 
 
 def _write_target(g: h5py.Group, t: Target) -> None:

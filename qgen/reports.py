@@ -1,0 +1,125 @@
+"""Evaluation reports: JSON file, plots, and the short table printed by ``qgen evaluate``.
+
+Example
+-------
+>>> print(format_estimate({"mean": 0.99512, "stderr": 0.0003, "n": 100, "note": ""}))
+0.9951 ± 0.0003
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from ._io import atomic_write, atomic_write_text
+
+__all__ = ["write_report", "format_table", "format_estimate", "plot_observables"]
+
+
+def format_estimate(e: dict[str, Any] | float | None, digits: int = 4) -> str:
+    """'mean ± stderr', 'n/a (reason)' or a plain number."""
+    if e is None:
+        return "n/a"
+    if not isinstance(e, dict):
+        return f"{e:.{digits}f}" if isinstance(e, float) else str(e)
+    if e.get("mean") is None:
+        return f"n/a ({e.get('note') or 'unavailable'})"
+    mean, err = e["mean"], e.get("stderr")
+    if (e.get("note") or "").startswith("exact"):
+        return f"{mean:.{digits}f} (exact)"
+    if err is None or (isinstance(err, float) and math.isnan(err)):
+        return f"{mean:.{digits}f} (no error bar)"
+    return f"{mean:.{digits}f} ± {err:.{max(1, digits - 3)}g}" if err < 1e-3 else f"{mean:.{digits}f} ± {err:.{digits}f}"
+
+
+def _score_cell(e: dict[str, Any]) -> str:
+    """A score, or a plain statement when its error bar makes the number meaningless."""
+    note = e.get("note") or ""
+    if e.get("mean") is not None and "useful range" in note:
+        return f"unresolved: ±{e['stderr']:.2g} error bar (estimator variance grows exponentially with N)"
+    return format_estimate(e) + (f"   [{note}]" if note and e.get("mean") is not None and not note.startswith("exact") else "")
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """The short table of scores and observables."""
+    sc = report["scores"]
+    rows = [
+        ("classical fidelity F_c", sc["classical_fidelity"]),
+        ("KL(P_target‖q_model)", sc["kl_target_model"]),
+        ("KL(q_model‖P_target)", sc["kl_model_target"]),
+        ("test NLL (nats)", sc["test_nll"]),
+        ("quantum fidelity", sc["quantum_fidelity"]),
+    ]
+    lines = [f"model {report['model']['name']} ({report['model']['parameters']:,} parameters), "
+             f"{report['n_model_samples']:,} model samples"]
+    w = 26
+    for name, e in rows:
+        lines.append(f"  {name:<{w}}{_score_cell(e)}")
+    if report.get("exact"):
+        ex = report["exact"]
+        lines.append("  exact by enumeration:")
+        for key in ("classical_fidelity", "kl_target_model", "quantum_fidelity"):
+            if key in ex:
+                lines.append(f"    {key:<{w - 2}}{format_estimate(ex[key], 6)}")
+    obs = report["observables"]
+    lines.append(f"  {'observable':<{w}}{'exact':<14}{'model':<24}{'raw data (shadow)':<24}")
+    if "energy" in obs:
+        e = obs["energy"]
+        lines.append(f"  {'energy':<{w}}{format_estimate(e['exact'], 8):<14}"
+                     f"{format_estimate(e['model']):<24}{format_estimate(e['data'])}")
+    for fam, label, idx in (("magnetization_x", "⟨σx⟩ (site {})", None), ("magnetization_z", "⟨σz⟩ (site {})", None),
+                            ("correlation_zz", "C_zz(r={})", None)):
+        row = obs[fam]
+        k = len(row["axis"]) // 2 if fam != "correlation_zz" else 0
+        ex = row["exact"][k] if row["exact"] is not None else None
+        lines.append(f"  {label.format(row['axis'][k]):<{w}}{format_estimate(ex, 5):<14}"
+                     f"{format_estimate(row['model'][k]):<24}{format_estimate(row['data'][k])}")
+    return "\n".join(lines)
+
+
+def plot_observables(report: dict[str, Any], out_dir: str | Path) -> list[Path]:
+    """Save ``correlation.png`` (C_zz(r)) and ``magnetization.png`` (⟨σx_i⟩, ⟨σz_i⟩):
+    exact vs model vs raw data, with error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    obs = report["observables"]
+    paths = []
+
+    def draw(ax, row, title):
+        x = row["axis"]
+        if row["exact"] is not None:
+            ax.plot(x, row["exact"], "k-", lw=1.5, label="exact")
+        for label, style in (("model", "o"), ("data", "s")):
+            m = [e["mean"] for e in row[label]]
+            s = [e["stderr"] or 0 for e in row[label]]
+            ax.errorbar(x, m, yerr=s, fmt=style, ms=3, capsize=2, alpha=0.8,
+                        label="model samples" if label == "model" else "raw data (dual frame)")
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+
+    for name, fams in (("correlation", [("correlation_zz", "C_zz(r) = mean_i ⟨σz_i σz_{i+r}⟩", "distance r")]),
+                       ("magnetization", [("magnetization_x", "⟨σx_i⟩", "site i"),
+                                          ("magnetization_z", "⟨σz_i⟩", "site i")])):
+        fig, axes = plt.subplots(1, len(fams), figsize=(5.5 * len(fams), 4), squeeze=False)
+        for ax, (fam, title, xlabel) in zip(axes[0], fams):
+            draw(ax, obs[fam], title)
+            ax.set_xlabel(xlabel)
+        fig.tight_layout()
+        path = out_dir / f"{name}.png"
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def write_report(report: dict[str, Any], out_dir: str | Path) -> list[Path]:
+    """Write ``report.json`` and the plots into ``out_dir`` (atomically)."""
+    out_dir = Path(out_dir)
+    path = atomic_write_text(out_dir / "report.json", json.dumps(report, indent=2, allow_nan=False))
+    return [path, *plot_observables(report, out_dir)]
