@@ -47,7 +47,10 @@ from .sampling import sample
 from .states import MPS, DenseState
 from .targets import Target
 
-__all__ = ["Dataset", "DatasetError", "simulate", "write_dataset", "read_dataset", "SCHEMA_VERSION"]
+__all__ = [
+    "Dataset", "DatasetError", "simulate", "write_dataset", "read_dataset", "write_samples", "read_samples",
+    "SCHEMA_VERSION",
+]
 
 SCHEMA_VERSION = 1
 FORMAT = "qgen-dataset"
@@ -335,3 +338,41 @@ def read_dataset(path: str | os.PathLike, *, load_target: bool = True) -> Datase
     except (POVMError, ValueError, KeyError, OSError, TypeError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise DatasetError(f"'{path}' is invalid: {msg}") from None
+
+
+SAMPLES_FORMAT = "qgen-samples"
+
+
+def write_samples(path: str | os.PathLike, outcomes: np.ndarray, log_q: np.ndarray | None, povm: POVM,
+                  meta: dict) -> Path:
+    """Write model samples and their model ln q (NaN if the model has none) atomically:
+    attrs format = "qgen-samples", schema_version, n_qubits, meta (JSON); /outcomes
+    uint8; /log_prob float64; /povm as in datasets."""
+    outcomes = np.asarray(outcomes, dtype=np.uint8)
+    lq = np.full(len(outcomes), np.nan) if log_q is None else np.asarray(log_q, dtype=np.float64)
+
+    def write(tmp: Path) -> None:
+        with h5py.File(tmp, "w") as f:
+            f.attrs.update(format=SAMPLES_FORMAT, schema_version=SCHEMA_VERSION, n_qubits=outcomes.shape[1],
+                           created=_now(), meta=json.dumps(meta))
+            f.create_dataset("outcomes", data=outcomes, compression="gzip", shuffle=True)
+            f.create_dataset("log_prob", data=lq, compression="gzip")
+            g = f.create_group("povm")
+            g.attrs["name"] = povm.name
+            g.create_dataset("elements", data=povm.elements)
+
+    try:
+        return atomic_write(path, write)
+    except OSError as e:
+        raise DatasetError(str(e)) from None
+
+
+def read_samples(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(outcomes, model ln q, meta) from a :func:`write_samples` file."""
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format") != SAMPLES_FORMAT:
+                raise DatasetError(f"'{path}' is not a qgen samples file")
+            return f["outcomes"][()], f["log_prob"][()], json.loads(f.attrs["meta"])
+    except (OSError, KeyError, json.JSONDecodeError) as e:
+        raise DatasetError(f"'{path}' is not a readable samples file: {str(e).splitlines()[0]}") from None

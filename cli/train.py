@@ -1,0 +1,132 @@
+"""``qgen train`` and ``qgen sample``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from qgen.datasets import read_dataset, write_samples
+from qgen.povm import POVM
+
+from .main import cli
+from .options import writable_output
+
+
+def _parse_set(items: tuple[str, ...]) -> dict:
+    """KEY=VALUE pairs; VALUE is read as JSON when it parses (numbers, true, …)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got '{item}'", param_hint="--set")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def run_training(data: str, model_name: str, preset: str | None, out_dir: str, *, seed: int = 0,
+                 resume: bool = False, progress: bool = True, model_options: dict | None = None,
+                 train_samples: int | None = None, **train_options):
+    """Library-level body of ``qgen train`` (also used by ``qgen demo``)."""
+    import torch
+
+    from qgen.models import create_model
+    from qgen.training import TrainConfig, train
+
+    ds = read_dataset(data, load_target=False)
+    x = ds.train if train_samples is None else ds.train[:train_samples]
+    if train_samples is not None and not 1 <= train_samples <= len(ds.train):
+        raise click.BadParameter(f"must lie in 1..{len(ds.train)}", param_hint="--train-samples")
+    if len(ds.val) == 0:
+        raise click.ClickException(f"'{data}' has no validation split (needed for early stopping)")
+    overrides = {k: v for k, v in train_options.items() if v is not None}
+    cfg = TrainConfig.from_preset(model_name, preset, seed=seed, **overrides)
+    torch.manual_seed(seed)
+    model = create_model(model_name, ds.n_qubits, ds.povm.n_outcomes, preset=preset, **(model_options or {}))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "run.json").write_text(json.dumps({"data": str(Path(data).resolve()), "model": model_name,
+                                              "preset": preset, "n_train": len(x)}, indent=2))
+    return train(model, x, ds.val, cfg, out, resume=resume, progress=progress, dataset_info=ds.identity()), model
+
+
+@cli.command()
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("--model", "model_name", default="rnn", help="Backend: rnn, transformer, flow, vae, gan.")
+@click.option("--preset", default=None, help="Model preset (e.g. default, paper).")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Run directory.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None)
+@click.option("--batch-size", type=click.IntRange(min=1), default=None)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None)
+@click.option("--schedule", type=click.Choice(["cosine", "plateau", "constant"]), default=None)
+@click.option("--patience", type=click.IntRange(min=1), default=None, help="Early-stopping patience (epochs).")
+@click.option("--max-time", default=None, help="Wall-clock budget, e.g. 90s, 2m, 1h.")
+@click.option("--seed", type=click.IntRange(min=0), default=0)
+@click.option("--device", default=None, help="auto, cpu, cuda, cuda:1 …")
+@click.option("--threads", "num_threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.")
+@click.option("--train-samples", type=int, default=None, help="Use only the first N training strings.")
+@click.option("--set", "sets", multiple=True, help="Model option KEY=VALUE (e.g. hidden=128), repeatable.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def train(data, model_name, preset, output, epochs, batch_size, lr, schedule, patience, max_time, seed, device,
+          num_threads, train_samples, sets, resume, quiet) -> None:
+    """Train a generative model on the measurements in DATA.
+
+    \b
+    Example:  qgen train tfim50.h5 --model rnn -o runs/tfim50 --max-time 2m
+    """
+    t0 = time.perf_counter()
+    result, model = run_training(
+        data, model_name, preset, output, seed=seed, resume=resume, progress=not quiet,
+        model_options=_parse_set(sets), train_samples=train_samples, epochs=epochs, batch_size=batch_size,
+        lr=lr, schedule=schedule, patience=patience, max_time=max_time, device=device, num_threads=num_threads)
+    n_params = sum(p.numel() for p in model.parameters())
+    last = result.history[-1] if result.history else {}
+    click.echo(f"trained   {model_name} ({n_params:,} parameters) for {len(result.history)} epochs in "
+               f"{time.perf_counter() - t0:.1f} s; stopped by {result.stop_reason}")
+    if last:
+        click.echo(f"NLL       train {last['train_nll']:.4f}, best validation {result.best_val_nll:.4f} "
+                   f"(epoch {result.best_epoch}); {last.get('samples_per_s', 0):,.0f} samples/s")
+    click.echo(f"wrote     {result.model_path} (+ checkpoint, metrics.jsonl, training_curve.png)")
+
+
+@cli.command()
+@click.argument("run", type=click.Path(exists=True))
+@click.option("-n", "n_samples", type=click.IntRange(min=1), default=100_000, help="Number of strings.")
+@click.option("--seed", type=click.IntRange(min=0), default=0)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .h5 file.")
+def sample(run, n_samples, seed, output) -> None:
+    """Draw outcome strings (with their model ln q) from the trained model in RUN."""
+    from qgen.evaluation import model_sample
+    from qgen.training import load_model
+
+    output = writable_output(output)
+    model, meta = load_model(run)
+    povm_name = meta.get("dataset", {}).get("povm", "custom")
+    t0 = time.perf_counter()
+    x, lq = model_sample(model, n_samples, seed)
+    run_json = Path(run) / "run.json"
+    povm = _run_povm(run_json, povm_name, model.n_outcomes)
+    write_samples(output, x, lq, povm, {"model": meta["model"], "run": str(run), "seed": seed})
+    click.echo(f"sampled   {n_samples:,} strings in {time.perf_counter() - t0:.1f} s"
+               + ("" if lq is not None else " (this model has no likelihood: ln q stored as NaN)"))
+    click.echo(f"wrote     {output}")
+
+
+def _run_povm(run_json: Path, name: str, k: int) -> POVM:
+    """The POVM of the run's dataset (read from its file), else the named one."""
+    from qgen.povm import get_povm
+
+    if run_json.is_file():
+        data = json.loads(run_json.read_text()).get("data")
+        if data and Path(data).is_file():
+            return read_dataset(data, load_target=False).povm
+    povm = get_povm(name)
+    if povm.n_outcomes != k:
+        raise click.ClickException(f"cannot find the run's POVM '{name}' with {k} outcomes")
+    return povm
