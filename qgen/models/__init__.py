@@ -14,11 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from .base import LIKELIHOODS, MODELS, GenerativeModel, register_model
+from .flow import FlowModel
 from .rnn import RNNModel
+from .transformer import TransformerModel
 
 __all__ = [
     "GenerativeModel", "MODELS", "LIKELIHOODS", "register_model", "get_model", "create_model",
-    "training_preset", "RNNModel",
+    "training_preset", "RNNModel", "TransformerModel", "FlowModel",
 ]
 
 
