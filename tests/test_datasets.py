@@ -165,3 +165,19 @@ def test_dataset_validation():
     with pytest.raises(DatasetError, match="integers"):
         Dataset(np.zeros((4, 3)), pauli4(), (2, 1, 1))
     assert tfim(3).n_qubits == 3
+
+
+def test_shipped_examples_are_valid_and_reproducible(tmp_path):
+    """The tiny files in datasets/examples match their recipes."""
+    from pathlib import Path
+
+    root = Path(__file__).parents[1] / "datasets" / "examples"
+    ghz = read_dataset(root / "ghz4_pauli4.h5")
+    assert ghz.n_samples == 2000 and ghz.target.name == "ghz" and ghz.seed == 0
+    again = simulate(make_target("ghz", n=4), pauli4(), 2000, seed=0)
+    np.testing.assert_array_equal(ghz.outcomes, again.outcomes)
+    tf = read_dataset(root / "tfim6_pauli4.h5")
+    from reference import tfim_open_energy
+
+    assert tf.target.info["method"] == "exact"
+    assert abs(tf.target.info["energy"] - tfim_open_energy(6)) < 1e-10  # free fermions
