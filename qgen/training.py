@@ -11,6 +11,16 @@ it and writes, atomically, into ``out_dir``:
 * ``model.safetensors`` – the weights with the best validation NLL (read by ``load_model``);
 * ``metrics.jsonl`` – one JSON line per epoch; ``training_curve.png`` – NLL against epoch.
 
+Models that are not trained by minimising one loss (adversarial ones) may define two
+hooks, used instead of the default single AdamW step on ``model.loss``:
+
+* ``configure_optimizers(config) -> list[torch.optim.Optimizer]``;
+* ``training_step(x, optimizers, step, grad_clip) -> dict[str, torch.Tensor]`` – one
+  update on batch ``x`` at global step ``step``; the ``"loss"`` entry is logged as
+  ``train_nll``, every other entry as ``train_<key>`` (epoch means) in ``metrics.jsonl``.
+
+Every optimizer and its schedule are checkpointed, so resume stays exact.
+
 All files are safetensors (tensors) with their metadata as JSON in the header.
 
 Example
@@ -36,13 +46,11 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,6 +58,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
+from ._io import atomic_write
 from .models import GenerativeModel, get_model, training_preset
 
 __all__ = [
@@ -155,21 +164,9 @@ class TrainResult:
 # ---------------------------------------------------------------- safe, atomic files
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def _write_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"qgen": json.dumps(meta)}))
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata={"qgen": json.dumps(meta)}))
 
 
 def _read_tensors(path: Path, kind: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -236,6 +233,7 @@ class _State:
     batch: int = 0  # next batch within it
     elapsed: float = 0.0
     epoch_loss: float = 0.0  # Σ batch-mean loss × batch size so far this epoch
+    epoch_extra: dict[str, float] = field(default_factory=dict)  # the same for training_step's other logs
     epoch_samples: int = 0
     epoch_train_time: float = 0.0
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -255,6 +253,27 @@ def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0]))
 
 
+def _make_optimizers(model: GenerativeModel, cfg: TrainConfig) -> list[torch.optim.Optimizer]:
+    """The model's ``configure_optimizers(cfg)`` if it has one, else one AdamW over all weights."""
+    hook = getattr(model, "configure_optimizers", None)
+    if hook is not None:
+        return hook(cfg)
+    return [torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)]
+
+
+def _default_step(model: GenerativeModel, x: torch.Tensor, optimizers: list[torch.optim.Optimizer], step: int,
+                  grad_clip: float | None) -> dict[str, torch.Tensor]:
+    """One gradient step on ``model.loss`` (the trainer's step for models without ``training_step``)."""
+    (opt,) = optimizers
+    loss = model.loss(x)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    opt.step()
+    return {"loss": loss.detach()}
+
+
 def _make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps: int):
     if cfg.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * steps, eta_min=cfg.lr / 100)
@@ -263,43 +282,48 @@ def _make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps: int):
     return None
 
 
-def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Flatten an optimizer state dict into named tensors + JSON."""
+def _optimizer_tensors(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Flatten an optimizer state dict into tensors named ``{prefix}{param id}.{key}`` + JSON."""
     sd = opt.state_dict()
     tensors, scalars = {}, {}
     for pid, st in sd["state"].items():
         for key, val in st.items():
             if torch.is_tensor(val):
-                tensors[f"optim.{pid}.{key}"] = val
+                tensors[f"{prefix}{pid}.{key}"] = val
             else:
                 scalars.setdefault(str(pid), {})[key] = val
     return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
 
 
-def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
+                    prefix: str) -> None:
     state: dict[int, dict[str, Any]] = {int(p): dict(s) for p, s in meta["scalars"].items()}
     for name, val in tensors.items():
-        if name.startswith("optim."):
-            _, pid, key = name.split(".", 2)
+        if name.startswith(prefix):
+            pid, key = name[len(prefix):].split(".", 1)
             state.setdefault(int(pid), {})[key] = val
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
-def _save_checkpoint(path: Path, model, opt, sched, state: _State, meta: dict[str, Any]) -> None:
-    opt_tensors, opt_meta = _optimizer_tensors(opt)
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()} | opt_tensors
+def _save_checkpoint(path: Path, model, opts, scheds, state: _State, meta: dict[str, Any]) -> None:
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    opt_metas = []
+    for i, opt in enumerate(opts):
+        opt_tensors, opt_meta = _optimizer_tensors(opt, f"optim.{i}.")
+        tensors |= opt_tensors
+        opt_metas.append(opt_meta)
     tensors["rng.cpu"] = torch.get_rng_state()
     if model.device.type == "cuda":
         tensors["rng.cuda"] = torch.cuda.get_rng_state(model.device)
     meta = meta | {
-        "optimizer": opt_meta,
-        "scheduler": sched.state_dict() if sched is not None else None,
+        "optimizers": opt_metas,
+        "schedulers": [sched.state_dict() for sched in scheds],
         "state": dataclasses.asdict(state),
     }
     _write_tensors(path, tensors, meta)
 
 
-def _resume(path: Path, model, opt, sched, meta: dict[str, Any]) -> _State:
+def _resume(path: Path, model, opts, scheds, meta: dict[str, Any]) -> _State:
     tensors, stored = _read_tensors(path, "checkpoint")
     if (stored["model"], stored["config"]) != (meta["model"], meta["config"]):
         raise ValueError(f"checkpoint {path} holds model {stored['model']} {stored['config']}, "
@@ -312,9 +336,10 @@ def _resume(path: Path, model, opt, sched, meta: dict[str, Any]) -> _State:
     if changed:
         raise ValueError(f"cannot resume {path} with changed settings ({'; '.join(changed)})")
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    _load_optimizer(opt, tensors, stored["optimizer"])
-    if sched is not None:
-        sched.load_state_dict(stored["scheduler"])
+    for i, (opt, opt_meta) in enumerate(zip(opts, stored["optimizers"], strict=True)):
+        _load_optimizer(opt, tensors, opt_meta, f"optim.{i}.")
+    for sched, sched_state in zip(scheds, stored["schedulers"], strict=True):
+        sched.load_state_dict(sched_state)
     torch.set_rng_state(tensors["rng.cpu"])
     if "rng.cuda" in tensors and model.device.type == "cuda":
         torch.cuda.set_rng_state(tensors["rng.cuda"], model.device)
@@ -326,7 +351,7 @@ def _resume(path: Path, model, opt, sched, meta: dict[str, Any]) -> _State:
 
 def _write_metrics(out_dir: Path, history: list[dict[str, Any]]) -> None:
     text = "".join(json.dumps(h) + "\n" for h in history)
-    _atomic_write(out_dir / METRICS_FILE, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(out_dir / METRICS_FILE, lambda tmp: tmp.write_text(text))
 
 
 def _plot_curve(out_dir: Path, history: list[dict[str, Any]]) -> None:
@@ -343,7 +368,7 @@ def _plot_curve(out_dir: Path, history: list[dict[str, Any]]) -> None:
         ax.axvline(x[int(np.argmin([h["val_nll"] for h in history]))], color="grey", ls=":", label="best")
     ax.set(xlabel="epoch", ylabel="NLL per string (nats)")
     ax.legend()
-    _atomic_write(out_dir / CURVE_FILE, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    atomic_write(out_dir / CURVE_FILE, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
 
 
 # ---------------------------------------------------------------- the loop
@@ -417,11 +442,12 @@ def train(
 
 def _run(model, data, val, cfg: TrainConfig, out_dir: Path, resume: bool, progress: bool, meta) -> TrainResult:
     steps = math.ceil(len(data) / cfg.batch_size)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = _make_scheduler(opt, cfg, steps)
+    opts = _make_optimizers(model, cfg)
+    scheds = [s for s in (_make_scheduler(opt, cfg, steps) for opt in opts) if s is not None]
+    step_fn = getattr(model, "training_step", None) or (lambda *args: _default_step(model, *args))
     ckpt = out_dir / CHECKPOINT_FILE
     if resume and ckpt.exists():
-        state = _resume(ckpt, model, opt, sched, meta)
+        state = _resume(ckpt, model, opts, scheds, meta)
         if state.history and state.history[-1]["partial"]:
             state.history.pop()  # the interrupted epoch is completed below
     else:
@@ -445,37 +471,36 @@ def _run(model, data, val, cfg: TrainConfig, out_dir: Path, resume: bool, progre
     model.train()
     while state.epoch < cfg.epochs and state.stop_reason is None:
         perm = torch.randperm(len(data), generator=_epoch_generator(cfg.seed, state.epoch)).to(data.device)
-        loss_sum = torch.tensor(state.epoch_loss, dtype=torch.float64, device=data.device)
+        sums = {k: torch.tensor(v, dtype=torch.float64, device=data.device)
+                for k, v in ({"loss": state.epoch_loss} | state.epoch_extra).items()}
         t0 = time.perf_counter()
         while state.batch < steps:
             idx = perm[state.batch * cfg.batch_size : (state.batch + 1) * cfg.batch_size]
-            loss = model.loss(data[idx].long())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
+            logs = step_fn(data[idx].long(), opts, state.epoch * steps + state.batch, cfg.grad_clip)
             if cfg.schedule == "cosine":
-                sched.step()
-            loss_sum += loss.detach() * len(idx)
+                for sched in scheds:
+                    sched.step()
+            for key, value in logs.items():
+                sums[key] = sums.get(key, 0.0) + value.detach().double() * len(idx)
             state.epoch_samples += len(idx)
             state.batch += 1
             bar.update()
             if state.batch % cfg.log_every == 0:
-                bar.set_postfix(epoch=state.epoch, loss=f"{loss_sum.item() / state.epoch_samples:.4f}")
+                bar.set_postfix(epoch=state.epoch, loss=f"{sums['loss'].item() / state.epoch_samples:.4f}")
             if state.batch < steps and out_of_time():
                 state.stop_reason = "max_time"
                 break
-        state.epoch_loss = loss_sum.item()
+        state.epoch_loss = sums.pop("loss").item()
+        state.epoch_extra = {k: v.item() for k, v in sums.items()}
         state.epoch_train_time += time.perf_counter() - t0
         state.elapsed = time.perf_counter() - started
-        _end_epoch(model, val, cfg, state, steps, opt, sched, out_dir, model_extra)
+        _end_epoch(model, val, cfg, state, steps, opts, scheds, out_dir, model_extra)
         if state.stop_reason is None and state.epoch < cfg.epochs and out_of_time():
             state.stop_reason = "max_time"
         state.elapsed = time.perf_counter() - started
         if state.stop_reason is None and state.epoch >= cfg.epochs:
             state.stop_reason = "epochs"
-        _save_checkpoint(out_dir / CHECKPOINT_FILE, model, opt, sched, state, meta)
+        _save_checkpoint(out_dir / CHECKPOINT_FILE, model, opts, scheds, state, meta)
         _write_metrics(out_dir, state.history)
         bar.set_postfix(epoch=state.history[-1]["epoch"], train=f"{state.history[-1]['train_nll']:.4f}",
                         val=f"{state.history[-1]['val_nll']:.4f}")
@@ -483,17 +508,17 @@ def _run(model, data, val, cfg: TrainConfig, out_dir: Path, resume: bool, progre
     return result()
 
 
-def _end_epoch(model, val, cfg: TrainConfig, state: _State, steps: int, opt, sched, out_dir: Path, extra) -> None:
+def _end_epoch(model, val, cfg: TrainConfig, state: _State, steps: int, opts, scheds, out_dir: Path, extra) -> None:
     """Validate, log, update best model, early stopping and plateau schedule; advance the
     epoch counter unless the epoch was cut short by ``max_time``."""
     partial = state.batch < steps
     val_nll = _validate(model, val, 4 * cfg.batch_size, cfg.seed)
     state.history.append({
         "epoch": state.epoch, "train_nll": state.epoch_loss / max(state.epoch_samples, 1), "val_nll": val_nll,
-        "lr": opt.param_groups[0]["lr"], "time": state.elapsed,
+        "lr": opts[0].param_groups[0]["lr"], "time": state.elapsed,
         "samples_per_s": state.epoch_samples / max(state.epoch_train_time, 1e-9),
         "partial": partial, "fraction": state.batch / steps,
-    })
+    } | {f"train_{k}": v / max(state.epoch_samples, 1) for k, v in state.epoch_extra.items()})
     if val_nll < state.saved_val:
         state.saved_val, state.saved_epoch = val_nll, state.epoch
         save_model(out_dir / MODEL_FILE, model, extra | {"epoch": state.epoch, "val_nll": val_nll})
@@ -506,6 +531,7 @@ def _end_epoch(model, val, cfg: TrainConfig, state: _State, steps: int, opt, sch
         if cfg.patience and state.bad_epochs >= cfg.patience:
             state.stop_reason = "early_stopping"
     if cfg.schedule == "plateau":
-        sched.step(val_nll)
+        for sched in scheds:
+            sched.step(val_nll)
     state.epoch, state.batch = state.epoch + 1, 0
-    state.epoch_loss, state.epoch_samples, state.epoch_train_time = 0.0, 0, 0.0
+    state.epoch_loss, state.epoch_extra, state.epoch_samples, state.epoch_train_time = 0.0, {}, 0, 0.0

@@ -15,12 +15,14 @@ from typing import Any
 
 from .base import LIKELIHOODS, MODELS, GenerativeModel, register_model
 from .flow import FlowModel
+from .gan import GANModel
 from .rnn import RNNModel
 from .transformer import TransformerModel
+from .vae import VAEModel
 
 __all__ = [
     "GenerativeModel", "MODELS", "LIKELIHOODS", "register_model", "get_model", "create_model",
-    "training_preset", "RNNModel", "TransformerModel", "FlowModel",
+    "training_preset", "RNNModel", "VAEModel", "GANModel", "TransformerModel", "FlowModel",
 ]
 
 
