@@ -15,7 +15,7 @@ from typing import Any
 
 from ._io import atomic_write, atomic_write_text
 
-__all__ = ["write_report", "format_table", "format_estimate", "plot_observables"]
+__all__ = ["write_report", "format_table", "format_estimate", "plot_observables", "is_unresolved"]
 
 
 def format_estimate(e: dict[str, Any] | float | None, digits: int = 4) -> str:
@@ -34,10 +34,16 @@ def format_estimate(e: dict[str, Any] | float | None, digits: int = 4) -> str:
     return f"{mean:.{digits}f} ± {err:.{max(1, digits - 3)}g}" if err < 1e-3 else f"{mean:.{digits}f} ± {err:.{digits}f}"
 
 
+def is_unresolved(e: dict[str, Any]) -> bool:
+    """True for an estimate whose error bar exceeds its useful range (see
+    :data:`qgen.metrics.FIDELITY_STDERR_MAX`)."""
+    return e.get("mean") is not None and "useful range" in (e.get("note") or "")
+
+
 def _score_cell(e: dict[str, Any]) -> str:
     """A score, or a plain statement when its error bar makes the number meaningless."""
     note = e.get("note") or ""
-    if e.get("mean") is not None and "useful range" in note:
+    if is_unresolved(e):
         return f"unresolved: ±{e['stderr']:.2g} error bar (estimator variance grows exponentially with N)"
     return format_estimate(e) + (f"   [{note}]" if note and e.get("mean") is not None and not note.startswith("exact") else "")
 

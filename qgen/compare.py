@@ -1,0 +1,118 @@
+"""Train several backends on the same data and budget and score them side by side
+(``qgen compare``).
+
+Example
+-------
+>>> from qgen.targets import make_target
+>>> from qgen.povm import pauli4
+>>> from qgen.datasets import simulate
+>>> import tempfile
+>>> ds = simulate(make_target("ghz", n=3), pauli4(), 600, seed=0)
+>>> rows = compare(ds, ["rnn"], max_time=3, out_dir=tempfile.mkdtemp(), n_samples=500)
+>>> rows[0]["model"], sorted(rows[0])[:3]
+('rnn', ['classical_fidelity', 'corr_error', 'energy_error'])
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ._io import atomic_write, atomic_write_text
+from .datasets import Dataset
+from .evaluation import evaluate
+from .models import create_model
+from .reports import format_estimate, is_unresolved
+from .stats import Estimate
+from .training import TrainConfig, train
+
+__all__ = ["compare", "format_comparison", "plot_comparison"]
+
+COLUMNS = [("classical_fidelity", "F_c"), ("kl_target_model", "KL(P‖q)"), ("quantum_fidelity", "quantum F"),
+           ("energy_error", "E_model − E_exact"), ("corr_error", "ΔC_zz(1)")]
+
+
+def _difference(model: dict | None, exact: float | None, why: str) -> dict:
+    """model − exact as an Estimate dict (the exact value carries no error)."""
+    if model is None or exact is None or model.get("mean") is None:
+        return Estimate.unavailable(why).to_dict()
+    return {**model, "mean": model["mean"] - exact}
+
+
+def compare(ds: Dataset, models: list[str], *, max_time: float, out_dir: str | Path, seed: int = 0,
+            n_samples: int = 20_000, progress: bool = False) -> list[dict[str, Any]]:
+    """Train each model in ``models`` on ``ds`` for ``max_time`` seconds (same data, same
+    seed, each with its default preset) and evaluate it; one row per model with the
+    scores (Estimate dicts or "n/a"), energy and C_zz(1) errors, training time and size.
+    Runs go to ``out_dir/<model>``; ``compare.json`` and ``compare.png`` are written."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name in models:
+        torch.manual_seed(seed)
+        model = create_model(name, ds.n_qubits, ds.povm.n_outcomes)
+        cfg = TrainConfig.from_preset(name, epochs=10_000, max_time=max_time, seed=seed)
+        t0 = time.perf_counter()
+        train(model, ds.train, ds.val, cfg, out_dir / name, progress=progress, dataset_info=ds.identity())
+        t_train = time.perf_counter() - t0
+        rep = evaluate(model, ds, n_samples=n_samples, seed=seed)
+        obs = rep["observables"]
+        energy = obs.get("energy")
+        corr = obs["correlation_zz"]
+        rows.append({
+            "model": name,
+            "likelihood": model.likelihood,
+            **{k: rep["scores"][k] for k in ("classical_fidelity", "kl_target_model", "quantum_fidelity")},
+            "energy_error": _difference(energy and energy["model"], energy and energy["exact"],
+                                        "no Hamiltonian attached"),
+            "corr_error": _difference(corr["model"][0], corr["exact"][0] if corr["exact"] else None, "no target"),
+            "train_seconds": round(t_train, 1),
+            "parameters": rep["model"]["parameters"],
+        })
+    atomic_write_text(out_dir / "compare.json", json.dumps(rows, indent=2, allow_nan=False))
+    plot_comparison(rows, out_dir / "compare.png")
+    return rows
+
+
+def format_comparison(rows: list[dict[str, Any]]) -> str:
+    """One table: a row per model, each cell 'mean ± stderr' or 'n/a'."""
+    head = ["model", *[label for _, label in COLUMNS], "train s", "parameters"]
+    def cell(e: dict) -> str:
+        if is_unresolved(e):
+            return f"unresolved (±{e['stderr']:.2g})"
+        return "n/a" if e.get("mean") is None else format_estimate(e)
+
+    body = [[r["model"], *[cell(r[k]) for k, _ in COLUMNS], f"{r['train_seconds']:.0f}", f"{r['parameters']:,}"]
+            for r in rows]
+    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(head)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in body]
+    return "\n".join(lines)
+
+
+def plot_comparison(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    """Bar charts of F_c and of the energy error per model, with error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    names = [r["model"] for r in rows]
+    for ax, (key, label) in zip(axes, (COLUMNS[0], COLUMNS[3])):
+        means = [r[key]["mean"] if r[key].get("mean") is not None else 0.0 for r in rows]
+        errs = [r[key]["stderr"] or 0.0 if r[key].get("mean") is not None else 0.0 for r in rows]
+        bars = ax.bar(names, means, yerr=errs, capsize=4, color="tab:blue", alpha=0.8)
+        for bar, r in zip(bars, rows):
+            if r[key].get("mean") is None:
+                ax.annotate("n/a", (bar.get_x() + bar.get_width() / 2, 0), ha="center", va="bottom")
+        ax.set_title(label)
+        ax.axhline(1.0 if key == "classical_fidelity" else 0.0, color="k", lw=0.8, ls="--")
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+    return Path(path)

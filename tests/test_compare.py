@@ -1,0 +1,71 @@
+"""qgen compare and the likelihood-free (GAN) scoring path of the evaluator."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from qgen.cli import cli
+from qgen.compare import compare, format_comparison
+from qgen.datasets import simulate, write_dataset
+from qgen.evaluation import histogram_scores
+from qgen.metrics import enumerate_strings
+from qgen.povm import pauli4
+from qgen.sampling import probabilities, sample
+from qgen.targets import make_target
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_histogram_scores_of_exact_samples_approach_one():
+    """Samples drawn from P itself: the histogram's F_c is close to 1 (bias ≈ K^N/(8n))."""
+    state = make_target("ghz", n=3, noise=0.1).state
+    x = sample(state, pauli4(), 50_000, seed=0)
+    s = histogram_scores(x, state, pauli4())
+    p = probabilities(state, pauli4()).ravel()
+    bias = (p > 0).sum() / (8 * len(x))
+    assert abs(s["classical_fidelity"].mean - 1) < 3 * s["classical_fidelity"].stderr + 2 * bias
+    assert s["classical_fidelity"].stderr > 0 and "histogram" in s["classical_fidelity"].note
+    # a biased sampler (a different state) is clearly detected
+    other = sample(make_target("ghz", n=3, noise=0.6).state, pauli4(), 50_000, seed=1)
+    assert histogram_scores(other, state, pauli4())["classical_fidelity"].mean < 0.99
+    assert enumerate_strings(4, 3).shape == (64, 3)
+
+
+def test_compare_two_backends_table_and_files(tmp_path):
+    ds = simulate(make_target("tfim", n=4), pauli4(), 2000, seed=0)
+    rows = compare(ds, ["rnn", "gan"], max_time=3, out_dir=tmp_path, n_samples=1000)
+    assert [r["model"] for r in rows] == ["rnn", "gan"]
+    rnn, gan = rows
+    assert rnn["kl_target_model"]["mean"] is not None and rnn["energy_error"]["mean"] is not None
+    assert "histogram" in gan["classical_fidelity"]["note"]  # N ≤ 8: from the sampled histogram
+    table = format_comparison(rows)
+    assert "rnn" in table and "gan" in table and "F_c" in table
+    assert json.loads((tmp_path / "compare.json").read_text())[0]["model"] == "rnn"
+    assert (tmp_path / "compare.png").is_file() and (tmp_path / "gan" / "model.safetensors").is_file()
+
+
+def test_gan_scores_are_na_above_enumeration_size(tmp_path):
+    from qgen.evaluation import evaluate
+    from qgen.models import create_model
+
+    ds = simulate(make_target("ghz", n=10), pauli4(), 500, seed=0)
+    rep = evaluate(create_model("gan", 10, 4), ds, n_samples=200)
+    assert rep["scores"]["classical_fidelity"]["mean"] is None
+    assert "no likelihood" in rep["scores"]["classical_fidelity"]["note"]
+    assert rep["observables"]["correlation_zz"]["model"][0]["mean"] is not None  # samples still scored
+
+
+def test_compare_cli_rejects_unknown_model_before_training(tmp_path):
+    path = write_dataset(simulate(make_target("ghz", n=3), pauli4(), 200, seed=0), tmp_path / "d.h5")
+    res = CliRunner().invoke(cli, ["compare", str(path), "--models", "rnn,nope", "-o", str(tmp_path / "c")])
+    assert res.exit_code == 1 and res.output.startswith("Error: unknown model 'nope'")
+    assert not (tmp_path / "c").exists()
