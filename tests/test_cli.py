@@ -112,3 +112,26 @@ def test_simulated_file_has_no_traces_of_temp_files(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["w.h5"]
     with h5py.File(tmp_path / "w.h5") as f:
         assert f.attrs["format"] == "qgen-dataset"
+
+
+@pytest.mark.parametrize(
+    "args, name",
+    [
+        (["heisenberg", "--n", "6", "--boundary", "periodic"], "heisenberg"),
+        (["xxz", "--n", "6", "--delta", "0.5"], "xxz"),
+        (["tfim2d", "--lx", "2", "--ly", "3", "--method", "dmrg"], "tfim2d"),
+        (["cluster", "--n", "7", "--povm", "tetra"], "cluster"),
+        (["product", "--n", "3", "--product", "+i", "--povm", "pauli6", "--noise", "0.1"], "product"),
+        (["tfim", "--n", "14", "--method", "dmrg", "--boundary", "periodic"], "tfim"),
+    ],
+)
+def test_simulate_every_target_kind(tmp_path, args, name):
+    res = run("simulate", *args, "--samples", 300, "-q", "-o", tmp_path / "d.h5")
+    assert res.exit_code == 0, res.output
+    ds = read_dataset(tmp_path / "d.h5")
+    assert ds.target.name == name and np.all(np.isfinite(ds.log_prob))
+    if ds.target.hamiltonian is not None:  # the stored state has the stored energy
+        from qgen.metrics import exact_observable
+
+        c, o = ds.target.hamiltonian.pauli_indices()
+        assert abs(exact_observable(ds.target.state, c, o) - ds.target.info["energy"]) < 1e-8
