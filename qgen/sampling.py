@@ -38,7 +38,7 @@ import numpy as np
 from ._chunks import chunked_map
 from .contract import DENSE_TABLE_MAX, expect_products, operator_table
 from .povm import POVM
-from .states import MPS, DenseState, State, depolarize_ops
+from .states import DenseState, State, depolarize_ops
 
 __all__ = ["sample", "log_prob", "probabilities", "rank_one_pieces", "block_seeds", "BLOCK"]
 

@@ -2,9 +2,6 @@
 
 import json
 
-import numpy as np
-import pytest
-import torch
 from click.testing import CliRunner
 
 from qgen.cli import cli
@@ -15,14 +12,6 @@ from qgen.metrics import enumerate_strings
 from qgen.povm import pauli4
 from qgen.sampling import probabilities, sample
 from qgen.targets import make_target
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_histogram_scores_of_exact_samples_approach_one():

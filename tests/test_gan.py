@@ -13,14 +13,6 @@ from qgen.models import GANModel, create_model
 from qgen.training import TrainConfig, load_model, save_model, train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 P1 = np.array([0.5, 0.2, 0.2, 0.1])
 
 

@@ -11,16 +11,6 @@ from scipy.stats import chisquare
 from qgen.models import MODELS, RNNModel, create_model, get_model, training_preset
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: one torch thread avoids OpenMP oversubscription (2-thread runs
-    were 100× slower on the shared 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def all_strings(n_qubits: int, n_outcomes: int) -> torch.Tensor:
     return torch.tensor(list(itertools.product(range(n_outcomes), repeat=n_qubits)))
 

@@ -9,7 +9,7 @@ from scipy import stats
 
 from qgen.contract import expect_products, operator_table
 from qgen.povm import PAULI, get_povm, pauli4, pauli6
-from qgen.sampling import log_prob, probabilities, sample
+from qgen.sampling import log_prob, sample
 from qgen.states import DenseState, MPS, cluster, depolarize, ghz, product_state, random_mps, w_state
 
 POVMS = ["pauli4", "tetra", "pauli6", "trine"]

@@ -13,16 +13,6 @@ from qgen import training
 from qgen.models import create_model
 from qgen.training import TrainConfig, load_model, parse_duration, save_model, train
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: one torch thread avoids OpenMP oversubscription (2-thread runs
-    were 100× slower on the shared 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 P1 = np.array([0.5, 0.2, 0.2, 0.1])
 STRINGS = np.array(list(itertools.product(range(4), repeat=6)))  # all 4^6 outcome strings
 

@@ -14,15 +14,6 @@ from qgen.training import TrainConfig, load_model, save_model, train
 P1 = np.array([0.5, 0.2, 0.2, 0.1])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: one torch thread avoids OpenMP oversubscription on the shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def all_strings(n_qubits: int, n_outcomes: int) -> torch.Tensor:
     return torch.from_numpy(enumerate_strings(n_outcomes, n_qubits)).long()
 

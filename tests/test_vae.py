@@ -11,14 +11,6 @@ from qgen.models import VAEModel, create_model
 from qgen.training import TrainConfig, load_model, save_model, train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def strings(n_qubits: int) -> torch.Tensor:
     return torch.from_numpy(enumerate_strings(4, n_qubits)).long()
 

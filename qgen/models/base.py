@@ -31,7 +31,6 @@ torch.Size([2, 3])
 from __future__ import annotations
 
 import json
-import math
 from typing import Any, ClassVar
 
 import torch
