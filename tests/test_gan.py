@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from qgen import training
+from resume import assert_resume_is_exact
+
 from qgen.metrics import enumerate_strings
 from qgen.models import GANModel, create_model
 from qgen.training import TrainConfig, load_model, save_model, train
@@ -83,23 +84,4 @@ def test_save_load_round_trip(tmp_path):
 def test_resume_restores_both_optimizers(tmp_path, monkeypatch):
     data = product_data(1_500, 4, seed=1)
     cfg = TrainConfig.from_preset("gan", epochs=2, batch_size=100, seed=2)
-    reference = small_gan(seed=1)
-    train(reference, data[:1_200], data[1_200:], cfg, tmp_path / "ref", progress=False)
-
-    class Killed(Exception):
-        pass
-
-    original = training._save_checkpoint
-
-    def killed_after_first_epoch(*args):
-        original(*args)
-        raise Killed
-
-    monkeypatch.setattr(training, "_save_checkpoint", killed_after_first_epoch)
-    with pytest.raises(Killed):
-        train(small_gan(seed=1), data[:1_200], data[1_200:], cfg, tmp_path / "run", progress=False)
-    monkeypatch.undo()
-    resumed = small_gan(seed=5)  # other initial weights: everything must come from the checkpoint
-    train(resumed, data[:1_200], data[1_200:], cfg, tmp_path / "run", resume=True, progress=False)
-    ref_state, res_state = reference.state_dict(), resumed.state_dict()
-    assert all(torch.equal(ref_state[k], res_state[k]) for k in ref_state)
+    assert_resume_is_exact(lambda seed: small_gan(seed=seed), data[:1_200], data[1_200:], cfg, tmp_path, monkeypatch)
