@@ -25,8 +25,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     umask = os.umask(0)
     os.umask(umask)
     try:
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make results private
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 (or a writer's own) would make results private
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
