@@ -13,6 +13,7 @@ draws them, and ``loss`` is what the trainer minimises.
 
 Example
 -------
+>>> import math
 >>> @register_model
 ... class Uniform(GenerativeModel):
 ...     name, likelihood = "uniform-doc", "exact"
