@@ -39,8 +39,8 @@ class QgenGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except KeyboardInterrupt:
-            click.echo("Error: interrupted", err=True)
+        except KeyboardInterrupt as e:
+            click.echo(f"Error: {e or 'interrupted'}", err=True)
             sys.exit(130)
         except MemoryError:
             click.echo("Error: out of memory (reduce the number of samples or the chunk size)", err=True)

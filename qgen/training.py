@@ -47,10 +47,13 @@ import hashlib
 import json
 import math
 import re
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -63,7 +66,7 @@ from .models import GenerativeModel, get_model, training_preset
 
 __all__ = [
     "TrainConfig", "TrainResult", "train", "save_model", "load_model", "parse_duration",
-    "resolve_device", "SCHEDULES",
+    "resolve_device", "SCHEDULES", "TrainingInterrupted", "NonFiniteLoss",
 ]
 
 SCHEDULES = ("cosine", "plateau", "constant")
@@ -259,6 +262,35 @@ def _make_optimizers(model: GenerativeModel, cfg: TrainConfig) -> list[torch.opt
     if hook is not None:
         return hook(cfg)
     return [torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)]
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Raised after Ctrl-C (SIGINT) once the checkpoint of the interrupted state is saved."""
+
+
+class NonFiniteLoss(ArithmeticError):
+    """The training loss became NaN or infinite; nothing of the bad step was saved."""
+
+
+@contextmanager
+def _deferred_sigint() -> Iterator[dict[str, bool]]:
+    """While active, a first SIGINT only sets ``flag["hit"]`` (the loop then stops after the
+    current step, saves and raises :class:`TrainingInterrupted`); a second one interrupts
+    at once.  Only in the main thread (signals cannot be handled elsewhere)."""
+    flag = {"hit": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        flag["hit"] = True
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _default_step(model: GenerativeModel, x: torch.Tensor, optimizers: list[torch.optim.Optimizer], step: int,
@@ -469,6 +501,20 @@ def _run(model, data, val, cfg: TrainConfig, out_dir: Path, resume: bool, progre
     bar = tqdm(total=cfg.epochs * steps, initial=state.epoch * steps + state.batch, disable=not progress,
                unit="batch", dynamic_ncols=True)
     model.train()
+    with _deferred_sigint() as sigint:
+        _loop(model, data, val, cfg, out_dir, meta, state, steps, opts, scheds, step_fn, bar, out_of_time,
+              started, model_extra, sigint)
+    bar.close()
+    if state.stop_reason == "interrupted":
+        raise TrainingInterrupted(f"training interrupted; checkpoint saved in {out_dir}, continue with resume")
+    return result()
+
+
+def _loop(model, data, val, cfg, out_dir, meta, state, steps, opts, scheds, step_fn, bar, out_of_time, started,
+          model_extra, sigint) -> None:
+    """The epoch/batch loop of :func:`train`; stops on epochs, early stopping, max_time or
+    SIGINT (each leaving a checkpoint), and raises :class:`NonFiniteLoss` on a NaN/inf loss
+    before anything of that step is saved."""
     while state.epoch < cfg.epochs and state.stop_reason is None:
         perm = torch.randperm(len(data), generator=_epoch_generator(cfg.seed, state.epoch)).to(data.device)
         sums = {k: torch.tensor(v, dtype=torch.float64, device=data.device)
@@ -477,6 +523,10 @@ def _run(model, data, val, cfg: TrainConfig, out_dir: Path, resume: bool, progre
         while state.batch < steps:
             idx = perm[state.batch * cfg.batch_size : (state.batch + 1) * cfg.batch_size]
             logs = step_fn(data[idx].long(), opts, state.epoch * steps + state.batch, cfg.grad_clip)
+            if not torch.isfinite(logs["loss"]).all():
+                raise NonFiniteLoss(
+                    f"training loss became {logs['loss'].item()} at epoch {state.epoch}, batch {state.batch}; "
+                    f"stopped, the last good checkpoint and best model in {out_dir} are kept (try a lower lr)")
             if cfg.schedule == "cosine":
                 for sched in scheds:
                     sched.step()
@@ -487,6 +537,9 @@ def _run(model, data, val, cfg: TrainConfig, out_dir: Path, resume: bool, progre
             bar.update()
             if state.batch % cfg.log_every == 0:
                 bar.set_postfix(epoch=state.epoch, loss=f"{sums['loss'].item() / state.epoch_samples:.4f}")
+            if state.batch < steps and sigint["hit"]:
+                state.stop_reason = "interrupted"
+                break
             if state.batch < steps and out_of_time():
                 state.stop_reason = "max_time"
                 break
@@ -495,6 +548,8 @@ def _run(model, data, val, cfg: TrainConfig, out_dir: Path, resume: bool, progre
         state.epoch_train_time += time.perf_counter() - t0
         state.elapsed = time.perf_counter() - started
         _end_epoch(model, val, cfg, state, steps, opts, scheds, out_dir, model_extra)
+        if state.stop_reason is None and state.epoch < cfg.epochs and sigint["hit"]:
+            state.stop_reason = "interrupted"
         if state.stop_reason is None and state.epoch < cfg.epochs and out_of_time():
             state.stop_reason = "max_time"
         state.elapsed = time.perf_counter() - started
@@ -504,8 +559,6 @@ def _run(model, data, val, cfg: TrainConfig, out_dir: Path, resume: bool, progre
         _write_metrics(out_dir, state.history)
         bar.set_postfix(epoch=state.history[-1]["epoch"], train=f"{state.history[-1]['train_nll']:.4f}",
                         val=f"{state.history[-1]['val_nll']:.4f}")
-    bar.close()
-    return result()
 
 
 def _end_epoch(model, val, cfg: TrainConfig, state: _State, steps: int, opts, scheds, out_dir: Path, extra) -> None:

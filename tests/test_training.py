@@ -210,3 +210,63 @@ def test_rejects_bad_data(tmp_path):
         train(model, good + 4, good, TrainConfig(epochs=1), tmp_path, progress=False)
     with pytest.raises(ValueError, match="n_qubits"):
         train(model, good, good, TrainConfig(epochs=1), tmp_path, progress=False, dataset_info={"n_qubits": 7})
+
+
+def test_sigint_saves_checkpoint_and_resume_is_exact(tmp_path, monkeypatch):
+    """Ctrl-C in the middle of an epoch: the trainer finishes the current step, saves a
+    checkpoint and raises; --resume then ends on the weights of an uninterrupted run."""
+    import os
+    import signal
+
+    from qgen.training import TrainingInterrupted
+
+    data = product_data(1_200, seed=1)
+    cfg = TrainConfig(epochs=2, batch_size=100, lr=3e-3, seed=3)
+
+    def fresh(seed):
+        torch.manual_seed(seed)
+        return create_model("rnn", 6, 4, hidden=8, n_layers=1, embed=4)
+
+    reference = fresh(1)
+    train(reference, data[:1_000], data[1_000:], cfg, tmp_path / "ref", progress=False)
+    model, calls = fresh(1), {"n": 0}
+    original_loss = model.loss
+
+    def loss_then_sigint(x):
+        calls["n"] += 1
+        if calls["n"] == 14:  # epoch 1, batch 3
+            os.kill(os.getpid(), signal.SIGINT)
+        return original_loss(x)
+
+    monkeypatch.setattr(model, "loss", loss_then_sigint)
+    with pytest.raises(TrainingInterrupted, match="checkpoint saved"):
+        train(model, data[:1_000], data[1_000:], cfg, tmp_path / "run", progress=False)
+    assert calls["n"] == 14 and (tmp_path / "run" / "checkpoint.safetensors").is_file()
+    resumed = fresh(99)
+    train(resumed, data[:1_000], data[1_000:], cfg, tmp_path / "run", resume=True, progress=False)
+    for (name, a), b in zip(resumed.state_dict().items(), reference.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    from qgen.training import NonFiniteLoss
+
+    data = product_data(1_200, seed=1)
+    torch.manual_seed(0)
+    model = create_model("rnn", 6, 4, hidden=8, n_layers=1, embed=4)
+    calls = {"n": 0}
+    original_loss = model.loss
+
+    def nan_in_second_epoch(x):
+        calls["n"] += 1
+        out = original_loss(x)
+        return out * float("nan") if calls["n"] == 15 else out
+
+    monkeypatch.setattr(model, "loss", nan_in_second_epoch)
+    cfg = TrainConfig(epochs=3, batch_size=100, seed=0)
+    with pytest.raises(NonFiniteLoss, match="epoch 1, batch 4.*last good checkpoint"):
+        train(model, data[:1_000], data[1_000:], cfg, tmp_path, progress=False)
+    loaded, _ = load_model(tmp_path)
+    assert all(torch.isfinite(p).all() for p in loaded.parameters())
+    state = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    assert state["epoch"] == 0  # only the good epoch was recorded
