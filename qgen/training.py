@@ -497,68 +497,63 @@ def _run(model, data, val, cfg: TrainConfig, out_dir: Path, resume: bool, progre
     if state.stop_reason in ("epochs", "early_stopping"):
         return result()
     state.stop_reason = None
-    out_of_time = lambda: cfg.max_time is not None and time.perf_counter() - started >= cfg.max_time  # noqa: E731
     bar = tqdm(total=cfg.epochs * steps, initial=state.epoch * steps + state.batch, disable=not progress,
                unit="batch", dynamic_ncols=True)
     model.train()
+    # Stops on epochs, early stopping, max_time or SIGINT (each leaving a checkpoint); a NaN/inf
+    # loss raises NonFiniteLoss before anything of that step is saved.
     with _deferred_sigint() as sigint:
-        _loop(model, data, val, cfg, out_dir, meta, state, steps, opts, scheds, step_fn, bar, out_of_time,
-              started, model_extra, sigint)
+
+        def pending_stop() -> str | None:
+            if sigint["hit"]:
+                return "interrupted"
+            if cfg.max_time is not None and time.perf_counter() - started >= cfg.max_time:
+                return "max_time"
+            return None
+
+        while state.epoch < cfg.epochs and state.stop_reason is None:
+            perm = torch.randperm(len(data), generator=_epoch_generator(cfg.seed, state.epoch)).to(data.device)
+            sums = {k: torch.tensor(v, dtype=torch.float64, device=data.device)
+                    for k, v in ({"loss": state.epoch_loss} | state.epoch_extra).items()}
+            t0 = time.perf_counter()
+            while state.batch < steps:
+                idx = perm[state.batch * cfg.batch_size : (state.batch + 1) * cfg.batch_size]
+                logs = step_fn(data[idx].long(), opts, state.epoch * steps + state.batch, cfg.grad_clip)
+                if not torch.isfinite(logs["loss"]).all():
+                    raise NonFiniteLoss(
+                        f"training loss became {logs['loss'].item()} at epoch {state.epoch}, batch {state.batch}; "
+                        f"stopped, the last good checkpoint and best model in {out_dir} are kept (try a lower lr)")
+                if cfg.schedule == "cosine":
+                    for sched in scheds:
+                        sched.step()
+                for key, value in logs.items():
+                    sums[key] = sums.get(key, 0.0) + value.detach().double() * len(idx)
+                state.epoch_samples += len(idx)
+                state.batch += 1
+                bar.update()
+                if state.batch % cfg.log_every == 0:
+                    bar.set_postfix(epoch=state.epoch, loss=f"{sums['loss'].item() / state.epoch_samples:.4f}")
+                if state.batch < steps and (reason := pending_stop()):
+                    state.stop_reason = reason
+                    break
+            state.epoch_loss = sums.pop("loss").item()
+            state.epoch_extra = {k: v.item() for k, v in sums.items()}
+            state.epoch_train_time += time.perf_counter() - t0
+            state.elapsed = time.perf_counter() - started
+            _end_epoch(model, val, cfg, state, steps, opts, scheds, out_dir, model_extra)
+            if state.stop_reason is None and state.epoch < cfg.epochs:
+                state.stop_reason = pending_stop()
+            state.elapsed = time.perf_counter() - started
+            if state.stop_reason is None and state.epoch >= cfg.epochs:
+                state.stop_reason = "epochs"
+            _save_checkpoint(out_dir / CHECKPOINT_FILE, model, opts, scheds, state, meta)
+            _write_metrics(out_dir, state.history)
+            bar.set_postfix(epoch=state.history[-1]["epoch"], train=f"{state.history[-1]['train_nll']:.4f}",
+                            val=f"{state.history[-1]['val_nll']:.4f}")
     bar.close()
     if state.stop_reason == "interrupted":
         raise TrainingInterrupted(f"training interrupted; checkpoint saved in {out_dir}, continue with resume")
     return result()
-
-
-def _loop(model, data, val, cfg, out_dir, meta, state, steps, opts, scheds, step_fn, bar, out_of_time, started,
-          model_extra, sigint) -> None:
-    """The epoch/batch loop of :func:`train`; stops on epochs, early stopping, max_time or
-    SIGINT (each leaving a checkpoint), and raises :class:`NonFiniteLoss` on a NaN/inf loss
-    before anything of that step is saved."""
-    while state.epoch < cfg.epochs and state.stop_reason is None:
-        perm = torch.randperm(len(data), generator=_epoch_generator(cfg.seed, state.epoch)).to(data.device)
-        sums = {k: torch.tensor(v, dtype=torch.float64, device=data.device)
-                for k, v in ({"loss": state.epoch_loss} | state.epoch_extra).items()}
-        t0 = time.perf_counter()
-        while state.batch < steps:
-            idx = perm[state.batch * cfg.batch_size : (state.batch + 1) * cfg.batch_size]
-            logs = step_fn(data[idx].long(), opts, state.epoch * steps + state.batch, cfg.grad_clip)
-            if not torch.isfinite(logs["loss"]).all():
-                raise NonFiniteLoss(
-                    f"training loss became {logs['loss'].item()} at epoch {state.epoch}, batch {state.batch}; "
-                    f"stopped, the last good checkpoint and best model in {out_dir} are kept (try a lower lr)")
-            if cfg.schedule == "cosine":
-                for sched in scheds:
-                    sched.step()
-            for key, value in logs.items():
-                sums[key] = sums.get(key, 0.0) + value.detach().double() * len(idx)
-            state.epoch_samples += len(idx)
-            state.batch += 1
-            bar.update()
-            if state.batch % cfg.log_every == 0:
-                bar.set_postfix(epoch=state.epoch, loss=f"{sums['loss'].item() / state.epoch_samples:.4f}")
-            if state.batch < steps and sigint["hit"]:
-                state.stop_reason = "interrupted"
-                break
-            if state.batch < steps and out_of_time():
-                state.stop_reason = "max_time"
-                break
-        state.epoch_loss = sums.pop("loss").item()
-        state.epoch_extra = {k: v.item() for k, v in sums.items()}
-        state.epoch_train_time += time.perf_counter() - t0
-        state.elapsed = time.perf_counter() - started
-        _end_epoch(model, val, cfg, state, steps, opts, scheds, out_dir, model_extra)
-        if state.stop_reason is None and state.epoch < cfg.epochs and sigint["hit"]:
-            state.stop_reason = "interrupted"
-        if state.stop_reason is None and state.epoch < cfg.epochs and out_of_time():
-            state.stop_reason = "max_time"
-        state.elapsed = time.perf_counter() - started
-        if state.stop_reason is None and state.epoch >= cfg.epochs:
-            state.stop_reason = "epochs"
-        _save_checkpoint(out_dir / CHECKPOINT_FILE, model, opts, scheds, state, meta)
-        _write_metrics(out_dir, state.history)
-        bar.set_postfix(epoch=state.history[-1]["epoch"], train=f"{state.history[-1]['train_nll']:.4f}",
-                        val=f"{state.history[-1]['val_nll']:.4f}")
 
 
 def _end_epoch(model, val, cfg: TrainConfig, state: _State, steps: int, opts, scheds, out_dir: Path, extra) -> None:
