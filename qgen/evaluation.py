@@ -160,7 +160,8 @@ def evaluate(
         scores["test_nll"] = Estimate.unavailable("no test split")
     else:
         scores["test_nll"] = mean_estimate(-test_lq, note="" if model.likelihood == "exact" else "estimated likelihood")
-    lp_model = exact_log_prob(target.state, povm, x) if target is not None else None
+    # the target's exact ln P on model samples is only needed with a model likelihood
+    lp_model = exact_log_prob(target.state, povm, x) if target is not None and has_lik else None
     if target is None:
         for k in ("classical_fidelity", "kl_target_model", "kl_model_target", "quantum_fidelity"):
             scores[k] = no_target

@@ -75,8 +75,8 @@ def format_table(report: dict[str, Any]) -> str:
         e = obs["energy"]
         lines.append(f"  {'energy':<{w}}{format_estimate(e['exact'], 8):<14}"
                      f"{format_estimate(e['model']):<24}{format_estimate(e['data'])}")
-    for fam, label, idx in (("magnetization_x", "⟨σx⟩ (site {})", None), ("magnetization_z", "⟨σz⟩ (site {})", None),
-                            ("correlation_zz", "C_zz(r={})", None)):
+    for fam, label in (("magnetization_x", "⟨σx⟩ (site {})"), ("magnetization_z", "⟨σz⟩ (site {})"),
+                       ("correlation_zz", "C_zz(r={})")):
         row = obs[fam]
         k = len(row["axis"]) // 2 if fam != "correlation_zz" else 0
         ex = row["exact"][k] if row["exact"] is not None else None

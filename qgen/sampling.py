@@ -123,14 +123,14 @@ def block_seeds(seed: int | None, n_blocks: int, first: int = 0) -> list[np.rand
     return [np.random.SeedSequence(root.entropy, spawn_key=(c,)) for c in range(first, first + n_blocks)]
 
 
-def _check_povm(state: State, povm: POVM) -> None:
+def _check_povm(povm: POVM) -> None:
     if not isinstance(povm, POVM):
         raise TypeError(f"expected a qgen.povm.POVM, got {type(povm).__name__}")
 
 
 def probabilities(state: State, povm: POVM) -> np.ndarray:
     """The full table P[a_1, …, a_N] (K^N ≤ 2^24 entries), by dense contraction."""
-    _check_povm(state, povm)
+    _check_povm(povm)
     p = operator_table(state, povm.elements).real
     return np.clip(p, 0.0, None)
 
@@ -149,7 +149,7 @@ def sample(
     ``seed`` is an int (or None for fresh entropy).  The result depends only on the
     seed, not on ``workers``.
     """
-    _check_povm(state, povm)
+    _check_povm(povm)
     n = int(n)
     if n < 0:
         raise ValueError(f"number of samples must be ≥ 0, got {n}")
@@ -189,7 +189,7 @@ def log_prob(
 ) -> np.ndarray:
     """Exact log P(a) for each row of ``outcomes`` (``(B, N)`` ints in [0, K)); −inf
     where P(a) = 0."""
-    _check_povm(state, povm)
+    _check_povm(povm)
     p = expect_products(state, povm.elements, outcomes, chunk_size, workers, progress).real
     with np.errstate(divide="ignore"):
         return np.log(np.clip(p, 0.0, None))
