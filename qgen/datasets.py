@@ -33,8 +33,10 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
+
 import h5py
 import numpy as np
 
@@ -48,8 +50,11 @@ from .states import MPS, DenseState
 from .targets import Target
 
 __all__ = [
-    "Dataset", "DatasetError", "simulate", "write_dataset", "read_dataset", "write_samples", "read_samples",
-    "SCHEMA_VERSION",
+    "Dataset", "DatasetError", "simulate", "attach_target", "write_dataset", "read_dataset", "write_samples",
+    "read_samples", "SCHEMA_VERSION",
+    # re-exported from qgen.importers (loaded on first use, see __getattr__)
+    "import_records", "read_outcome_indices", "read_onehot", "read_pauli_records", "pauli_records_to_outcomes",
+    "parse_target", "FormatError", "RECORD_FORMATS",
 ]
 
 SCHEMA_VERSION = 1
@@ -160,10 +165,18 @@ class Dataset:
                     + (f", bond {i['bond_dim']}, truncation {i['truncation_error']:.2g}" if i.get("bond_dim") else "")
                     + ")"
                 )
+            if t.hamiltonian is not None and not t.info:
+                h = t.hamiltonian
+                lines.append(f"hamilt.   {h.name} " + ", ".join(f"{k}={v}" for k, v in h.params.items()))
         lines.append(f"seed      {self.seed}" if self.seed is not None else "seed      none")
         for k in ("qgen_version", "created", "source"):
             if k in self.meta:
-                lines.append(f"{k:<9} {self.meta[k]}")
+                v = self.meta[k]
+                if isinstance(v, dict):  # an import's provenance
+                    v = (f"{v.get('file')} ({v.get('format')}, {v.get('shots')} shots, "
+                         f"{'shuffled' if v.get('shuffled') else 'file order'})")
+                lines.append(f"{k:<9} {v}")
+        lines += [f"warning   {w}" for w in self.meta.get("warnings", [])]
         return "\n".join(lines)
 
 
@@ -205,6 +218,26 @@ def simulate(
     start = 0 if train_log_prob else split[0]
     lp[start:] = exact_log_prob(target.state, povm, outcomes[start:], workers=workers, progress=progress)
     return Dataset(outcomes, povm, split, lp, target, seed, {"qgen_version": __version__, "created": _now()})
+
+
+def attach_target(ds: Dataset, target: Target, *, workers: int | None = None, progress: bool = False) -> Dataset:
+    """A copy of ``ds`` with ``target`` attached (replacing any other) and the exact
+    ln P(a) = ln Tr[(M^{a_1}⊗…⊗M^{a_N}) ρ] of every stored string
+    (:func:`qgen.sampling.log_prob`), so that every fidelity and KL can be scored.
+
+    ln P = −inf marks strings the target cannot produce (data that did not come from it).
+
+    >>> from qgen.targets import make_target
+    >>> from qgen.povm import pauli4
+    >>> ds = simulate(make_target("ghz", n=3), pauli4(), 50, seed=0)
+    >>> bare = Dataset(ds.outcomes, ds.povm, ds.split)
+    >>> np.allclose(attach_target(bare, ds.target).log_prob, ds.log_prob)
+    True
+    """
+    if target.n_qubits != ds.n_qubits:
+        raise DatasetError(f"the target has {target.n_qubits} qubits but the data have {ds.n_qubits}")
+    lp = exact_log_prob(target.state, ds.povm, ds.outcomes, workers=workers, progress=progress)
+    return replace(ds, log_prob=lp, target=target)
 
 
 def _now() -> str:
@@ -376,3 +409,17 @@ def read_samples(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, dict]
             return f["outcomes"][()], f["log_prob"][()], json.loads(f.attrs["meta"])
     except (OSError, KeyError, json.JSONDecodeError) as e:
         raise DatasetError(f"'{path}' is not a readable samples file: {str(e).splitlines()[0]}") from None
+
+
+_IMPORTER_NAMES = {"import_records", "read_outcome_indices", "read_onehot", "read_pauli_records",
+                   "pauli_records_to_outcomes", "parse_target", "FormatError", "RECORD_FORMATS"}
+
+
+def __getattr__(name: str) -> Any:
+    """The record importers of :mod:`qgen.importers`, re-exported here lazily (that
+    module builds on this one, so importing it at load time would be circular)."""
+    if name in _IMPORTER_NAMES:
+        from . import importers
+
+        return getattr(importers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
