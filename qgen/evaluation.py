@@ -72,7 +72,17 @@ def _families(ds: Dataset) -> dict[str, tuple[list, list, list | None]]:
     return fams
 
 
+def _minus(a: Estimate, b: Estimate, note: str) -> Estimate:
+    """a − b for estimates from independent samples: stderr √(s_a² + s_b²)."""
+    if not (a.available and b.available):
+        return Estimate.unavailable(a.note if not a.available else b.note)
+    return Estimate(a.mean - b.mean, float(np.hypot(a.stderr, b.stderr)), min(a.n, b.n), note)
+
+
 def _observables(ds: Dataset, x_model: np.ndarray) -> dict[str, Any]:
+    """Per family: exact values (None without a target), the estimates from model samples
+    and from the raw training data, and model − test data (the held-out split is
+    independent of the model, so the two error bars add in quadrature)."""
     target, povm = ds.target, ds.povm
     out: dict[str, Any] = {}
     for name, (coefs, opss, axis) in _families(ds).items():
@@ -81,8 +91,14 @@ def _observables(ds: Dataset, x_model: np.ndarray) -> dict[str, Any]:
             [float(metrics.exact_observable(target.state, c, o)) for c, o in zip(coefs, opss)]
             if target is not None else None
         )
-        for label, x in (("model", x_model), ("data", ds.train)):
-            row[label] = [metrics.observable(x, povm, c, o).to_dict() for c, o in zip(coefs, opss)]
+        model = [metrics.observable(x_model, povm, c, o) for c, o in zip(coefs, opss)]
+        row["model"] = [e.to_dict() for e in model]
+        row["data"] = [metrics.observable(ds.train, povm, c, o).to_dict() for c, o in zip(coefs, opss)]
+        row["model_minus_test"] = [
+            _minus(m, metrics.observable(ds.test, povm, c, o), "model − held-out test data").to_dict()
+            if len(ds.test) > 1 else Estimate.unavailable("no test split").to_dict()
+            for m, c, o in zip(model, coefs, opss)
+        ]
         if axis is None:  # a single observable
             row = {k: (v[0] if isinstance(v, list) else v) for k, v in row.items() if k != "axis"}
         out[name] = row
@@ -130,11 +146,15 @@ def evaluate(
       ln P stored in the file); ``kl_model_target``: KL(q‖P) from model samples;
     * ``test_nll``: −E_test[ln q] (needs no target);
     * ``quantum_fidelity``: ⟨ψ|ρ_q|ψ⟩ = E_q[⟨ψ|D^{a_1}⊗…⊗D^{a_N}|ψ⟩] for pure targets;
-    * ``observables``: energy, ⟨σx_i⟩, ⟨σz_i⟩, C(r) — exact, model, raw data;
+    * ``observables``: energy (when a Hamiltonian is known), ⟨σx_i⟩, ⟨σz_i⟩, C(r) — exact,
+      model, raw training data, and model − held-out test data;
     * ``exact``: for K^N ≤ ``enumerate_max``, F_c, both KLs and the fidelity of the
       reconstructed ρ_q = Σ_a q(a) D^a by enumeration of every string; for a model
       without likelihood (GAN), q is the histogram of its samples
       (:func:`histogram_scores`) and these also fill F_c and the KLs, else "n/a".
+
+    Without a target (measured data) the fidelities and KLs are unavailable with the
+    reason "no target attached"; the test NLL and the observables (model vs data) remain.
     """
     if model.n_qubits != ds.n_qubits or model.n_outcomes != ds.povm.n_outcomes:
         raise ValueError(
@@ -150,7 +170,7 @@ def evaluate(
     if has_lik and lq is None:
         lq = model_log_prob(model, x)
     no_lik = Estimate.unavailable(f"model '{model.name}' has no likelihood")
-    no_target = Estimate.unavailable("no target attached to the dataset")
+    no_target = Estimate.unavailable("no target attached to the dataset (qgen attach DATA --target SPEC)")
 
     scores: dict[str, Estimate] = {}
     test_lq = model_log_prob(model, ds.test) if has_lik and len(ds.test) else None

@@ -48,40 +48,62 @@ def _score_cell(e: dict[str, Any]) -> str:
     return format_estimate(e) + (f"   [{note}]" if note and e.get("mean") is not None and not note.startswith("exact") else "")
 
 
+def _observable_rows(obs: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(label, one-observable view) for the table: the energy, the middle site's ⟨σx⟩ and
+    ⟨σz⟩, and C_zz(r=1); each view has exact (or None), model, data, model_minus_test."""
+    out = []
+    if "energy" in obs:
+        out.append(("energy", obs["energy"]))
+    for fam, label in (("magnetization_x", "⟨σx⟩ (site {})"), ("magnetization_z", "⟨σz⟩ (site {})"),
+                       ("correlation_zz", "C_zz(r={})")):
+        row = obs[fam]
+        k = len(row["axis"]) // 2 if fam != "correlation_zz" else 0
+        view = {key: (v[k] if isinstance(v, list) else v) for key, v in row.items() if key != "axis"}
+        out.append((label.format(row["axis"][k]), view))
+    return out
+
+
 def format_table(report: dict[str, Any]) -> str:
-    """The short table of scores and observables."""
+    """The short table of scores and observables.  Without a target the fidelities are
+    one "n/a" line and the observables compare the model with the data (model − held-out
+    test data) instead of an exact column."""
     sc = report["scores"]
-    rows = [
-        ("classical fidelity F_c", sc["classical_fidelity"]),
-        ("KL(P_target‖q_model)", sc["kl_target_model"]),
-        ("KL(q_model‖P_target)", sc["kl_model_target"]),
-        ("test NLL (nats)", sc["test_nll"]),
-        ("quantum fidelity", sc["quantum_fidelity"]),
-    ]
+    has_target = report["dataset"].get("target") is not None
     lines = [f"model {report['model']['name']} ({report['model']['parameters']:,} parameters), "
              f"{report['n_model_samples']:,} model samples"]
     w = 26
-    for name, e in rows:
-        lines.append(f"  {name:<{w}}{_score_cell(e)}")
+    if has_target:
+        rows = [
+            ("classical fidelity F_c", sc["classical_fidelity"]),
+            ("KL(P_target‖q_model)", sc["kl_target_model"]),
+            ("KL(q_model‖P_target)", sc["kl_model_target"]),
+            ("test NLL (nats)", sc["test_nll"]),
+            ("quantum fidelity", sc["quantum_fidelity"]),
+        ]
+        for name, e in rows:
+            lines.append(f"  {name:<{w}}{_score_cell(e)}")
+    else:
+        lines.append(f"  {'test NLL (nats)':<{w}}{_score_cell(sc['test_nll'])}")
+        lines.append(f"  {'fidelities, KL':<{w}}n/a (no target attached: qgen attach DATA --target SPEC)")
     if report.get("exact"):
         ex = report["exact"]
         lines.append("  exact by enumeration:")
         for key in ("classical_fidelity", "kl_target_model", "quantum_fidelity"):
             if key in ex:
                 lines.append(f"    {key:<{w - 2}}{format_estimate(ex[key], 6)}")
-    obs = report["observables"]
-    lines.append(f"  {'observable':<{w}}{'exact':<14}{'model':<24}{'raw data (shadow)':<24}")
-    if "energy" in obs:
-        e = obs["energy"]
-        lines.append(f"  {'energy':<{w}}{format_estimate(e['exact'], 8):<14}"
-                     f"{format_estimate(e['model']):<24}{format_estimate(e['data'])}")
-    for fam, label in (("magnetization_x", "⟨σx⟩ (site {})"), ("magnetization_z", "⟨σz⟩ (site {})"),
-                       ("correlation_zz", "C_zz(r={})")):
-        row = obs[fam]
-        k = len(row["axis"]) // 2 if fam != "correlation_zz" else 0
-        ex = row["exact"][k] if row["exact"] is not None else None
-        lines.append(f"  {label.format(row['axis'][k]):<{w}}{format_estimate(ex, 5):<14}"
-                     f"{format_estimate(row['model'][k]):<24}{format_estimate(row['data'][k])}")
+    obs = _observable_rows(report["observables"])
+    if has_target:
+        lines.append(f"  {'observable':<{w}}{'exact':<14}{'model':<24}{'raw data (shadow)':<24}")
+        for label, v in obs:
+            digits = 8 if label == "energy" else 5
+            lines.append(f"  {label:<{w}}{format_estimate(v['exact'], digits):<14}"
+                         f"{format_estimate(v['model']):<24}{format_estimate(v['data'])}")
+    else:
+        lines.append(f"  {'observable':<{w}}{'model':<24}{'raw data (shadow)':<24}{'model − test data':<24}")
+        for label, v in obs:
+            diff = v.get("model_minus_test")
+            lines.append(f"  {label:<{w}}{format_estimate(v['model']):<24}{format_estimate(v['data']):<24}"
+                         f"{format_estimate(diff) if diff else 'n/a'}")
     return "\n".join(lines)
 
 
