@@ -6,8 +6,7 @@ import time
 
 import click
 
-from qgen.datasets import simulate as simulate_dataset
-from qgen.datasets import write_dataset
+from qgen.datasets import simulate_to_file
 from qgen.povm import POVM_NAMES, get_povm
 from qgen.targets import TARGET_KINDS, make_target
 
@@ -35,7 +34,9 @@ from .options import int_list, writable_output
 @click.option("--val-fraction", type=float, default=0.1)
 @click.option("--test-fraction", type=float, default=0.1)
 @click.option("--train-logp/--no-train-logp", default=True, help="Also store exact ln P of the training split.")
-@click.option("--workers", type=int, default=None, help="Threads (default: all cores).")
+@click.option("--workers", type=int, default=None,
+              help="Processes sharing the sampling and exact ln P; the file is the same for any number "
+                   "(default: this process, one thread per core).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .h5 file.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def simulate(kind, n, J, h, delta, lx, ly, boundary, product, noise, method, bond_dims, cutoff, povm,
@@ -67,11 +68,10 @@ def simulate(kind, n, J, h, delta, lx, ly, boundary, product, noise, method, bon
     if not povm_obj.is_ic:
         click.echo(f"warning   {povm_obj.describe()}: the state cannot be fully reconstructed", err=True)
     t1 = time.perf_counter()
-    ds = simulate_dataset(target, povm_obj, samples, seed=seed, val_fraction=val_fraction,
-                          test_fraction=test_fraction, train_log_prob=train_logp, workers=workers,
-                          progress=not quiet)
-    write_dataset(ds, output)
-    n_tr, n_va, n_te = ds.split
+    head = simulate_to_file(output, target, povm_obj, samples, seed=seed, val_fraction=val_fraction,
+                            test_fraction=test_fraction, train_log_prob=train_logp, workers=workers,
+                            progress=not quiet)
+    n_tr, n_va, n_te = head.split
     click.echo(f"measured  {samples} {povm_obj.name} strings (train {n_tr}, val {n_va}, test {n_te}), "
                f"exact ln P for {'all' if train_logp else 'val+test'} in {time.perf_counter() - t1:.1f} s")
     click.echo(f"wrote     {output}")

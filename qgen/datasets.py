@@ -31,27 +31,35 @@ Example
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import json
+import multiprocessing
 import os
+from collections import deque
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator
 
 import h5py
 import numpy as np
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
 
+from ._chunks import default_workers
 from ._io import atomic_write
 from ._version import __version__
 from .hamiltonians import Hamiltonian
 from .povm import POVM, POVMError
+from .sampling import BLOCK, BlockSampler
 from .sampling import log_prob as exact_log_prob
-from .sampling import sample
 from .states import MPS, DenseState
 from .targets import Target
 
 __all__ = [
-    "Dataset", "DatasetError", "simulate", "attach_target", "write_dataset", "read_dataset", "write_samples",
-    "read_samples", "SCHEMA_VERSION",
+    "Dataset", "DatasetError", "DatasetHeader", "simulate", "simulate_to_file", "attach_target", "write_dataset",
+    "read_dataset", "read_header", "write_samples", "read_samples", "SCHEMA_VERSION",
     # re-exported from qgen.importers (loaded on first use, see __getattr__)
     "import_records", "read_outcome_indices", "read_onehot", "read_pauli_records", "pauli_records_to_outcomes",
     "parse_target", "FormatError", "RECORD_FORMATS",
@@ -91,10 +99,7 @@ class Dataset:
         if o.min() < 0 or o.max() >= self.povm.n_outcomes:
             raise DatasetError(f"outcomes must lie in [0, {self.povm.n_outcomes - 1}] for POVM '{self.povm.name}'")
         self.outcomes = o.astype(np.uint8, copy=False)
-        split = tuple(int(s) for s in self.split)
-        if len(split) != 3 or min(split) < 0 or sum(split) != o.shape[0] or split[0] == 0:
-            raise DatasetError(f"split {split} must be 3 non-negative counts (train > 0) summing to {o.shape[0]}")
-        self.split = split
+        self.split = _check_split(self.split, o.shape[0])
         if self.log_prob is not None:
             lp = np.asarray(self.log_prob, dtype=np.float64)
             if lp.shape != (o.shape[0],):
@@ -180,6 +185,13 @@ class Dataset:
         return "\n".join(lines)
 
 
+def _check_split(split, n: int) -> tuple[int, int, int]:
+    split = tuple(int(s) for s in split)
+    if len(split) != 3 or min(split) < 0 or sum(split) != n or split[0] == 0:
+        raise DatasetError(f"split {split} must be 3 non-negative counts (train > 0) summing to {n}")
+    return split
+
+
 def split_counts(n: int, fractions: tuple[float, float]) -> tuple[int, int, int]:
     """(n_train, n_val, n_test) from validation and test fractions."""
     f_val, f_test = fractions
@@ -207,17 +219,130 @@ def simulate(
 
     ln P is always computed for the validation and test splits; for the training split
     unless ``train_log_prob=False`` (it is the costly part: ≈ 10 MFLOP per string at
-    χ ≈ 19).
+    χ ≈ 19).  ``workers``: None uses one thread per core in this process, 1 this process
+    alone, K ≥ 2 that many single-threaded processes (MPS targets; see
+    :func:`simulate_to_file`).  The result depends only on the seed.
     """
+    n_samples, split = _plan(n_samples, val_fraction, test_fraction)
+    parts = list(_blocks(target, povm, n_samples, seed, split[0] * (not train_log_prob), workers, progress))
+    outcomes, lp = (np.concatenate(p) for p in zip(*parts))
+    return Dataset(outcomes, povm, split, lp, target, seed, {"qgen_version": __version__, "created": _now()})
+
+
+def simulate_to_file(
+    path: str | os.PathLike,
+    target: Target,
+    povm: POVM,
+    n_samples: int,
+    *,
+    seed: int | None = 0,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    train_log_prob: bool = True,
+    workers: int | None = None,
+    progress: bool = False,
+    chunk_rows: int | None = None,
+) -> DatasetHeader:
+    """:func:`simulate` straight into an HDF5 dataset file (written atomically), block by
+    block: memory stays bounded by a few blocks and one HDF5 chunk, whatever ``n_samples``.
+
+    The strings come in blocks of ``qgen.sampling.BLOCK``, block c from its own seed
+    stream, each with its exact ln P.  ``workers`` = K ≥ 2 computes the blocks in K
+    single-threaded processes (spawned; for MPS targets — small dense targets use K
+    threads); this process writes them in order, so the file holds the same data for
+    every K.  Returns the new file's header.
+
+    >>> import tempfile
+    >>> from qgen.targets import make_target
+    >>> from qgen.povm import pauli4
+    >>> path = Path(tempfile.mkdtemp()) / "ghz.h5"
+    >>> simulate_to_file(path, make_target("ghz", n=5), pauli4(), 1000, seed=1).split
+    (800, 100, 100)
+    >>> bool((read_dataset(path).outcomes == simulate(make_target("ghz", n=5), pauli4(), 1000, seed=1).outcomes).all())
+    True
+    """
+    n_samples, split = _plan(n_samples, val_fraction, test_fraction)
+    parts = _blocks(target, povm, n_samples, seed, split[0] * (not train_log_prob), workers, progress)
+    _write_file(path, n_samples, target.n_qubits, povm, split, seed, {"qgen_version": __version__, "created": _now()},
+                target, parts, chunk_rows)
+    return read_header(path)
+
+
+def _plan(n_samples: int, val_fraction: float, test_fraction: float) -> tuple[int, tuple[int, int, int]]:
     n_samples = int(n_samples)
     if n_samples < 1:
         raise DatasetError(f"number of samples must be ≥ 1, got {n_samples}")
-    split = split_counts(n_samples, (val_fraction, test_fraction))
-    outcomes = sample(target.state, povm, n_samples, seed=seed, workers=workers, progress=progress)
-    lp = np.full(n_samples, np.nan)
-    start = 0 if train_log_prob else split[0]
-    lp[start:] = exact_log_prob(target.state, povm, outcomes[start:], workers=workers, progress=progress)
-    return Dataset(outcomes, povm, split, lp, target, seed, {"qgen_version": __version__, "created": _now()})
+    return n_samples, split_counts(n_samples, (val_fraction, test_fraction))
+
+
+# Set in each worker process by _init_worker: (sampler, target state, POVM, n, first row with ln P).
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(state, povm: POVM, seed: int | None, n: int, logp_from: int) -> None:
+    threadpool_limits(1)  # one BLAS thread per process: the processes are the parallelism
+    _WORKER.update(job=(BlockSampler(state, povm, seed), state, povm, n, logp_from))
+
+
+def _worker_block(c: int) -> tuple[np.ndarray, np.ndarray]:
+    return _block(*_WORKER["job"], c)
+
+
+def _block(draw: BlockSampler, state, povm: POVM, n: int, logp_from: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+    """Block c's strings and their exact ln P (NaN before row ``logp_from``)."""
+    a, b = c * BLOCK, min(n, (c + 1) * BLOCK)
+    x = draw(c, b - a)
+    lp = np.full(b - a, np.nan)
+    first = max(a, logp_from) - a
+    if first < b - a:
+        lp[first:] = exact_log_prob(state, povm, x[first:], workers=1)
+    return x, lp
+
+
+def _blocks(target: Target, povm: POVM, n: int, seed: int | None, logp_from: int, workers: int | None,
+            progress: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(strings, ln P) of the blocks of one simulation, in order, computed by ``workers``
+    (see :func:`simulate`) with at most two blocks per worker in flight."""
+    if workers is not None and workers < 1:
+        raise DatasetError(f"workers must be ≥ 1, got {workers}")
+    draw = BlockSampler(target.state, povm, seed)
+    n_blocks = -(-n // BLOCK)
+    k = min(workers or default_workers(), n_blocks)
+    bar = tqdm(total=n, desc="sampling + exact ln P", disable=not progress, unit="str", leave=False,
+               dynamic_ncols=True)
+    try:
+        if k == 1:
+            for c in range(n_blocks):
+                yield _block(draw, target.state, povm, n, logp_from, c)
+                bar.update(min(n, (c + 1) * BLOCK) - c * BLOCK)
+            return
+        if workers is not None and draw.heavy:
+            pool: Executor = ProcessPoolExecutor(k, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_init_worker,
+                                                 initargs=(target.state, povm, seed, n, logp_from))
+            job: Callable[[int], tuple[np.ndarray, np.ndarray]] = _worker_block
+        else:
+            pool = ThreadPoolExecutor(k)
+            job = lambda c: _block(draw, target.state, povm, n, logp_from, c)  # noqa: E731
+        with pool, threadpool_limits(1):
+            for part in _in_order(pool, job, range(n_blocks), 2 * k):
+                yield part
+                bar.update(len(part[0]))
+    finally:
+        bar.close()
+
+
+def _in_order(pool: Executor, fn: Callable, items: Iterable, window: int) -> Iterator:
+    """``fn(item)`` for every item, in order, with at most ``window`` calls submitted
+    ahead (so results never pile up faster than the consumer takes them)."""
+    items = iter(items)
+    pending = deque(pool.submit(fn, item) for item in itertools.islice(items, window))
+    while pending:
+        result = pending.popleft().result()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            break
+        yield result
 
 
 def attach_target(ds: Dataset, target: Target, *, workers: int | None = None, progress: bool = False) -> Dataset:
@@ -244,31 +369,62 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def write_dataset(ds: Dataset, path: str | os.PathLike) -> Path:
-    """Write ``ds`` to an HDF5 file atomically (schema above)."""
+def write_dataset(ds: Dataset, path: str | os.PathLike, *, chunk_rows: int | None = None) -> Path:
+    """Write ``ds`` to an HDF5 file atomically (schema above); ``chunk_rows`` strings per
+    HDF5 chunk (default: a multiple of ``BLOCK`` near 1 MB; streaming reads whole chunks)."""
+    lp = ds.log_prob if ds.log_prob is not None else np.full(ds.n_samples, np.nan)
+    return _write_file(path, ds.n_samples, ds.n_qubits, ds.povm, ds.split, ds.seed, ds.meta, ds.target,
+                       [(ds.outcomes, lp)], chunk_rows)
+
+
+def default_chunk_rows(n_samples: int, n_qubits: int) -> int:
+    """Strings per HDF5 chunk: a multiple of ``BLOCK`` close to 1 MB of outcomes (at
+    least one block), at most ``n_samples``."""
+    return max(1, min(n_samples, BLOCK * max(1, 2**20 // n_qubits // BLOCK)))
+
+
+def _write_file(path: str | os.PathLike, n: int, n_qubits: int, povm: POVM, split: tuple[int, int, int],
+                seed: int | None, meta: dict, target: Target | None,
+                parts: Iterable[tuple[np.ndarray, np.ndarray]], chunk_rows: int | None) -> Path:
+    """Create the file and fill ``/outcomes`` and ``/log_prob`` from ``parts`` (consecutive
+    row blocks of any sizes), one whole HDF5 chunk at a time."""
+    rows = default_chunk_rows(n, n_qubits) if chunk_rows is None else min(int(chunk_rows), n)
+    if rows < 1:
+        raise DatasetError(f"chunk_rows must be ≥ 1, got {chunk_rows}")
 
     def write(tmp: Path) -> None:
         with h5py.File(tmp, "w") as f:
             f.attrs.update(
                 format=FORMAT,
                 schema_version=SCHEMA_VERSION,
-                qgen_version=ds.meta.get("qgen_version", __version__),
-                created=ds.meta.get("created", _now()),
-                seed=-1 if ds.seed is None else int(ds.seed),
-                n_qubits=ds.n_qubits,
-                n_outcomes=ds.povm.n_outcomes,
-                split=np.array(ds.split, dtype=np.int64),
-                meta=json.dumps(ds.meta),
+                qgen_version=meta.get("qgen_version", __version__),
+                created=meta.get("created", _now()),
+                seed=-1 if seed is None else int(seed),
+                n_qubits=n_qubits,
+                n_outcomes=povm.n_outcomes,
+                split=np.array(split, dtype=np.int64),
+                meta=json.dumps(meta),
             )
-            chunk = (min(ds.n_samples, max(1, 2**20 // ds.n_qubits)), ds.n_qubits)
-            f.create_dataset("outcomes", data=ds.outcomes, chunks=chunk, compression="gzip", shuffle=True)
-            lp = ds.log_prob if ds.log_prob is not None else np.full(ds.n_samples, np.nan)
-            f.create_dataset("log_prob", data=lp, chunks=(chunk[0],), compression="gzip")
+            out = f.create_dataset("outcomes", (n, n_qubits), np.uint8, chunks=(rows, n_qubits), compression="gzip",
+                                   shuffle=True)
+            lp = f.create_dataset("log_prob", (n,), np.float64, chunks=(rows,), compression="gzip")
+            done, held = 0, []
+            for part in itertools.chain(parts, [None]):  # None: the end, flush what is held
+                if part is not None:
+                    held.append(part)
+                ready = sum(len(x) for x, _ in held)
+                if ready >= rows or (part is None and ready):
+                    xs, ls = (np.concatenate(p) for p in zip(*held))
+                    k = ready if part is None else ready // rows * rows
+                    out[done : done + k], lp[done : done + k] = xs[:k], ls[:k]
+                    done, held = done + k, [(xs[k:], ls[k:])]
+            if done != n:
+                raise DatasetError(f"internal error: wrote {done} of {n} strings")
             g = f.create_group("povm")
-            g.attrs["name"] = ds.povm.name
-            g.create_dataset("elements", data=ds.povm.elements)
-            if ds.target is not None:
-                _write_target(f.create_group("target"), ds.target)
+            g.attrs["name"] = povm.name
+            g.create_dataset("elements", data=povm.elements)
+            if target is not None:
+                _write_target(f.create_group("target"), target)
 
     try:
         return atomic_write(path, write)
@@ -328,9 +484,28 @@ def _read_target(g: h5py.Group) -> Target:
     )
 
 
-def read_dataset(path: str | os.PathLike, *, load_target: bool = True) -> Dataset:
-    """Read and validate a dataset file; raises :class:`DatasetError` with one line."""
-    path = Path(path)
+@dataclass(frozen=True)
+class DatasetHeader:
+    """What a dataset file holds, without its strings: ``chunk_rows`` is the number of
+    strings per HDF5 chunk of ``/outcomes`` (None if it is not chunked)."""
+
+    path: Path
+    n_samples: int
+    n_qubits: int
+    povm: POVM
+    split: tuple[int, int, int]
+    seed: int | None
+    meta: dict
+    chunk_rows: int | None
+
+    def identity(self) -> dict:
+        """What a model trained on these data must agree with (as ``Dataset.identity``)."""
+        return {"n_qubits": self.n_qubits, "n_outcomes": self.povm.n_outcomes, "povm": self.povm.name}
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[h5py.File]:
+    """The open file; any problem inside the block becomes a one-line DatasetError."""
     if not path.is_file():
         raise DatasetError(f"dataset file '{path}' not found")
     try:
@@ -339,38 +514,54 @@ def read_dataset(path: str | os.PathLike, *, load_target: bool = True) -> Datase
         raise DatasetError(f"'{path}' is not a readable HDF5 file (truncated or corrupt?)") from None
     try:
         with f:
-            if f.attrs.get("format") != FORMAT:
-                raise DatasetError(f"'{path}' is not a qgen dataset (no format='{FORMAT}' attribute)")
-            version = int(f.attrs.get("schema_version", -1))
-            if version != SCHEMA_VERSION:
-                raise DatasetError(f"'{path}' has schema version {version}; this qgen reads version {SCHEMA_VERSION}")
-            for key in ("outcomes", "log_prob", "povm/elements"):
-                if key not in f:
-                    raise DatasetError(f"'{path}' lacks the '{key}' field")
-            outcomes = f["outcomes"]
-            if outcomes.dtype != np.uint8 or outcomes.ndim != 2:
-                raise DatasetError(f"'{path}': outcomes must be uint8 (n, N), got {outcomes.dtype} {outcomes.shape}")
-            if int(f.attrs.get("n_qubits", -1)) != outcomes.shape[1]:
-                raise DatasetError(f"'{path}': n_qubits attribute disagrees with the outcomes' shape")
-            povm = POVM(str(f["povm"].attrs.get("name", "custom")), f["povm/elements"][()])
-            if int(f.attrs.get("n_outcomes", -1)) != povm.n_outcomes:
-                raise DatasetError(f"'{path}': n_outcomes attribute disagrees with the POVM")
-            seed = int(f.attrs.get("seed", -1))
-            target = _read_target(f["target"]) if (load_target and "target" in f) else None
-            return Dataset(
-                outcomes[()],
-                povm,
-                tuple(np.asarray(f.attrs.get("split", [])).tolist()),
-                f["log_prob"][()],
-                target,
-                None if seed < 0 else seed,
-                _json_attr(f, "meta") or {},
-            )
+            yield f
     except DatasetError as e:
         raise DatasetError(str(e).replace("\n", " ")) from None
     except (POVMError, ValueError, KeyError, OSError, TypeError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise DatasetError(f"'{path}' is invalid: {msg}") from None
+
+
+def _header(f: h5py.File, path: Path) -> DatasetHeader:
+    """Check format, version, fields, shapes, dtype and POVM of an open dataset file."""
+    if f.attrs.get("format") != FORMAT:
+        raise DatasetError(f"'{path}' is not a qgen dataset (no format='{FORMAT}' attribute)")
+    version = int(f.attrs.get("schema_version", -1))
+    if version != SCHEMA_VERSION:
+        raise DatasetError(f"'{path}' has schema version {version}; this qgen reads version {SCHEMA_VERSION}")
+    for key in ("outcomes", "log_prob", "povm/elements"):
+        if key not in f:
+            raise DatasetError(f"'{path}' lacks the '{key}' field")
+    outcomes = f["outcomes"]
+    if outcomes.dtype != np.uint8 or outcomes.ndim != 2:
+        raise DatasetError(f"'{path}': outcomes must be uint8 (n, N), got {outcomes.dtype} {outcomes.shape}")
+    if int(f.attrs.get("n_qubits", -1)) != outcomes.shape[1]:
+        raise DatasetError(f"'{path}': n_qubits attribute disagrees with the outcomes' shape")
+    povm = POVM(str(f["povm"].attrs.get("name", "custom")), f["povm/elements"][()])
+    if int(f.attrs.get("n_outcomes", -1)) != povm.n_outcomes:
+        raise DatasetError(f"'{path}': n_outcomes attribute disagrees with the POVM")
+    seed = int(f.attrs.get("seed", -1))
+    return DatasetHeader(path, outcomes.shape[0], outcomes.shape[1], povm,
+                         tuple(np.asarray(f.attrs.get("split", [])).tolist()), None if seed < 0 else seed,
+                         _json_attr(f, "meta") or {}, outcomes.chunks[0] if outcomes.chunks else None)
+
+
+def read_header(path: str | os.PathLike) -> DatasetHeader:
+    """The validated header of a dataset file (its strings are not read); raises
+    :class:`DatasetError` with one line."""
+    path = Path(path)
+    with _reading(path) as f:
+        head = _header(f, path)
+        return replace(head, split=_check_split(head.split, head.n_samples))
+
+
+def read_dataset(path: str | os.PathLike, *, load_target: bool = True) -> Dataset:
+    """Read and validate a dataset file; raises :class:`DatasetError` with one line."""
+    path = Path(path)
+    with _reading(path) as f:
+        head = _header(f, path)
+        target = _read_target(f["target"]) if (load_target and "target" in f) else None
+        return Dataset(f["outcomes"][()], head.povm, head.split, f["log_prob"][()], target, head.seed, head.meta)
 
 
 SAMPLES_FORMAT = "qgen-samples"

@@ -14,10 +14,10 @@ P(a) = Tr[(M^{a_1} ⊗ … ⊗ M^{a_N}) ρ]   (Carrasquilla et al. 2019, eq. 1)
   path, used in the tests as a reference for the MPS one).
 
 Both are seeded, chunked (memory bounded by the chunk size, not by the number of
-samples) and multi-threaded.  MPS sampling splits the n strings into blocks of
-``BLOCK`` strings; block c draws from its own stream ``SeedSequence(seed,
-spawn_key=(c,))``, so the output depends only on the seed — not on the number of
-threads or processes that share the blocks (see :func:`block_seeds`).
+samples) and multi-threaded.  Sampling splits the n strings into blocks of ``BLOCK``
+strings; block c draws from its own stream ``SeedSequence(seed, spawn_key=(c,))``, so
+the output depends only on the seed — not on the number of threads or processes that
+share the blocks (see :class:`BlockSampler`).
 
 Example
 -------
@@ -40,10 +40,10 @@ from .contract import DENSE_TABLE_MAX, expect_products, operator_table
 from .povm import POVM
 from .states import DenseState, State, depolarize_ops
 
-__all__ = ["sample", "log_prob", "probabilities", "rank_one_pieces", "block_seeds", "BLOCK"]
+__all__ = ["sample", "log_prob", "probabilities", "rank_one_pieces", "BlockSampler", "BLOCK"]
 
 BLOCK = 4096
-"""Strings per independent random stream (and per work unit) in MPS sampling."""
+"""Strings per independent random stream (and per work unit) in sampling."""
 
 
 def rank_one_pieces(ops: np.ndarray, tol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
@@ -117,12 +117,6 @@ def _sample_mps_chunk(tensors, phi_c, owner, unif: np.ndarray) -> np.ndarray:
     return out
 
 
-def block_seeds(seed: int | None, n_blocks: int, first: int = 0) -> list[np.random.SeedSequence]:
-    """Independent seed streams for blocks ``first … first+n_blocks−1`` of one run."""
-    root = np.random.SeedSequence(seed)
-    return [np.random.SeedSequence(root.entropy, spawn_key=(c,)) for c in range(first, first + n_blocks)]
-
-
 def _check_povm(povm: POVM) -> None:
     if not isinstance(povm, POVM):
         raise TypeError(f"expected a qgen.povm.POVM, got {type(povm).__name__}")
@@ -133,6 +127,50 @@ def probabilities(state: State, povm: POVM) -> np.ndarray:
     _check_povm(povm)
     p = operator_table(state, povm.elements).real
     return np.clip(p, 0.0, None)
+
+
+class BlockSampler:
+    """Draws block c of a sampling run: strings ``c·BLOCK … c·BLOCK + m − 1`` of
+    ``sample(state, povm, n, seed)``, from the block's own stream ``SeedSequence(seed,
+    spawn_key=(c,))``.  Blocks can be drawn in any order, by any thread or process (it is
+    picklable): the output depends only on (seed, c, m).
+
+    MPS states (and dense vectors too large for the table) are swept site by site;
+    ``heavy`` says so (then splitting the blocks over processes pays off).  Smaller dense
+    states draw from the cumulative probability table.
+
+    >>> from qgen.states import ghz
+    >>> from qgen.povm import pauli4
+    >>> draw = BlockSampler(ghz(6), pauli4(), seed=3)
+    >>> bool((draw(1, 10) == sample(ghz(6), pauli4(), BLOCK + 10, seed=3)[BLOCK:]).all())
+    True
+    """
+
+    def __init__(self, state: State, povm: POVM, seed: int | None) -> None:
+        _check_povm(povm)
+        if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        self.n_qubits, self.n_outcomes = state.n_qubits, povm.n_outcomes
+        self._root = np.random.SeedSequence(seed)
+        self.heavy = not (isinstance(state, DenseState) and (
+            povm.n_outcomes**state.n_qubits <= DENSE_TABLE_MAX or state.data.ndim == 2))
+        if not self.heavy:
+            self._cdf = np.cumsum(probabilities(state, povm).ravel())
+            return
+        mps = state.to_mps() if isinstance(state, DenseState) else state
+        self._tensors = [t.real.copy() if np.isrealobj(t) or not np.any(t.imag) else t
+                         for t in mps.right_canonical().tensors]
+        phi, self._owner = rank_one_pieces(depolarize_ops(povm.elements, mps.noise))
+        self._phi_c = np.ascontiguousarray(phi.conj())
+
+    def __call__(self, c: int, m: int) -> np.ndarray:
+        """The m strings (uint8 (m, N)) of block c."""
+        rng = np.random.default_rng(np.random.SeedSequence(self._root.entropy, spawn_key=(c,)))
+        if not self.heavy:
+            flat = np.minimum(np.searchsorted(self._cdf, rng.random(m) * self._cdf[-1], side="right"),
+                              self._cdf.size - 1)
+            return np.stack(np.unravel_index(flat, (self.n_outcomes,) * self.n_qubits), axis=1).astype(np.uint8)
+        return _sample_mps_chunk(self._tensors, self._phi_c, self._owner, rng.random((m, self.n_qubits)))
 
 
 def sample(
@@ -146,36 +184,15 @@ def sample(
 ) -> np.ndarray:
     """Draw ``n`` outcome strings a ~ P(a); returns ``uint8 (n, N)``.
 
-    ``seed`` is an int (or None for fresh entropy).  The result depends only on the
-    seed, not on ``workers``.
+    ``seed`` is an int (or None for fresh entropy).  The blocks of ``BLOCK`` strings are
+    shared by ``workers`` threads; the result depends only on the seed, not on ``workers``.
     """
-    _check_povm(povm)
     n = int(n)
     if n < 0:
         raise ValueError(f"number of samples must be ≥ 0, got {n}")
-    if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    nq = state.n_qubits
-    if isinstance(state, DenseState) and (
-        povm.n_outcomes**nq <= DENSE_TABLE_MAX or state.data.ndim == 2
-    ):
-        cdf = np.cumsum(probabilities(state, povm).ravel())
-        rng = np.random.default_rng(block_seeds(seed, 1)[0])
-        flat = np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right")
-        flat = np.minimum(flat, cdf.size - 1)
-        return np.stack(np.unravel_index(flat, (povm.n_outcomes,) * nq), axis=1).astype(np.uint8)
-    mps = state.to_mps() if isinstance(state, DenseState) else state
-    tensors = [t.real.copy() if np.isrealobj(t) or not np.any(t.imag) else t for t in mps.right_canonical().tensors]
-    phi, owner = rank_one_pieces(depolarize_ops(povm.elements, mps.noise))
-    phi_c = np.ascontiguousarray(phi.conj())
-    seeds = block_seeds(seed, -(-n // BLOCK))
-
-    def block(a: int, b: int) -> np.ndarray:
-        unif = np.random.default_rng(seeds[a // BLOCK]).random((b - a, nq))
-        return _sample_mps_chunk(tensors, phi_c, owner, unif)
-
-    parts = chunked_map(block, n, BLOCK, workers, progress, "sampling")
-    return np.concatenate(parts) if parts else np.zeros((0, nq), np.uint8)
+    draw = BlockSampler(state, povm, seed)
+    parts = chunked_map(lambda a, b: draw(a // BLOCK, b - a), n, BLOCK, workers, progress, "sampling")
+    return np.concatenate(parts) if parts else np.zeros((0, state.n_qubits), np.uint8)
 
 
 def log_prob(
