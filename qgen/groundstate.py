@@ -39,7 +39,7 @@ import scipy.sparse.linalg as spla
 from qgen.hamiltonians import Hamiltonian
 from qgen.states import MPS, DenseState, random_mps
 
-__all__ = ["GroundState", "ground_state", "excited_state", "SpectralGap", "spectral_gap"]
+__all__ = ["GroundState", "SpectralGap", "excited_state", "ground_state", "spectral_gap"]
 
 AUTO_EXACT_MAX_QUBITS = 12
 _DENSE_EIGH_MAX_DIM = 512

@@ -1,5 +1,6 @@
 """Targets: a state to measure together with what is known about it (its Hamiltonian,
-the ground-state certificate), built from a short recipe.
+the ground-state certificate), built from a short recipe or from your own Hamiltonian
+(:func:`target_from_hamiltonian`).
 
 Example
 -------
@@ -12,10 +13,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .groundstate import GroundState, ground_state
 from .hamiltonians import Hamiltonian, heisenberg, tfim, tfim_2d, xxz
 from .states import MPS, State, cluster, depolarize, ghz, product_state, w_state
 
-__all__ = ["Target", "make_target", "TARGET_KINDS", "HAMILTONIAN_KINDS", "STATE_KINDS"]
+__all__ = [
+    "HAMILTONIAN_KINDS",
+    "STATE_KINDS",
+    "TARGET_KINDS",
+    "Target",
+    "ground_state_info",
+    "make_target",
+    "target_from_hamiltonian",
+]
 
 HAMILTONIAN_KINDS = ("tfim", "tfim2d", "heisenberg", "xxz")
 STATE_KINDS = ("ghz", "w", "cluster", "product")
@@ -33,7 +43,9 @@ class Target:
     params : the recipe's parameters (JSON-serialisable).
     hamiltonian : the parent Hamiltonian of a ground state, else None.
     info : ground-state certificate (method, energy, variance, bond_dim,
-        truncation_error, n_sweeps, converged), empty for named states.
+        truncation_error, n_sweeps, converged), empty for named states; ``info["gap"]``
+        (:meth:`qgen.groundstate.SpectralGap.to_dict`) once :mod:`qgen.certificate` has
+        computed the first excited energy.
     """
 
     state: State
@@ -82,8 +94,6 @@ def make_target(
     (``ghz``, ``w``, ``cluster``, ``product`` with single-qubit label ``product``) are
     exact MPS.  ``noise`` applies local depolarizing noise of that strength.
     """
-    from .groundstate import ground_state
-
     kind = kind.lower()
     if kind not in TARGET_KINDS:
         raise ValueError(f"unknown target '{kind}'; choose one of {', '.join(TARGET_KINDS)}")
@@ -101,18 +111,9 @@ def make_target(
             "xxz": lambda: xxz(n, J=J, delta=delta, boundary=boundary),
             "heisenberg": lambda: heisenberg(n, J=J, boundary=boundary),
         }[kind]()
-        gs = ground_state(H, method=method, bond_dims=tuple(bond_dims), cutoff=cutoff, seed=seed)
-        info = {
-            "method": gs.method,
-            "energy": gs.energy,
-            "variance": gs.variance,
-            "bond_dim": gs.bond_dim,
-            "truncation_error": gs.truncation_error,
-            "n_sweeps": gs.n_sweeps,
-            "converged": gs.converged,
-        }
-        params = dict(H.params)
-        state = gs.state
+        target = target_from_hamiltonian(H, kind, method=method, bond_dims=bond_dims, cutoff=cutoff,
+                                         seed=seed)
+        state, params, info = target.state, target.params, target.info
     else:
         state = {
             "ghz": lambda: ghz(n),
@@ -125,3 +126,49 @@ def make_target(
     if noise:
         params["noise"] = float(noise)
     return Target(depolarize(state, noise), kind, params, H, info)
+
+
+def ground_state_info(gs: GroundState) -> dict:
+    """The JSON certificate of a :class:`qgen.groundstate.GroundState` kept in
+    :attr:`Target.info` (method, energy, variance, bond_dim, truncation_error, n_sweeps,
+    converged)."""
+    return {
+        "method": gs.method,
+        "energy": gs.energy,
+        "variance": gs.variance,
+        "bond_dim": gs.bond_dim,
+        "truncation_error": gs.truncation_error,
+        "n_sweeps": gs.n_sweeps,
+        "converged": gs.converged,
+    }
+
+
+def target_from_hamiltonian(
+    H: Hamiltonian,
+    name: str | None = None,
+    *,
+    method: str = "auto",
+    bond_dims: tuple[int, ...] = (8, 16, 32, 64),
+    cutoff: float = 1e-11,
+    seed: int | None = 0,
+    ground: GroundState | None = None,
+) -> Target:
+    """The ground state of your own Hamiltonian as a target, with the same certificate in
+    ``info`` and the same ``params`` as the named recipes: ``H`` is solved with
+    :func:`qgen.groundstate.ground_state` (``method`` = auto | exact | dmrg) unless a
+    ``ground`` state of it is given.  ``name`` defaults to ``H.name``.
+
+    >>> from qgen.hamiltonians import Hamiltonian
+    >>> H = Hamiltonian.from_terms([(-1.0, "ZZ", (i, i + 1)) for i in range(3)]
+    ...                            + [(-1.0, "X", (i,)) for i in range(4)], name="my-ising")
+    >>> t = target_from_hamiltonian(H)
+    >>> t.describe(), round(t.info["energy"], 6)
+    ('my-ising n=4 (dense vector)', -4.75877)
+    """
+    if not isinstance(H, Hamiltonian):
+        raise ValueError(f"expected a qgen Hamiltonian, got {type(H).__name__}")
+    if ground is None:
+        ground = ground_state(H, method=method, bond_dims=tuple(bond_dims), cutoff=cutoff, seed=seed)
+    elif not isinstance(ground, GroundState) or ground.state.n_qubits != H.n_qubits:
+        raise ValueError(f"ground must be a GroundState of {H.n_qubits} qubits")
+    return Target(ground.state, name or H.name, dict(H.params), H, ground_state_info(ground))
