@@ -26,11 +26,11 @@ from ._io import atomic_write, atomic_write_text
 from .datasets import Dataset
 from .evaluation import evaluate
 from .models import create_model
-from .reports import format_estimate, is_unresolved
+from .reports import format_columns, short_cell
 from .stats import Estimate
-from .training import TrainConfig, train
+from .training import TrainConfig, load_model, train
 
-__all__ = ["compare", "format_comparison", "plot_comparison"]
+__all__ = ["compare", "fit_and_evaluate", "format_comparison", "plot_comparison"]
 
 COLUMNS = [("classical_fidelity", "F_c"), ("kl_target_model", "KL(P‖q)"), ("quantum_fidelity", "quantum F"),
            ("energy_error", "E_model − E_exact"), ("corr_error", "ΔC_zz(1)")]
@@ -43,6 +43,25 @@ def _difference(model: dict | None, exact: float | None, why: str) -> dict:
     return {**model, "mean": model["mean"] - exact}
 
 
+def fit_and_evaluate(ds: Dataset, name: str, *, max_time: float | None, out_dir: str | Path, seed: int = 0,
+                     n_samples: int = 20_000, epochs: int = 10_000,
+                     progress: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train backend ``name`` (default preset, initial weights from ``seed``) on
+    ``ds.train``, early-stopping on ``ds.val``, for at most ``epochs`` epochs and
+    ``max_time`` seconds, with the run written to ``out_dir``; then score its best
+    validation weights (what ``qgen evaluate`` scores) with :func:`qgen.evaluation.evaluate`.
+    Returns (report, {"train_seconds", "epochs", "stop_reason"})."""
+    torch.manual_seed(seed)
+    model = create_model(name, ds.n_qubits, ds.povm.n_outcomes)
+    cfg = TrainConfig.from_preset(name, epochs=epochs, max_time=max_time, seed=seed)
+    t0 = time.perf_counter()
+    result = train(model, ds.train, ds.val, cfg, out_dir, progress=progress, dataset_info=ds.identity())
+    t_train = time.perf_counter() - t0
+    best, _ = load_model(out_dir)
+    summary = {"train_seconds": round(t_train, 1), "epochs": len(result.history), "stop_reason": result.stop_reason}
+    return evaluate(best, ds, n_samples=n_samples, seed=seed), summary
+
+
 def compare(ds: Dataset, models: list[str], *, max_time: float, out_dir: str | Path, seed: int = 0,
             n_samples: int = 20_000, progress: bool = False) -> list[dict[str, Any]]:
     """Train each model in ``models`` on ``ds`` for ``max_time`` seconds (same data, same
@@ -53,24 +72,19 @@ def compare(ds: Dataset, models: list[str], *, max_time: float, out_dir: str | P
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for name in models:
-        torch.manual_seed(seed)
-        model = create_model(name, ds.n_qubits, ds.povm.n_outcomes)
-        cfg = TrainConfig.from_preset(name, epochs=10_000, max_time=max_time, seed=seed)
-        t0 = time.perf_counter()
-        train(model, ds.train, ds.val, cfg, out_dir / name, progress=progress, dataset_info=ds.identity())
-        t_train = time.perf_counter() - t0
-        rep = evaluate(model, ds, n_samples=n_samples, seed=seed)
+        rep, fit = fit_and_evaluate(ds, name, max_time=max_time, out_dir=out_dir / name, seed=seed,
+                                    n_samples=n_samples, progress=progress)
         obs = rep["observables"]
         energy = obs.get("energy")
         corr = obs["correlation_zz"]
         rows.append({
             "model": name,
-            "likelihood": model.likelihood,
+            "likelihood": rep["model"]["likelihood"],
             **{k: rep["scores"][k] for k in ("classical_fidelity", "kl_target_model", "quantum_fidelity")},
             "energy_error": _difference(energy and energy["model"], energy and energy["exact"],
                                         "no Hamiltonian attached"),
             "corr_error": _difference(corr["model"][0], corr["exact"][0] if corr["exact"] else None, "no target"),
-            "train_seconds": round(t_train, 1),
+            "train_seconds": fit["train_seconds"],
             "parameters": rep["model"]["parameters"],
         })
     atomic_write_text(out_dir / "compare.json", json.dumps(rows, indent=2, allow_nan=False))
@@ -81,17 +95,9 @@ def compare(ds: Dataset, models: list[str], *, max_time: float, out_dir: str | P
 def format_comparison(rows: list[dict[str, Any]]) -> str:
     """One table: a row per model, each cell 'mean ± stderr' or 'n/a'."""
     head = ["model", *[label for _, label in COLUMNS], "train s", "parameters"]
-    def cell(e: dict) -> str:
-        if is_unresolved(e):
-            return f"unresolved (±{e['stderr']:.2g})"
-        return "n/a" if e.get("mean") is None else format_estimate(e)
-
-    body = [[r["model"], *[cell(r[k]) for k, _ in COLUMNS], f"{r['train_seconds']:.0f}", f"{r['parameters']:,}"]
-            for r in rows]
-    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(head)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)), "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in body]
-    return "\n".join(lines)
+    body = [[r["model"], *[short_cell(r[k]) for k, _ in COLUMNS], f"{r['train_seconds']:.0f}",
+             f"{r['parameters']:,}"] for r in rows]
+    return format_columns(head, body)
 
 
 def plot_comparison(rows: list[dict[str, Any]], path: str | Path) -> Path:

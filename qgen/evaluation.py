@@ -80,9 +80,9 @@ def _minus(a: Estimate, b: Estimate, note: str) -> Estimate:
 
 
 def _observables(ds: Dataset, x_model: np.ndarray) -> dict[str, Any]:
-    """Per family: exact values (None without a target), the estimates from model samples
-    and from the raw training data, and model − test data (the held-out split is
-    independent of the model, so the two error bars add in quadrature)."""
+    """Per family: exact values (None without a target), the estimates from model samples,
+    from the raw training data and from the held-out test data, and model − test data
+    (the test split is independent of the model, so the two error bars add in quadrature)."""
     target, povm = ds.target, ds.povm
     out: dict[str, Any] = {}
     for name, (coefs, opss, axis) in _families(ds).items():
@@ -94,11 +94,10 @@ def _observables(ds: Dataset, x_model: np.ndarray) -> dict[str, Any]:
         model = [metrics.observable(x_model, povm, c, o) for c, o in zip(coefs, opss)]
         row["model"] = [e.to_dict() for e in model]
         row["data"] = [metrics.observable(ds.train, povm, c, o).to_dict() for c, o in zip(coefs, opss)]
-        row["model_minus_test"] = [
-            _minus(m, metrics.observable(ds.test, povm, c, o), "model − held-out test data").to_dict()
-            if len(ds.test) > 1 else Estimate.unavailable("no test split").to_dict()
-            for m, c, o in zip(model, coefs, opss)
-        ]
+        test = [metrics.observable(ds.test, povm, c, o) if len(ds.test) > 1 else Estimate.unavailable("no test split")
+                for c, o in zip(coefs, opss)]
+        row["test"] = [e.to_dict() for e in test]
+        row["model_minus_test"] = [_minus(m, t, "model − held-out test data").to_dict() for m, t in zip(model, test)]
         if axis is None:  # a single observable
             row = {k: (v[0] if isinstance(v, list) else v) for k, v in row.items() if k != "axis"}
         out[name] = row
@@ -147,7 +146,7 @@ def evaluate(
     * ``test_nll``: −E_test[ln q] (needs no target);
     * ``quantum_fidelity``: ⟨ψ|ρ_q|ψ⟩ = E_q[⟨ψ|D^{a_1}⊗…⊗D^{a_N}|ψ⟩] for pure targets;
     * ``observables``: energy (when a Hamiltonian is known), ⟨σx_i⟩, ⟨σz_i⟩, C(r) — exact,
-      model, raw training data, and model − held-out test data;
+      model, raw training data, held-out test data, and model − test data;
     * ``exact``: for K^N ≤ ``enumerate_max``, F_c, both KLs and the fidelity of the
       reconstructed ρ_q = Σ_a q(a) D^a by enumeration of every string; for a model
       without likelihood (GAN), q is the histogram of its samples

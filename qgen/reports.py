@@ -15,7 +15,8 @@ from typing import Any
 
 from ._io import atomic_write, atomic_write_text
 
-__all__ = ["write_report", "format_table", "format_estimate", "plot_observables", "is_unresolved"]
+__all__ = ["write_report", "format_table", "format_estimate", "format_columns", "short_cell", "observable_summary",
+           "plot_observables", "is_unresolved"]
 
 
 def format_estimate(e: dict[str, Any] | float | None, digits: int = 4) -> str:
@@ -40,6 +41,27 @@ def is_unresolved(e: dict[str, Any]) -> bool:
     return e.get("mean") is not None and "useful range" in (e.get("note") or "")
 
 
+def short_cell(e: dict[str, Any]) -> str:
+    """A table cell: 'mean ± stderr', 'n/a', or 'unresolved (±err)' for a useless error bar."""
+    if is_unresolved(e):
+        return f"unresolved (±{e['stderr']:.2g})"
+    return "n/a" if e.get("mean") is None else format_estimate(e)
+
+
+def format_columns(head: list[str], body: list[list[str]]) -> str:
+    """A plain-text table: header, a rule, and left-aligned columns two spaces apart.
+
+    >>> print(format_columns(["n", "F_c"], [["1000", "0.91 ± 0.01"]]))
+    n     F_c
+    ----  -----------
+    1000  0.91 ± 0.01
+    """
+    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(head)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip(), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in body]
+    return "\n".join(lines)
+
+
 def _score_cell(e: dict[str, Any]) -> str:
     """A score, or a plain statement when its error bar makes the number meaningless."""
     note = e.get("note") or ""
@@ -48,9 +70,10 @@ def _score_cell(e: dict[str, Any]) -> str:
     return format_estimate(e) + (f"   [{note}]" if note and e.get("mean") is not None and not note.startswith("exact") else "")
 
 
-def _observable_rows(obs: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(label, one-observable view) for the table: the energy, the middle site's ⟨σx⟩ and
-    ⟨σz⟩, and C_zz(r=1); each view has exact (or None), model, data, model_minus_test."""
+def observable_summary(obs: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(label, one-observable view) of the observables a table shows: the energy (when
+    known), the middle site's ⟨σx⟩ and ⟨σz⟩, and C_zz(r=1); each view has the keys of
+    the report's observable rows (exact or None, model, data, test, model_minus_test)."""
     out = []
     if "energy" in obs:
         out.append(("energy", obs["energy"]))
@@ -91,7 +114,7 @@ def format_table(report: dict[str, Any]) -> str:
         for key in ("classical_fidelity", "kl_target_model", "quantum_fidelity"):
             if key in ex:
                 lines.append(f"    {key:<{w - 2}}{format_estimate(ex[key], 6)}")
-    obs = _observable_rows(report["observables"])
+    obs = observable_summary(report["observables"])
     if has_target:
         lines.append(f"  {'observable':<{w}}{'exact':<14}{'model':<24}{'raw data (shadow)':<24}")
         for label, v in obs:
