@@ -70,6 +70,7 @@ def import_(records, fmt, povm, n_qubits, values, skip_rows, target, hamiltonian
     t0 = time.perf_counter()
     ds = import_records(records, fmt, povm, n_qubits=n_qubits, values=values, skip_rows=skip_rows,
                         val_fraction=val_fraction, test_fraction=test_fraction, shuffle=shuffle, seed=seed)
+    new = None if target is None else parse_target(target, ds.n_qubits, hamiltonian=hamiltonian)
     n_tr, n_va, n_te = ds.split
     click.echo(f"read      {ds.n_samples:,} shots of {ds.n_qubits} qubits from {records} ({fmt}) as "
                f"{ds.povm.name} outcomes in {time.perf_counter() - t0:.1f} s")
@@ -77,10 +78,9 @@ def import_(records, fmt, povm, n_qubits, values, skip_rows, target, hamiltonian
                + (f" (shuffled, seed {seed})" if shuffle else " (file order)"))
     for w in ds.meta.get("warnings", []):
         click.echo(f"warning   {w}", err=True)
-    if target is not None:
+    if new is not None:
         t1 = time.perf_counter()
-        ds = attach_target(ds, parse_target(target, ds.n_qubits, hamiltonian=hamiltonian), workers=workers,
-                           progress=not quiet)
+        ds = attach_target(ds, new, workers=workers, progress=not quiet)
         _report_target(ds, time.perf_counter() - t1)
     else:
         click.echo("target    none (fidelities need one: qgen attach DATA --target SPEC)")
