@@ -232,7 +232,7 @@ def plot_sweep(rows: list[dict[str, Any]], path: str | Path) -> Path:
         _errorbar(ax, n, [r["scores"]["classical_fidelity"] for r in rows], fmt="o-", label="F_c (model)")
         resolved = [r["scores"]["quantum_fidelity"] if not is_unresolved(r["scores"]["quantum_fidelity"]) else {}
                     for r in rows]
-        _errorbar(ax, n, resolved, fmt="s--", label="quantum fidelity (resolved points)")
+        _errorbar(ax, n, resolved, fmt="s--", color="tab:green", label="quantum fidelity (resolved points)")
         ax.axhline(1.0, color="k", lw=0.8, ls=":")
         ax.set_title("fidelity")
         ax.legend(fontsize=8)
