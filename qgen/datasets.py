@@ -60,9 +60,6 @@ from .targets import Target
 __all__ = [
     "Dataset", "DatasetError", "DatasetHeader", "simulate", "simulate_to_file", "attach_target", "write_dataset",
     "read_dataset", "read_header", "write_samples", "read_samples", "SCHEMA_VERSION",
-    # re-exported from qgen.importers (loaded on first use, see __getattr__)
-    "import_records", "read_outcome_indices", "read_onehot", "read_pauli_records", "pauli_records_to_outcomes",
-    "parse_target", "FormatError", "RECORD_FORMATS",
 ]
 
 SCHEMA_VERSION = 1
@@ -607,8 +604,11 @@ _IMPORTER_NAMES = {"import_records", "read_outcome_indices", "read_onehot", "rea
 
 
 def __getattr__(name: str) -> Any:
-    """The record importers of :mod:`qgen.importers`, re-exported here lazily (that
-    module builds on this one, so importing it at load time would be circular)."""
+    """The record importers of :mod:`qgen.importers` (``import_records``,
+    ``read_outcome_indices``, ``read_onehot``, ``read_pauli_records``,
+    ``pauli_records_to_outcomes``, ``parse_target``, ``FormatError``, ``RECORD_FORMATS``),
+    re-exported here lazily: that module builds on this one, so importing it at load
+    time would be circular."""
     if name in _IMPORTER_NAMES:
         from . import importers
 

@@ -69,7 +69,7 @@ from .targets import HAMILTONIAN_KINDS, TARGET_KINDS, Target, make_target
 
 __all__ = [
     "FormatError", "RECORD_FORMATS", "RESULT_VALUES", "import_records", "read_outcome_indices", "read_onehot",
-    "read_pauli_records", "pauli_records_to_outcomes", "parse_target", "parse_hamiltonian",
+    "read_pauli_records", "pauli_records_to_outcomes", "basis_balance", "parse_target", "parse_hamiltonian",
     "read_povm_genmodel_mps", "read_mps_npz",
 ]
 

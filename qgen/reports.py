@@ -92,8 +92,8 @@ def format_table(report: dict[str, Any]) -> str:
     test data) instead of an exact column."""
     sc = report["scores"]
     has_target = report["dataset"].get("target") is not None
-    lines = [f"model {report['model']['name']} ({report['model']['parameters']:,} parameters), "
-             f"{report['n_model_samples']:,} model samples"]
+    lines = [(f"model {report['model']['name']} ({report['model']['parameters']:,} parameters), "
+              f"{report['n_model_samples']:,} model samples")]
     w = 26
     if has_target:
         rows = [

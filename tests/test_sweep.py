@@ -1,5 +1,6 @@
 """qgen sweep: nested subsets, the raw-data baseline on the same n strings, resume, CLI."""
 
+import itertools
 import json
 
 import numpy as np
@@ -21,7 +22,7 @@ def ghz3():
 
 def test_subsets_are_nested_and_keep_the_test_split(ghz3):
     subs = [nested_subset(ghz3, n, seed=2) for n in (10, 300, 2400)]
-    for small, big in zip(subs, subs[1:]):
+    for small, big in itertools.pairwise(subs):
         np.testing.assert_array_equal(big.train[: small.split[0]], small.train)
         np.testing.assert_array_equal(big.val[: small.split[1]], small.val)
     assert [s.split for s in subs] == [(10, 1, 300), (300, 38, 300), (2400, 300, 300)]
@@ -49,7 +50,7 @@ def test_sweep_rows_files_and_raw_data_baseline(ghz3, tmp_path):
     corr = [r["observables"]["C_zz(r=1)"] for r in rows]
     assert all(c["exact"] == pytest.approx(1.0) for c in corr)
     assert all(abs(c["data"]["mean"] - 1) < 4 * c["data"]["stderr"] for c in corr)
-    ratios = [a["data"]["stderr"] / b["data"]["stderr"] for a, b in zip(corr, corr[1:])]
+    ratios = [a["data"]["stderr"] / b["data"]["stderr"] for a, b in itertools.pairwise(corr)]
     assert all(1.6 < q < 2.5 for q in ratios), ratios  # n grows 4× per step
     for r in rows:
         assert r["scores"]["classical_fidelity"]["mean"] is not None and r["epochs"] == 2
