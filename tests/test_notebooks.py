@@ -1,0 +1,34 @@
+"""Every ``notebooks/*.ipynb`` executes top to bottom in a fresh ``python3`` kernel without a
+cell error, and is committed without outputs."""
+
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat", reason="nbformat not installed (pip install -e '.[dev]')")
+nbclient = pytest.importorskip("nbclient", reason="nbclient not installed (pip install -e '.[dev]')")
+pytest.importorskip("ipykernel", reason="ipykernel not installed: no python3 kernel (pip install -e '.[dev]')")
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+CELL_TIMEOUT = 300  # s; each notebook is sized to run in well under a minute
+
+
+def test_notebooks_exist():
+    assert len(NOTEBOOKS) >= 3, NOTEBOOKS
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_executes(path, tmp_path, monkeypatch):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    dirty = [i for i, c in enumerate(nb.cells)
+             if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count") is not None)]
+    assert not dirty, f"{path.name}: commit notebooks without outputs (cells {dirty})"
+    # the kernel inherits the environment: one thread per library on the shared test machine
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.setenv(var, "1")
+    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT,
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()  # raises CellExecutionError, naming the cell and its traceback, on any error
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
