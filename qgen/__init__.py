@@ -26,12 +26,11 @@ from .povm import POVM, get_povm, pauli4, pauli6, tetra, trine  # noqa: E402
 from .sampling import log_prob, sample  # noqa: E402
 from .states import MPS, DenseState, cluster, depolarize, ghz, product_state, w_state  # noqa: E402
 from .targets import Target, make_target, target_from_hamiltonian  # noqa: E402
-from .certificate import certificate, fidelity_lower_bound  # noqa: E402
 
 __all__ = [
     "__version__", "Dataset", "DatasetError", "read_dataset", "simulate", "write_dataset", "GroundState",
     "ground_state", "excited_state", "SpectralGap", "spectral_gap", "Hamiltonian", "heisenberg", "tfim",
     "tfim_2d", "xxz", "POVM", "get_povm", "pauli4", "pauli6", "tetra", "trine", "log_prob", "sample", "MPS",
     "DenseState", "cluster", "depolarize", "ghz", "product_state", "w_state", "Target", "make_target",
-    "target_from_hamiltonian", "certificate", "fidelity_lower_bound",
+    "target_from_hamiltonian",
 ]

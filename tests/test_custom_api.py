@@ -9,10 +9,11 @@ import qutip
 # The README snippet, character for character; the test shrinks only the three size knobs.
 SNIPPET = '''\
 import qgen
+from qgen.certificate import certificate
 from qgen.evaluation import evaluate
 from qgen.models import create_model
+from qgen.stats import Estimate
 from qgen.training import TrainConfig, train
-
 n = 20
 H = qgen.Hamiltonian.from_terms(                      # TFIM with a longitudinal field
     [(-1.0, "ZZ", (i, i + 1)) for i in range(n - 1)]
@@ -23,8 +24,8 @@ ds = qgen.simulate(target, qgen.pauli4(), 50_000, seed=0)
 model = create_model("rnn", ds.n_qubits, ds.povm.n_outcomes)
 train(model, ds.train, ds.val, TrainConfig(max_time="1m"), "runs/custom")
 report = evaluate(model, ds)                          # F_c, KL, observables: Estimates as dicts
-energy = qgen.stats.Estimate.from_dict(report["observables"]["energy"]["model"])
-cert = qgen.certificate(ds, energy)                   # F ≥ 1 − (⟨H⟩ − E0)/(E1 − E0)
+energy = Estimate.from_dict(report["observables"]["energy"]["model"])
+cert = certificate(ds, energy)                        # F ≥ 1 − (⟨H⟩ − E0)/(E1 − E0)
 '''
 
 SMALL = {"n = 20": "n = 6", "50_000": "10_000", 'max_time="1m"': 'max_time="30s"'}
