@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from qgen._io import atomic_write_text
 from qgen.datasets import read_dataset, write_samples
 from qgen.povm import POVM
 
@@ -31,28 +32,48 @@ def _parse_set(items: tuple[str, ...]) -> dict:
 
 def run_training(data: str, model_name: str, preset: str | None, out_dir: str, *, seed: int = 0,
                  resume: bool = False, progress: bool = True, model_options: dict | None = None,
-                 train_samples: int | None = None, **train_options):
-    """Library-level body of ``qgen train`` (also used by ``qgen demo``)."""
+                 train_samples: int | None = None, stream: bool = False, buffer: int | None = None,
+                 shards: int | None = None, **train_options):
+    """Library-level body of ``qgen train`` (also used by ``qgen demo``).
+
+    ``stream``: read the training split from the file chunk by chunk
+    (:class:`qgen.streaming.HDF5Stream` with ``buffer`` strings per shard and ``shards``
+    chunk streams) instead of loading it.  Under torchrun every process runs this alike;
+    rank 0 writes ``run.json`` and the trainer's files."""
     import torch
 
+    from qgen import distributed
     from qgen.models import create_model
+    from qgen.streaming import DEFAULT_BUFFER, HDF5Stream
     from qgen.training import TrainConfig, train
 
-    ds = read_dataset(data, load_target=False)
-    x = ds.train if train_samples is None else ds.train[:train_samples]
-    if train_samples is not None and not 1 <= train_samples <= len(ds.train):
-        raise click.BadParameter(f"must lie in 1..{len(ds.train)}", param_hint="--train-samples")
-    if len(ds.val) == 0:
+    if not stream and (buffer is not None or shards is not None):
+        raise click.BadParameter("only with --stream", param_hint="--buffer/--shards")
+    if stream:
+        if train_samples is not None:
+            raise click.BadParameter("cannot be combined with --stream", param_hint="--train-samples")
+        x = HDF5Stream(data, buffer=buffer or DEFAULT_BUFFER, shards=shards)
+        val, identity, n_train = x.validation(), x.header.identity(), x.n_rows
+    else:
+        ds = read_dataset(data, load_target=False)
+        if train_samples is not None and not 1 <= train_samples <= len(ds.train):
+            raise click.BadParameter(f"must lie in 1..{len(ds.train)}", param_hint="--train-samples")
+        x = ds.train if train_samples is None else ds.train[:train_samples]
+        val, identity, n_train = ds.val, ds.identity(), len(x)
+    if len(val) == 0:
         raise click.ClickException(f"'{data}' has no validation split (needed for early stopping)")
     overrides = {k: v for k, v in train_options.items() if v is not None}
     cfg = TrainConfig.from_preset(model_name, preset, seed=seed, **overrides)
     torch.manual_seed(seed)
-    model = create_model(model_name, ds.n_qubits, ds.povm.n_outcomes, preset=preset, **(model_options or {}))
+    model = create_model(model_name, identity["n_qubits"], identity["n_outcomes"], preset=preset,
+                         **(model_options or {}))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "run.json").write_text(json.dumps({"data": str(Path(data).resolve()), "model": model_name,
-                                              "preset": preset, "n_train": len(x)}, indent=2))
-    return train(model, x, ds.val, cfg, out, resume=resume, progress=progress, dataset_info=ds.identity()), model
+    if distributed.from_env().is_main:
+        atomic_write_text(out / "run.json", json.dumps({"data": str(Path(data).resolve()), "model": model_name,
+                                                        "preset": preset, "n_train": n_train, "stream": stream},
+                                                       indent=2))
+    return train(model, x, val, cfg, out, resume=resume, progress=progress, dataset_info=identity), model
 
 
 @cli.command()
@@ -71,20 +92,35 @@ def run_training(data: str, model_name: str, preset: str | None, out_dir: str, *
 @click.option("--threads", "num_threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.")
 @click.option("--train-samples", type=int, default=None, help="Use only the first N training strings.")
 @click.option("--set", "sets", multiple=True, help="Model option KEY=VALUE (e.g. hidden=128), repeatable.")
+@click.option("--amp", type=click.Choice(["bf16", "fp16"]), default=None,
+              help="Mixed-precision training step (fp16: CUDA only).")
+@click.option("--stream", is_flag=True, help="Read the training split chunk by chunk (data larger than memory).")
+@click.option("--buffer", type=click.IntRange(min=1), default=None,
+              help="With --stream: strings per shard in the shuffle buffer [default: 262144].")
+@click.option("--shards", type=click.IntRange(min=1), default=None,
+              help="With --stream: chunk streams; runs with equal shards see equal batches [default: processes].")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def train(data, model_name, preset, output, epochs, batch_size, lr, schedule, patience, max_time, seed, device,
-          num_threads, train_samples, sets, resume, quiet) -> None:
+          num_threads, train_samples, sets, amp, stream, buffer, shards, resume, quiet) -> None:
     """Train a generative model on the measurements in DATA.
+
+    Runs unchanged under torchrun (DistributedDataParallel, gloo on CPU, NCCL on CUDA):
+    torchrun --nproc-per-node 2 "$(command -v qgen)" train DATA -o RUN
 
     \b
     Example:  qgen train tfim50.h5 --model rnn -o runs/tfim50 --max-time 2m
     """
+    from qgen import distributed
+
     t0 = time.perf_counter()
     result, model = run_training(
         data, model_name, preset, output, seed=seed, resume=resume, progress=not quiet,
-        model_options=_parse_set(sets), train_samples=train_samples, epochs=epochs, batch_size=batch_size,
-        lr=lr, schedule=schedule, patience=patience, max_time=max_time, device=device, num_threads=num_threads)
+        model_options=_parse_set(sets), train_samples=train_samples, stream=stream, buffer=buffer, shards=shards,
+        epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule, patience=patience, max_time=max_time,
+        device=device, num_threads=num_threads, amp=amp)
+    if not distributed.from_env().is_main:
+        return
     n_params = sum(p.numel() for p in model.parameters())
     last = result.history[-1] if result.history else {}
     click.echo(f"trained   {model_name} ({n_params:,} parameters) for {len(result.history)} epochs in "

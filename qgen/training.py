@@ -21,6 +21,16 @@ hooks, used instead of the default single AdamW step on ``model.loss``:
 
 Every optimizer and its schedule are checkpointed, so resume stays exact.
 
+Scale.  ``train_x`` may be a :class:`qgen.streaming.HDF5Stream` instead of an array:
+the training split is then read from its HDF5 file chunk by chunk with bounded memory
+(the checkpoint's epoch and batch are the position in the stream).  Under ``torchrun``
+the same call trains with ``DistributedDataParallel`` (:mod:`qgen.distributed`): each
+rank takes its share of every global batch of ``batch_size`` strings, gradients are
+averaged, so the steps equal those of one process up to floating-point order; only rank
+0 writes files.  Models with their own ``training_step`` (the GAN) are refused there.
+``TrainConfig.amp`` runs the default step under ``torch.autocast`` (bf16, or fp16 with a
+gradient scaler on CUDA); validation, sampling and checkpoints stay in float32.
+
 All files are safetensors (tensors) with their metadata as JSON in the header.
 
 Example
@@ -61,8 +71,10 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
+from . import distributed
 from ._io import atomic_write
 from .models import GenerativeModel, get_model, training_preset
+from .streaming import HDF5Stream
 
 __all__ = [
     "TrainConfig", "TrainResult", "train", "save_model", "load_model", "parse_duration",
@@ -74,7 +86,8 @@ MODEL_FILE, CHECKPOINT_FILE = "model.safetensors", "checkpoint.safetensors"
 METRICS_FILE, CURVE_FILE = "metrics.jsonl", "training_curve.png"
 _FORMAT_VERSION = 1
 # Settings that shape the optimisation trajectory; a resumed run must keep them.
-_TRAJECTORY_FIELDS = ("epochs", "batch_size", "lr", "schedule", "weight_decay", "grad_clip", "patience", "seed")
+_TRAJECTORY_FIELDS = ("epochs", "batch_size", "lr", "schedule", "weight_decay", "grad_clip", "patience", "seed", "amp")
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def parse_duration(value: str | float | int | None) -> float | None:
@@ -115,6 +128,8 @@ class TrainConfig:
         resumed segments too; checked after every optimizer step.
     log_every : optimizer steps between progress-bar updates.
     num_threads : torch CPU threads during training; None leaves torch's setting.
+    amp : mixed precision of the training step: None (float32), ``"bf16"`` (CPU or CUDA)
+        or ``"fp16"`` (CUDA, with a gradient scaler).
 
     >>> TrainConfig.from_preset("rnn", "paper", epochs=3).schedule
     'constant'
@@ -132,11 +147,14 @@ class TrainConfig:
     max_time: float | None = None
     log_every: int = 20
     num_threads: int | None = None
+    amp: str | None = None
 
     def __post_init__(self) -> None:
         self.max_time = parse_duration(self.max_time)
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule '{self.schedule}'; choose one of {', '.join(SCHEDULES)}")
+        if self.amp is not None and self.amp not in AMP_DTYPES:
+            raise ValueError(f"unknown amp '{self.amp}'; choose one of {', '.join(AMP_DTYPES)} (or none)")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.log_every < 1:
             raise ValueError("epochs, batch_size, log_every must be ≥ 1 and lr > 0")
 
@@ -293,17 +311,32 @@ def _deferred_sigint() -> Iterator[dict[str, bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _default_step(model: GenerativeModel, x: torch.Tensor, optimizers: list[torch.optim.Optimizer], step: int,
-                  grad_clip: float | None) -> dict[str, torch.Tensor]:
-    """One gradient step on ``model.loss`` (the trainer's step for models without ``training_step``)."""
+def _default_step(loss_fn, model: GenerativeModel, x: torch.Tensor, n_global: int,
+                  optimizers: list[torch.optim.Optimizer], cfg: TrainConfig, scaler, ctx: distributed.Context
+                  ) -> dict[str, torch.Tensor]:
+    """One gradient step on ``loss_fn(x) = model.loss(x)`` (the trainer's step for models
+    without ``training_step``).  ``x`` is this rank's share of a global batch of
+    ``n_global`` strings; its mean loss is weighted by K·len(x)/n_global so that DDP's
+    gradient average over K ranks is the gradient of the global mean."""
     (opt,) = optimizers
-    loss = model.loss(x)
+    weight = ctx.world_size * len(x) / n_global
+    if len(x) == 0:  # nothing here this step: a zero-weight pass keeps the ranks' collectives in step
+        x = torch.zeros((1, model.n_qubits), dtype=torch.long, device=x.device)
+    with torch.autocast(x.device.type, dtype=AMP_DTYPES.get(cfg.amp), enabled=cfg.amp is not None):
+        loss = loss_fn(x).float()
     opt.zero_grad(set_to_none=True)
-    loss.backward()
-    if grad_clip:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    opt.step()
-    return {"loss": loss.detach()}
+    scaled = loss * weight if weight != 1 else loss
+    (scaler.scale(scaled) if scaler else scaled).backward()
+    if scaler:
+        scaler.unscale_(opt)
+    if cfg.grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    if scaler:
+        scaler.step(opt)
+        scaler.update()
+    else:
+        opt.step()
+    return {"loss": loss.detach() if weight else torch.zeros((), device=x.device)}
 
 
 def _make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps: int):
@@ -337,34 +370,42 @@ def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
-def _save_checkpoint(path: Path, model, opts, scheds, state: _State, meta: dict[str, Any]) -> None:
+def _save_checkpoint(path: Path, model, opts, scheds, scaler, state: _State, meta: dict[str, Any],
+                     ctx: distributed.Context) -> None:
+    """Gather every rank's RNG state (collective), then rank 0 writes the checkpoint."""
+    rngs = distributed.gather(torch.get_rng_state(), ctx)
+    cuda_rngs = distributed.gather(torch.cuda.get_rng_state(model.device), ctx) if model.device.type == "cuda" else []
+    if not ctx.is_main:
+        return
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     opt_metas = []
     for i, opt in enumerate(opts):
         opt_tensors, opt_meta = _optimizer_tensors(opt, f"optim.{i}.")
         tensors |= opt_tensors
         opt_metas.append(opt_meta)
-    tensors["rng.cpu"] = torch.get_rng_state()
-    if model.device.type == "cuda":
-        tensors["rng.cuda"] = torch.cuda.get_rng_state(model.device)
+    for name, states in (("rng.cpu", rngs), ("rng.cuda", cuda_rngs)):
+        for rank, rng in enumerate(states):
+            tensors[name if rank == 0 else f"{name}.{rank}"] = rng
     meta = meta | {
         "optimizers": opt_metas,
         "schedulers": [sched.state_dict() for sched in scheds],
+        "scaler": scaler.state_dict() if scaler else None,
         "state": dataclasses.asdict(state),
     }
     _write_tensors(path, tensors, meta)
 
 
-def _resume(path: Path, model, opts, scheds, meta: dict[str, Any]) -> _State:
+def _resume(path: Path, model, opts, scheds, scaler, meta: dict[str, Any], ctx: distributed.Context) -> _State:
     tensors, stored = _read_tensors(path, "checkpoint")
     if (stored["model"], stored["config"]) != (meta["model"], meta["config"]):
         raise ValueError(f"checkpoint {path} holds model {stored['model']} {stored['config']}, "
                          f"not {meta['model']} {meta['config']}")
-    for key in ("dataset", "data_sha1", "n_train"):
-        if stored[key] != meta[key]:
-            raise ValueError(f"checkpoint {path} was trained on different data ({key}: {stored[key]} vs {meta[key]})")
-    changed = [f"{k}: {stored['train_config'][k]} → {meta['train_config'][k]}"
-               for k in _TRAJECTORY_FIELDS if stored["train_config"][k] != meta["train_config"][k]]
+    for key in ("dataset", "data_sha1", "n_train", "data_order"):
+        if stored.get(key) != meta[key]:
+            raise ValueError(f"checkpoint {path} was trained on different data ({key}: {stored.get(key)} vs {meta[key]})")
+    defaults = dataclasses.asdict(TrainConfig())
+    changed = [f"{k}: {stored['train_config'].get(k, defaults[k])} → {meta['train_config'][k]}"
+               for k in _TRAJECTORY_FIELDS if stored["train_config"].get(k, defaults[k]) != meta["train_config"][k]]
     if changed:
         raise ValueError(f"cannot resume {path} with changed settings ({'; '.join(changed)})")
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
@@ -372,9 +413,15 @@ def _resume(path: Path, model, opts, scheds, meta: dict[str, Any]) -> _State:
         _load_optimizer(opt, tensors, opt_meta, f"optim.{i}.")
     for sched, sched_state in zip(scheds, stored["schedulers"], strict=True):
         sched.load_state_dict(sched_state)
-    torch.set_rng_state(tensors["rng.cpu"])
-    if "rng.cuda" in tensors and model.device.type == "cuda":
-        torch.cuda.set_rng_state(tensors["rng.cuda"], model.device)
+    if scaler and stored.get("scaler"):
+        scaler.load_state_dict(stored["scaler"])
+    suffix = "" if ctx.rank == 0 else f".{ctx.rank}"
+    if f"rng.cpu{suffix}" in tensors:
+        torch.set_rng_state(tensors[f"rng.cpu{suffix}"])
+    else:  # saved by fewer processes: this rank's noise stream restarts (resume is exact for noise-free losses)
+        torch.manual_seed(distributed.rank_seed(meta["train_config"]["seed"], ctx.rank))
+    if f"rng.cuda{suffix}" in tensors and model.device.type == "cuda":
+        torch.cuda.set_rng_state(tensors[f"rng.cuda{suffix}"], model.device)
     return _State(**stored["state"])
 
 
@@ -415,21 +462,48 @@ def _as_tensor(x: np.ndarray, model: GenerativeModel, what: str) -> torch.Tensor
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.uint8)).to(model.device)
 
 
+class _InMemory:
+    """Batches of strings held in memory: epoch e visits them in a random order that
+    depends only on (seed, e); rank r takes its share of every global batch."""
+
+    settings = None  # (a stream's are its buffer and shards)
+
+    def __init__(self, data: torch.Tensor, fingerprint: str, batch_size: int, seed: int,
+                 ctx: distributed.Context) -> None:
+        self.data, self.fingerprint, self.batch_size, self.seed, self.ctx = data, fingerprint, batch_size, seed, ctx
+        self.n_rows = len(data)
+        self.steps = math.ceil(self.n_rows / batch_size)
+
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, int]]:
+        """(this rank's strings as long, global batch size) for batches start … steps−1."""
+        perm = torch.randperm(self.n_rows, generator=_epoch_generator(self.seed, epoch)).to(self.data.device)
+        for b in range(start, self.steps):
+            idx = perm[b * self.batch_size : (b + 1) * self.batch_size]
+            lo, hi = distributed.share(len(idx), self.ctx)
+            yield self.data[idx[lo:hi]].long(), len(idx)
+
+    def close(self) -> None:
+        pass
+
+
 @torch.no_grad()
-def _validate(model: GenerativeModel, data: torch.Tensor, batch_size: int, seed: int) -> float:
-    """Mean validation loss; any randomness it uses is seeded and isolated from training."""
+def _validate(model: GenerativeModel, data: torch.Tensor, batch_size: int, seed: int,
+              ctx: distributed.Context) -> float:
+    """Mean validation loss over all ranks' shares; any randomness it uses is seeded and
+    isolated from training."""
     model.eval()
     devices = [model.device] if model.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         total = sum(float(model.val_loss(chunk)) * len(chunk) for chunk in data.split(batch_size))
     model.train()
-    return total / len(data)
+    total, count = distributed.all_sum([total, len(data)], ctx).tolist()
+    return total / count
 
 
 def train(
     model: GenerativeModel,
-    train_x: np.ndarray,
+    train_x: np.ndarray | HDF5Stream,
     val_x: np.ndarray,
     config: TrainConfig | None = None,
     out_dir: str | Path = "run",
@@ -437,117 +511,152 @@ def train(
     progress: bool = True,
     dataset_info: dict[str, Any] | None = None,
 ) -> TrainResult:
-    """Train ``model`` on outcome strings ``train_x`` (uint8, (n, N)), early-stopping on
-    ``val_x``; write checkpoints, best model, metrics and curve into ``out_dir``.
+    """Train ``model`` on outcome strings ``train_x`` (uint8, (n, N), or an
+    :class:`~qgen.streaming.HDF5Stream` of a dataset file's training split), early-stopping
+    on ``val_x``; write checkpoints, best model, metrics and curve into ``out_dir``.
 
-    Reproducible: the epoch-e shuffle depends only on (seed, e) and the torch RNG is seeded
+    Reproducible: the epoch-e order depends only on (seed, e) and the torch RNG is seeded
     with ``config.seed`` at the start (initial weights are the caller's: seed before
     building the model).  ``resume=True`` continues from ``out_dir/checkpoint.safetensors``
     (if present) to exactly the weights of an uninterrupted run; a run that already
     finished (epochs or early stopping) is returned as is.  ``resume=False`` starts afresh
     and overwrites earlier outputs.  ``dataset_info`` (e.g. ``{"povm": "pauli4"}``) is stored
-    with the model and checked on resume and by ``load_model(expect=…)``.
+    with the model and checked on resume and by ``load_model(expect=…)``.  Under torchrun
+    every process calls ``train`` alike (see the module doc); rank 0 writes the files.
     """
     cfg = config or TrainConfig()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     info = {"n_qubits": model.n_qubits, "n_outcomes": model.n_outcomes} | (dataset_info or {})
     if (info["n_qubits"], info["n_outcomes"]) != (model.n_qubits, model.n_outcomes):
         raise ValueError(f"dataset_info {dataset_info} disagrees with the model's "
                          f"n_qubits={model.n_qubits}, n_outcomes={model.n_outcomes}")
+    own_step = getattr(model, "training_step", None) is not None
+    if own_step and distributed.from_env().active:
+        raise ValueError(f"model '{model.name}' trains with its own training_step (several optimizers), which "
+                         "DistributedDataParallel does not synchronise; train it in one process")
+    if own_step and cfg.amp:
+        raise ValueError(f"model '{model.name}' trains with its own training_step; amp applies to the default step only")
+    device = resolve_device(cfg.device)
+    if cfg.amp == "fp16" and device.type != "cuda":
+        raise ValueError("amp fp16 needs a CUDA device; use bf16 on the CPU")
+    out_dir.mkdir(parents=True, exist_ok=True)
     threads = torch.get_num_threads()
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     try:
-        model.to(resolve_device(cfg.device))
-        data = _as_tensor(train_x, model, "train_x")
+        ctx, device = distributed.setup(device)
+        model.to(device)
         val = _as_tensor(val_x, model, "val_x")
-        meta = {
-            "format": "qgen-checkpoint", "version": _FORMAT_VERSION, "model": model.name, "config": model.config,
-            "dataset": info, "data_sha1": _fingerprint(np.asarray(train_x, dtype=np.uint8)), "n_train": len(data),
-            "train_config": dataclasses.asdict(cfg),
-        }
-        return _run(model, data, val, cfg, out_dir, resume, progress, meta)
+        lo, hi = distributed.share(len(val), ctx)
+        if isinstance(train_x, HDF5Stream):
+            if (train_x.n_qubits, train_x.header.povm.n_outcomes) != (model.n_qubits, model.n_outcomes):
+                raise ValueError(f"{train_x.path} holds {train_x.n_qubits}-qubit strings with "
+                                 f"{train_x.header.povm.n_outcomes} outcomes; the model expects "
+                                 f"{model.n_qubits} and {model.n_outcomes}")
+            batches = train_x.batches(cfg.batch_size, cfg.seed, ctx, device)
+        else:
+            fingerprint = _fingerprint(np.asarray(train_x, dtype=np.uint8))
+            batches = _InMemory(_as_tensor(train_x, model, "train_x"), fingerprint, cfg.batch_size, cfg.seed, ctx)
+        try:
+            meta = {
+                "format": "qgen-checkpoint", "version": _FORMAT_VERSION, "model": model.name,
+                "config": model.config, "dataset": info, "data_sha1": batches.fingerprint,
+                "n_train": batches.n_rows, "data_order": batches.settings, "processes": ctx.world_size,
+                "train_config": dataclasses.asdict(cfg),
+            }
+            return _run(model, batches, val[lo:hi], cfg, out_dir, resume, progress, meta, ctx)
+        finally:
+            batches.close()
     finally:
         torch.set_num_threads(threads)
 
 
-def _run(model, data, val, cfg: TrainConfig, out_dir: Path, resume: bool, progress: bool, meta) -> TrainResult:
-    steps = math.ceil(len(data) / cfg.batch_size)
+def _run(model, batches, val, cfg: TrainConfig, out_dir: Path, resume: bool, progress: bool, meta,
+         ctx: distributed.Context) -> TrainResult:
+    steps = batches.steps
     opts = _make_optimizers(model, cfg)
     scheds = [s for s in (_make_scheduler(opt, cfg, steps) for opt in opts) if s is not None]
-    step_fn = getattr(model, "training_step", None) or (lambda *args: _default_step(model, *args))
+    scaler = torch.amp.GradScaler(model.device.type) if cfg.amp == "fp16" else None
     ckpt = out_dir / CHECKPOINT_FILE
     if resume and ckpt.exists():
-        state = _resume(ckpt, model, opts, scheds, meta)
+        state = _resume(ckpt, model, opts, scheds, scaler, meta, ctx)
         if state.history and state.history[-1]["partial"]:
             state.history.pop()  # the interrupted epoch is completed below
     else:
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(distributed.rank_seed(cfg.seed, ctx.rank))
         state = _State()
+    own_step = getattr(model, "training_step", None)
+    if own_step is None:
+        loss_fn = distributed.wrap(model, ctx)  # after resume: DDP broadcasts rank 0's weights here
+        step_fn = lambda x, n, step: _default_step(loss_fn, model, x, n, opts, cfg, scaler, ctx)  # noqa: E731
+    else:
+        step_fn = lambda x, n, step: own_step(x, opts, step, cfg.grad_clip)  # noqa: E731
     model_extra = {"dataset": meta["dataset"], "train_config": meta["train_config"]}
     started = time.perf_counter() - state.elapsed
 
     def result() -> TrainResult:
-        _write_metrics(out_dir, state.history)
-        _plot_curve(out_dir, state.history)
+        if ctx.is_main:
+            _write_metrics(out_dir, state.history)
+            _plot_curve(out_dir, state.history)
         return TrainResult(state.history, state.saved_epoch, state.saved_val, state.stop_reason or "epochs",
                            state.elapsed, out_dir)
 
     if state.stop_reason in ("epochs", "early_stopping"):
         return result()
     state.stop_reason = None
-    bar = tqdm(total=cfg.epochs * steps, initial=state.epoch * steps + state.batch, disable=not progress,
-               unit="batch", dynamic_ncols=True)
+    bar = tqdm(total=cfg.epochs * steps, initial=state.epoch * steps + state.batch,
+               disable=not (progress and ctx.is_main), unit="batch", dynamic_ncols=True)
     model.train()
     # Stops on epochs, early stopping, max_time or SIGINT (each leaving a checkpoint); a NaN/inf
-    # loss raises NonFiniteLoss before anything of that step is saved.
+    # loss raises NonFiniteLoss before anything of that step is saved.  Under DDP every rank's
+    # requests are summed with the losses, so all ranks stop at the same step.
     with _deferred_sigint() as sigint:
 
-        def pending_stop() -> str | None:
-            if sigint["hit"]:
-                return "interrupted"
-            if cfg.max_time is not None and time.perf_counter() - started >= cfg.max_time:
-                return "max_time"
-            return None
+        def requests() -> list[float]:
+            over = cfg.max_time is not None and time.perf_counter() - started >= cfg.max_time
+            return [float(sigint["hit"]), float(over)]
+
+        def decide(hits: list[float]) -> str | None:
+            return "interrupted" if hits[0] else "max_time" if hits[1] else None
 
         while state.epoch < cfg.epochs and state.stop_reason is None:
-            perm = torch.randperm(len(data), generator=_epoch_generator(cfg.seed, state.epoch)).to(data.device)
-            sums = {k: torch.tensor(v, dtype=torch.float64, device=data.device)
-                    for k, v in ({"loss": state.epoch_loss} | state.epoch_extra).items()}
+            sums = {"loss": state.epoch_loss} | state.epoch_extra
             t0 = time.perf_counter()
-            while state.batch < steps:
-                idx = perm[state.batch * cfg.batch_size : (state.batch + 1) * cfg.batch_size]
-                logs = step_fn(data[idx].long(), opts, state.epoch * steps + state.batch, cfg.grad_clip)
-                if not torch.isfinite(logs["loss"]).all():
+            for x, n_global in batches.epoch(state.epoch, state.batch):
+                logs = step_fn(x, n_global, state.epoch * steps + state.batch)
+                keys = list(logs)
+                local = [float(logs[k]) * len(x) for k in keys]
+                *totals, hit_int, hit_time = distributed.all_sum(local + requests(), ctx).tolist()
+                if not math.isfinite(totals[0]):
                     raise NonFiniteLoss(
-                        f"training loss became {logs['loss'].item()} at epoch {state.epoch}, batch {state.batch}; "
+                        f"training loss became {totals[0] / n_global} at epoch {state.epoch}, batch {state.batch}; "
                         f"stopped, the last good checkpoint and best model in {out_dir} are kept (try a lower lr)")
                 if cfg.schedule == "cosine":
                     for sched in scheds:
                         sched.step()
-                for key, value in logs.items():
-                    sums[key] = sums.get(key, 0.0) + value.detach().double() * len(idx)
-                state.epoch_samples += len(idx)
+                for key, value in zip(keys, totals):
+                    sums[key] = sums.get(key, 0.0) + value
+                state.epoch_samples += n_global
                 state.batch += 1
                 bar.update()
                 if state.batch % cfg.log_every == 0:
-                    bar.set_postfix(epoch=state.epoch, loss=f"{sums['loss'].item() / state.epoch_samples:.4f}")
-                if state.batch < steps and (reason := pending_stop()):
+                    bar.set_postfix(epoch=state.epoch, loss=f"{sums['loss'] / state.epoch_samples:.4f}")
+                if state.batch < steps and (reason := decide([hit_int, hit_time])):
                     state.stop_reason = reason
                     break
-            state.epoch_loss = sums.pop("loss").item()
-            state.epoch_extra = {k: v.item() for k, v in sums.items()}
+            state.epoch_loss = sums.pop("loss")
+            state.epoch_extra = sums
             state.epoch_train_time += time.perf_counter() - t0
             state.elapsed = time.perf_counter() - started
-            _end_epoch(model, val, cfg, state, steps, opts, scheds, out_dir, model_extra)
+            _end_epoch(model, val, cfg, state, steps, opts, scheds, out_dir, model_extra, ctx)
             if state.stop_reason is None and state.epoch < cfg.epochs:
-                state.stop_reason = pending_stop()
+                state.stop_reason = decide(distributed.all_sum(requests(), ctx).tolist())
             state.elapsed = time.perf_counter() - started
             if state.stop_reason is None and state.epoch >= cfg.epochs:
                 state.stop_reason = "epochs"
-            _save_checkpoint(out_dir / CHECKPOINT_FILE, model, opts, scheds, state, meta)
-            _write_metrics(out_dir, state.history)
+            _save_checkpoint(out_dir / CHECKPOINT_FILE, model, opts, scheds, scaler, state, meta, ctx)
+            if ctx.is_main:
+                _write_metrics(out_dir, state.history)
             bar.set_postfix(epoch=state.history[-1]["epoch"], train=f"{state.history[-1]['train_nll']:.4f}",
                             val=f"{state.history[-1]['val_nll']:.4f}")
     bar.close()
@@ -556,11 +665,12 @@ def _run(model, data, val, cfg: TrainConfig, out_dir: Path, resume: bool, progre
     return result()
 
 
-def _end_epoch(model, val, cfg: TrainConfig, state: _State, steps: int, opts, scheds, out_dir: Path, extra) -> None:
+def _end_epoch(model, val, cfg: TrainConfig, state: _State, steps: int, opts, scheds, out_dir: Path, extra,
+               ctx: distributed.Context) -> None:
     """Validate, log, update best model, early stopping and plateau schedule; advance the
     epoch counter unless the epoch was cut short by ``max_time``."""
     partial = state.batch < steps
-    val_nll = _validate(model, val, 4 * cfg.batch_size, cfg.seed)
+    val_nll = _validate(model, val, 4 * cfg.batch_size, cfg.seed, ctx)
     state.history.append({
         "epoch": state.epoch, "train_nll": state.epoch_loss / max(state.epoch_samples, 1), "val_nll": val_nll,
         "lr": opts[0].param_groups[0]["lr"], "time": state.elapsed,
@@ -569,7 +679,8 @@ def _end_epoch(model, val, cfg: TrainConfig, state: _State, steps: int, opts, sc
     } | {f"train_{k}": v / max(state.epoch_samples, 1) for k, v in state.epoch_extra.items()})
     if val_nll < state.saved_val:
         state.saved_val, state.saved_epoch = val_nll, state.epoch
-        save_model(out_dir / MODEL_FILE, model, extra | {"epoch": state.epoch, "val_nll": val_nll})
+        if ctx.is_main:
+            save_model(out_dir / MODEL_FILE, model, extra | {"epoch": state.epoch, "val_nll": val_nll})
     if partial:
         return
     if val_nll < state.best_val:
