@@ -270,3 +270,78 @@ def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, mo
     assert all(torch.isfinite(p).all() for p in loaded.parameters())
     state = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
     assert state["epoch"] == 0  # only the good epoch was recorded
+
+
+SMALL = {"rnn": {"hidden": 8, "n_layers": 1, "embed": 4}, "transformer": {"d_model": 8, "n_heads": 2, "d_ff": 16,
+         "n_layers": 1}, "flow": {"n_layers": 2, "hidden": 8}, "vae": {"hidden": 8, "latent": 2, "n_importance": 4},
+         "gan": {"hidden": 8, "noise": 4}}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_backends_make_no_tensor_off_the_model_device(name):
+    """With torch's default device set to "meta" while the model lives on the CPU, any
+    tensor a backend creates without naming a device becomes a data-less meta tensor and
+    the first operation mixing it with real ones fails: the CPU-only stand-in for
+    running every backend on CUDA."""
+    torch.manual_seed(0)
+    model = create_model(name, 5, 4, **SMALL[name])
+    x = torch.from_numpy(product_data(64, seed=0)[:, :5]).long()
+    gen = torch.Generator(device=model.device).manual_seed(0)
+    torch.set_default_device("meta")
+    try:
+        if name == "gan":
+            terms = model.critic_terms(x)
+            (terms["critic_loss"] + model.generator_loss(len(x))).backward()
+        else:
+            model.loss(x).backward()
+            assert model.log_prob(x).device == model.device
+        assert all(p.grad is None or p.grad.device == model.device for p in model.parameters())
+        s, lq = model.sample(16, generator=gen)
+        assert s.device == model.device and (lq is None or lq.device == model.device)
+        assert all(t is None or t.device == model.device for t in model.sample(0, generator=gen))
+        assert torch.isfinite(model.val_loss(x))
+    finally:
+        torch.set_default_device(None)
+
+
+@pytest.mark.parametrize("amp", [None, "bf16"])
+@pytest.mark.parametrize("name", ["rnn", "transformer", "flow", "vae"])
+def test_amp_bf16_training_step_on_cpu(name, amp, tmp_path):
+    """The autocast step trains (finite, decreasing validation NLL) and keeps float32
+    weights; models with their own training step refuse amp."""
+    data = product_data(2_000, seed=3)[:, :5]
+    torch.manual_seed(0)
+    model = create_model(name, 5, 4, **SMALL[name])
+    result = train(model, data[:1_600], data[1_600:], TrainConfig(epochs=2, batch_size=100, lr=1e-2, amp=amp),
+                   tmp_path, progress=False)
+    assert result.history[-1]["val_nll"] < result.history[0]["val_nll"] + 0.05
+    assert all(np.isfinite(h["train_nll"]) for h in result.history)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+def test_amp_is_refused_where_it_cannot_apply(tmp_path):
+    data = product_data(300, seed=3)[:, :5]
+    with pytest.raises(ValueError, match="own training_step"):
+        train(create_model("gan", 5, 4, **SMALL["gan"]), data, data, TrainConfig(epochs=1, amp="bf16"), tmp_path,
+              progress=False)
+    with pytest.raises(ValueError, match="fp16 needs a CUDA"):
+        train(create_model("rnn", 5, 4, **SMALL["rnn"]), data, data, TrainConfig(epochs=1, amp="fp16", device="cpu"),
+              tmp_path, progress=False)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("amp", [None, "bf16", "fp16"])
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_every_backend_trains_and_samples_on_cuda(name, amp, tmp_path):
+    if name == "gan" and amp:
+        pytest.skip("the GAN trains with its own step, in float32")
+    data = product_data(2_000, seed=3)[:, :5]
+    torch.manual_seed(0)
+    model = create_model(name, 5, 4, **SMALL[name])
+    result = train(model, data[:1_600], data[1_600:], TrainConfig(epochs=2, batch_size=100, device="cuda", amp=amp),
+                   tmp_path, progress=False)
+    assert model.device.type == "cuda" and np.isfinite(result.history[-1]["val_nll"])
+    x, lq = model.sample(100, generator=torch.Generator(device=model.device).manual_seed(0))
+    assert x.device.type == "cuda" and (lq is None or lq.device.type == "cuda")
+    loaded, _ = load_model(tmp_path, device="cuda")
+    assert loaded.device.type == "cuda"

@@ -97,7 +97,8 @@ class RNNModel(GenerativeModel):
         """Draw n strings in chunks of ``chunk_size``; reproducible for a given generator
         (which must live on the model's device).  Returns (outcomes (n, N), log P (n,))."""
         if n <= 0:
-            return torch.empty((0, self.n_qubits), dtype=torch.long, device=self.device), torch.empty(0)
+            return (torch.empty((0, self.n_qubits), dtype=torch.long, device=self.device),
+                    torch.empty(0, device=self.device))
         xs, lps = zip(*(self._sample_chunk(min(chunk_size, n - s), generator) for s in range(0, n, chunk_size)))
         return torch.cat(xs), torch.cat(lps)
 
