@@ -105,11 +105,13 @@ def train(data, model_name, preset, output, epochs, batch_size, lr, schedule, pa
           num_threads, train_samples, sets, amp, stream, buffer, shards, resume, quiet) -> None:
     """Train a generative model on the measurements in DATA.
 
-    Runs unchanged under torchrun (DistributedDataParallel, gloo on CPU, NCCL on CUDA):
-    torchrun --nproc-per-node 2 "$(command -v qgen)" train DATA -o RUN
+    Runs unchanged under torchrun (DistributedDataParallel; gloo on CPU, NCCL on CUDA):
+    each process trains on its share of every global batch of --batch-size strings.
 
     \b
     Example:  qgen train tfim50.h5 --model rnn -o runs/tfim50 --max-time 2m
+              torchrun --no-python --nproc-per-node 2 qgen train tfim50.h5 -o runs/ddp
+              qgen train big.h5 --stream --buffer 262144 -o runs/big
     """
     from qgen import distributed
 

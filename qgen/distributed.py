@@ -1,7 +1,7 @@
 """Data-parallel training on PyTorch's own engine: ``torch.distributed`` with
 ``DistributedDataParallel`` (DDP), launched by ``torchrun``.
 
-``torchrun --nproc-per-node K "$(command -v qgen)" train DATA -o RUN`` starts K copies of
+``torchrun --no-python --nproc-per-node K qgen train DATA -o RUN`` starts K copies of
 the same command; torchrun tells each its place through the environment (``RANK``,
 ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``/``MASTER_PORT``).  The trainer then
 

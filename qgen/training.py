@@ -495,7 +495,7 @@ def _validate(model: GenerativeModel, data: torch.Tensor, batch_size: int, seed:
     devices = [model.device] if model.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        total = sum(float(model.val_loss(chunk)) * len(chunk) for chunk in data.split(batch_size))
+        total = sum(float(model.val_loss(chunk)) * len(chunk) for chunk in data.split(batch_size) if len(chunk))
     model.train()
     total, count = distributed.all_sum([total, len(data)], ctx).tolist()
     return total / count

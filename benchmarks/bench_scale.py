@@ -1,0 +1,312 @@
+"""Scale benchmarks: one table (CPU, and GPU when one is present), saved as JSON.
+
+Sections (``--sections``, default all):
+
+* ``mps``      perfect MPS sampling and exact ln P of the critical TFIM chain, N = 50, 100, 200;
+* ``train``    training throughput of every backend (default preset, batch of its preset);
+* ``sample``   model sampling throughput of every backend;
+* ``evaluate`` ``qgen.evaluation.evaluate`` on TFIM-50 (model samples scored per second);
+* ``simulate`` ``simulate_to_file`` with ln P: 1 process, 2 processes, threads;
+* ``ddp``      ``qgen train`` under torchrun, GRU 3×256 (compute-bound): 1 vs 2 gloo processes;
+* ``stream``   ``qgen train --stream`` on a 10^7-string file: peak RSS, vs loading it;
+* ``plain``    the default RNN in qgen's trainer vs a plain PyTorch GRU loop of the same size.
+
+Throughputs are strings per second; CPU rows use one torch thread unless they say
+otherwise.  The 2-core machine is shared, so the load average is recorded with every
+section.  Re-running some sections updates them in ``results/scale.json`` and prints the
+whole table.
+
+    python benchmarks/bench_scale.py [--sections train,plain] [--big /path/to/tfim50_1e7.h5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from _common import RESULTS, machine, print_table, save
+from bench_measurement import measure
+from qgen.datasets import simulate, simulate_to_file
+from qgen.models import MODELS, create_model
+from qgen.povm import pauli4
+from qgen.sampling import sample
+from qgen.targets import make_target
+from qgen.training import TrainConfig, train
+
+N = 50
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+COLUMNS = ["section", "task", "size", "cpu", "gpu", "note"]
+
+
+def rate(x: float) -> str:
+    return f"{x:,.0f}/s"
+
+
+def tfim_strings(n: int, count: int, seed: int = 0) -> np.ndarray:
+    return sample(make_target("tfim", n=n).state, pauli4(), count, seed=seed)
+
+
+def best_of(repeats: int, fn) -> float:
+    """The largest of ``repeats`` throughput measurements (the least disturbed by the load)."""
+    return max(fn() for _ in range(repeats))
+
+
+# ---------------------------------------------------------------- sections
+
+
+def sec_mps(args) -> list[dict]:
+    rows = []
+    for n in (50, 100, 200):
+        got = {r["task"].split(" ")[0]: r for r in measure(n, args.mps_samples, args.mps_logp)}
+        rows += [
+            {"task": f"MPS perfect sampling N={n}", "size": f"{args.mps_samples:.0e}, χ={got['DMRG']['size'][2:]}",
+             "cpu": got["sample"]["rate"], "gpu": "n/a (numpy)", "note": "2 threads"},
+            {"task": f"exact target ln P N={n}", "size": f"{args.mps_logp:.0e}", "cpu": got["exact"]["rate"],
+             "gpu": "n/a (numpy)", "note": "2 threads"},
+        ]
+    return rows
+
+
+def sec_train(args) -> list[dict]:
+    x = tfim_strings(N, args.train_strings + 1000)
+    rows = []
+    for name in MODELS:
+        row = {"task": f"train {name} (default preset)", "size": f"{args.train_strings:,} strings, N={N}"}
+        for dev in DEVICES:
+            torch.manual_seed(0)
+            model = create_model(name, N, 4)
+            cfg = TrainConfig.from_preset(name, epochs=1, patience=None, device=dev, num_threads=1)
+            with tempfile.TemporaryDirectory() as out:
+                res = train(model, x[: args.train_strings], x[args.train_strings :], cfg, out, progress=False)
+            row["gpu" if dev == "cuda" else "cpu"] = rate(res.history[-1]["samples_per_s"])
+            row["note"] = f"batch {cfg.batch_size}"
+        rows.append(row)
+    return rows
+
+
+def sec_sample(args) -> list[dict]:
+    rows = []
+    for name in MODELS:
+        row = {"task": f"sample {name}", "size": f"{args.sample_strings:,} strings, N={N}"}
+        for dev in DEVICES:
+            torch.set_num_threads(1)
+            torch.manual_seed(0)
+            model = create_model(name, N, 4).to(dev).eval()
+            gen = torch.Generator(device=dev).manual_seed(0)
+            model.sample(256, generator=gen)
+            t0 = time.perf_counter()
+            _, lq = model.sample(args.sample_strings, generator=gen)
+            if dev == "cuda":
+                torch.cuda.synchronize()
+            row["gpu" if dev == "cuda" else "cpu"] = rate(args.sample_strings / (time.perf_counter() - t0))
+            row["note"] = "with exact ln q" if lq is not None else "no ln q"
+        rows.append(row)
+    return rows
+
+
+def sec_evaluate(args) -> list[dict]:
+    from qgen.evaluation import evaluate
+
+    ds = simulate(make_target("tfim", n=N), pauli4(), 3 * args.eval_strings, seed=0, val_fraction=1 / 3,
+                  test_fraction=1 / 3)
+    torch.manual_seed(0)
+    model = create_model("rnn", N, 4)
+    torch.set_num_threads(1)
+    evaluate(model, ds, n_samples=500)  # warm-up (numba kernels)
+    t0 = time.perf_counter()
+    evaluate(model, ds, n_samples=args.eval_strings)
+    dt = time.perf_counter() - t0
+    return [{"task": "qgen evaluate (rnn, TFIM-50)", "size": f"{args.eval_strings:,} model samples",
+             "cpu": rate(args.eval_strings / dt), "gpu": "", "note": f"{dt:.1f} s: F_c, KLs, quantum F, observables"}]
+
+
+def sec_simulate(args) -> list[dict]:
+    target = make_target("tfim", n=N)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for workers, note in ((1, "1 process, 1 thread"), (2, "2 processes (spawned)"), (None, "1 process, 2 threads")):
+            t0 = time.perf_counter()
+            simulate_to_file(Path(tmp) / "d.h5", target, pauli4(), args.sim_strings, seed=0, workers=workers)
+            dt = time.perf_counter() - t0
+            rows.append({"task": f"simulate + exact ln P, workers={workers}", "size": f"{args.sim_strings:,}, N={N}",
+                         "cpu": rate(args.sim_strings / dt), "gpu": "", "note": f"{note}; {dt:.1f} s"})
+    return rows
+
+
+def _qgen_train(args_list: list[str], procs: int, threads: int, out: Path) -> float:
+    """Run ``qgen train`` (under torchrun when procs > 1); samples/s of its last epoch."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": "1"}
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = ["qgen", *args_list, "-o", str(out), "--threads", str(threads), "-q"]
+    if procs > 1:
+        cmd = ["torchrun", "--no-python", "--nproc-per-node", str(procs), "--master-addr", "127.0.0.1",
+               "--master-port", str(29400 + os.getpid() % 500), *cmd]
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    return json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["samples_per_s"]
+
+
+def sec_ddp(args) -> list[dict]:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "d.h5"
+        simulate_to_file(data, make_target("tfim", n=N), pauli4(), args.ddp_strings, seed=0, train_log_prob=False,
+                         val_fraction=0.05, test_fraction=0.0)
+        common = ["train", str(data), "--epochs", "1", "--batch-size", "500", "--set", "hidden=256", "--set",
+                  "n_layers=3"]
+        runs = {(p, t): best_of(args.repeats, lambda p=p, t=t: _qgen_train(common, p, t, Path(tmp) / "run"))
+                for p, t in ((1, 1), (2, 1), (1, 2))}
+    size = f"{int(args.ddp_strings * 0.95):,} strings, batch 500"
+    one = runs[(1, 1)]
+    return [
+        {"task": "train GRU 3×256, 1 process × 1 thread", "size": size, "cpu": rate(one), "gpu": "", "note": ""},
+        {"task": "train GRU 3×256, 1 process × 2 threads", "size": size, "cpu": rate(runs[(1, 2)]), "gpu": "",
+         "note": f"{runs[(1, 2)] / one:.2f}× 1 thread"},
+        {"task": "train GRU 3×256, 2 gloo DDP processes", "size": size, "cpu": rate(runs[(2, 1)]), "gpu": "",
+         "note": f"{runs[(2, 1)] / one:.2f}× 1 process (target ≥ 1.6×); {runs[(2, 1)] / runs[(1, 2)]:.2f}× 2 threads"},
+    ]
+
+
+def _peak_rss_of(cmd: list[str]) -> tuple[float, float]:
+    """(peak RSS in MB, wall seconds) of a command run in a fresh child."""
+    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+             "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, time.perf_counter() - t)")
+    out = subprocess.run([sys.executable, "-c", probe, *cmd], check=True, capture_output=True, text=True)
+    rss, wall = out.stdout.split()
+    return float(rss), float(wall)
+
+
+def sec_stream(args) -> list[dict]:
+    big = Path(args.big)
+    if not big.is_file():
+        t0 = time.perf_counter()
+        head = simulate_to_file(big, make_target("tfim", n=N), pauli4(), 10_000_000, seed=0, train_log_prob=False,
+                                val_fraction=0.001, test_fraction=0.001, progress=True)
+        print(f"wrote {big} ({head.n_samples:,} strings) in {time.perf_counter() - t0:.0f} s")
+    rows = []
+    tiny = ["--set", "hidden=8", "--set", "n_layers=1", "--set", "embed=4", "--batch-size", "5000", "--epochs", "1",
+            "--threads", "1", "--max-time", args.stream_time, "-q"]
+    size = f"{big.stat().st_size / 1e6:.0f} MB file, 10^7 strings"
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode, extra in (("--stream", ["--stream", "--buffer", "65536"]), ("in memory", [])):
+            rss, wall = _peak_rss_of(["qgen", "train", str(big), "-o", f"{tmp}/run", *tiny, *extra])
+            last = json.loads(Path(f"{tmp}/run/metrics.jsonl").read_text().splitlines()[-1])
+            seen = last["fraction"] * 9_980_000
+            rows.append({"task": f"train {mode} (RNN 1×8), {args.stream_time}", "size": size,
+                         "cpu": f"peak RSS {rss:,.0f} MB", "gpu": "",
+                         "note": f"{seen:,.0f} strings trained, {rate(last['samples_per_s'])}, {wall:.0f} s wall"})
+    return rows
+
+
+def _plain_gru(x: torch.Tensor, batch: int, hidden: int, layers: int, k: int) -> float:
+    """A standard PyTorch loop: DataLoader over a TensorDataset, one-hot inputs, nn.GRU,
+    Linear, CrossEntropyLoss, Adam; one epoch, samples/s."""
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = nn.GRU(k + 1, hidden, num_layers=layers, batch_first=True)
+            self.out = nn.Linear(hidden, k)
+
+        def forward(self, inp):
+            h, _ = self.gru(inp)
+            return self.out(h)
+
+    torch.manual_seed(0)
+    net = Net()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    loader = DataLoader(TensorDataset(x), batch_size=batch, shuffle=True)
+    t0 = time.perf_counter()
+    for (xb,) in loader:
+        start = torch.full((len(xb), 1), k)
+        inp = nn.functional.one_hot(torch.cat([start, xb[:, :-1]], 1), k + 1).float()
+        loss = loss_fn(net(inp).reshape(-1, k), xb.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return len(x) / (time.perf_counter() - t0)
+
+
+def sec_plain(args) -> list[dict]:
+    x = tfim_strings(N, args.plain_strings + 500)
+    rows = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+
+        def ours() -> float:
+            torch.manual_seed(0)
+            model = create_model("rnn", N, 4)
+            cfg = TrainConfig.from_preset("rnn", epochs=1, patience=None, device="cpu", num_threads=threads)
+            with tempfile.TemporaryDirectory() as out:
+                return train(model, x[: args.plain_strings], x[args.plain_strings :], cfg, out,
+                             progress=False).history[-1]["samples_per_s"]
+
+        plain = ours_rate = 0.0
+        for _ in range(args.repeats):  # alternate, keep the best of each: both see the same load
+            plain = max(plain, _plain_gru(torch.from_numpy(x[: args.plain_strings]).long(), 500, 64, 2, 4))
+            ours_rate = max(ours_rate, ours())
+        size = f"{args.plain_strings:,} strings, N={N}, batch 500"
+        rows += [
+            {"task": f"plain PyTorch GRU 2×64 loop, {threads} thread(s)", "size": size, "cpu": rate(plain), "gpu": "",
+             "note": "DataLoader, one-hot, nn.GRU, CE, Adam"},
+            {"task": f"qgen RNN default (2×64 GRU), {threads} thread(s)", "size": size, "cpu": rate(ours_rate),
+             "gpu": "", "note": f"{ours_rate / plain:.2f}× plain (target ≥ 2×)"},
+        ]
+    torch.set_num_threads(1)
+    return rows
+
+
+SECTIONS = {"mps": sec_mps, "train": sec_train, "sample": sec_sample, "evaluate": sec_evaluate,
+            "simulate": sec_simulate, "ddp": sec_ddp, "stream": sec_stream, "plain": sec_plain}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated subset of " + ",".join(SECTIONS))
+    ap.add_argument("--big", default=str(Path(tempfile.gettempdir()) / "qgen_tfim50_1e7.h5"),
+                    help="the 10^7-string file of the stream section (simulated if missing)")
+    ap.add_argument("--mps-samples", type=int, default=100_000)
+    ap.add_argument("--mps-logp", type=int, default=10_000)
+    ap.add_argument("--train-strings", type=int, default=5_000)
+    ap.add_argument("--sample-strings", type=int, default=20_000)
+    ap.add_argument("--eval-strings", type=int, default=5_000)
+    ap.add_argument("--sim-strings", type=int, default=60_000)
+    ap.add_argument("--ddp-strings", type=int, default=8_000)
+    ap.add_argument("--plain-strings", type=int, default=10_000)
+    ap.add_argument("--stream-time", default="60s")
+    ap.add_argument("--repeats", type=int, default=2)
+    args = ap.parse_args()
+    chosen = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = set(chosen) - set(SECTIONS)
+    if unknown:
+        ap.error(f"unknown sections {sorted(unknown)}")
+    path = RESULTS / "scale.json"
+    sections = json.loads(path.read_text()).get("sections", {}) if path.is_file() else {}
+    torch.set_num_threads(1)
+    for name in chosen:
+        t0 = time.perf_counter()
+        rows = SECTIONS[name](args)
+        sections[name] = {"rows": rows, "load_average": os.getloadavg(), "seconds": time.perf_counter() - t0,
+                          "machine": machine()}
+        print(f"{name}: {time.perf_counter() - t0:.0f} s, load average {os.getloadavg()[0]:.1f}", flush=True)
+    table = [{"section": name, **row} for name, sec in sections.items() for row in sec["rows"]]
+    info = machine()
+    print_table(f"Scale benchmarks ({info['cores']} cores {info['cpu']}, torch {info['torch']}, "
+                f"GPU {info['cuda'] or 'none'})", table, COLUMNS)
+    print(f"results saved to {save('scale', {'sections': sections})}")
+
+
+if __name__ == "__main__":
+    main()
