@@ -154,7 +154,7 @@ class StreamBatches:
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, int]]:
         """Global batches ``start … steps−1`` of ``epoch``: (this rank's part, global size)."""
-        order = np.random.default_rng(np.random.SeedSequence([self.seed, epoch])).permutation(self.n_chunks)
+        order = np.random.default_rng(np.random.SeedSequence([self.seed, epoch])).permutation(self.n_chunks).tolist()
         shard_chunks = [order[s :: self.shards] for s in range(self.shards)]
         lengths = [sum(self._rows(c) for c in chunks) for chunks in shard_chunks]
 

@@ -44,7 +44,7 @@ def test_every_string_once_per_epoch_in_chunk_shuffled_order(tmp_path):
         seen = np.concatenate([r for r, _ in parts])
         assert sorted(seen) == list(range(2_000))  # the training split, each string once
         assert len(parts) == batches.steps == 16 and all(len(r) == n for r, n in parts)
-        assert [n for _, n in parts] == [128] * 15 + [80]
+        assert [n for _, n in parts] == [128] * 15 + [80] and all(type(n) is int for _, n in parts)  # JSON-able
         # shuffled: not the file order, and a batch mixes strings of several chunks
         assert not np.array_equal(seen, np.arange(2_000)) and len(set(parts[0][0] // 90)) > 1
         # each chunk read exactly once per epoch; never more than two windows held
