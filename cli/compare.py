@@ -7,6 +7,7 @@ import click
 from qgen.datasets import read_dataset
 
 from .main import cli
+from .options import writable_directory
 
 
 @cli.command()
@@ -29,9 +30,12 @@ def compare(data, models, max_time, n_samples, seed, output, quiet) -> None:
     from qgen.training import parse_duration
 
     names = [m.strip() for m in models.split(",") if m.strip()]
+    if not names:
+        raise click.BadParameter(f"no model names in '{models}'", param_hint="--models")
     for name in names:
         get_model(name)  # unknown names fail before any training
     budget = parse_duration(max_time)
+    writable_directory(output)
     ds = read_dataset(data)
     rows = run_compare(ds, names, max_time=budget, out_dir=output, seed=seed, n_samples=n_samples,
                        progress=not quiet)

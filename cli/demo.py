@@ -9,13 +9,14 @@ import click
 
 from .evaluate import run_evaluation
 from .main import cli
+from .options import FINITE, writable_directory
 from .train import run_training
 
 
 @cli.command()
 @click.option("-o", "--output", type=click.Path(file_okay=False), default="qgen-demo", help="Working directory.")
 @click.option("--n", "n", type=click.IntRange(min=2), default=12, help="Qubits of the TFIM chain.")
-@click.option("--h", "h", type=float, default=1.0, help="Transverse field (1 = critical).")
+@click.option("--h", "h", type=FINITE, default=1.0, help="Transverse field (1 = critical).")
 @click.option("--samples", type=click.IntRange(min=100), default=50_000, help="Measurement strings.")
 @click.option("--max-time", default="90s", help="Training budget.")
 @click.option("--seed", type=click.IntRange(min=0), default=0)
@@ -27,14 +28,19 @@ def demo(output, n, h, samples, max_time, seed, quiet) -> None:
     """
     from qgen.datasets import simulate, write_dataset
     from qgen.povm import pauli4
+    from qgen.resources import check_memory, estimate_simulate
     from qgen.targets import make_target
+    from qgen.training import parse_duration
 
-    out = Path(output)
+    parse_duration(max_time)  # bad input fails before any work or output
+    out = writable_directory(output)
+    check_memory(estimate_simulate(samples, n, bond_dim=64), f"simulating {samples:,} strings × {n:,} qubits",
+                 "outcomes + ln P")
+    t0 = time.perf_counter()
+    target = make_target("tfim", n, h=h, seed=seed)
     out.mkdir(parents=True, exist_ok=True)
     data = out / f"tfim{n}.h5"
-    t0 = time.perf_counter()
     click.echo(f"[1/3] simulate: TFIM n={n}, J=1, h={h}, {samples:,} Pauli-4 measurements")
-    target = make_target("tfim", n, h=h, seed=seed)
     write_dataset(simulate(target, pauli4(), samples, seed=seed, progress=not quiet), data)
     click.echo(f"      E0 = {target.info['energy']:.10f} ({target.info['method']}), wrote {data}")
     click.echo(f"[2/3] train: RNN (default preset), budget {max_time}")

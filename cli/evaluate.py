@@ -9,6 +9,7 @@ import click
 from qgen.datasets import read_dataset
 
 from .main import cli
+from .options import writable_directory
 
 
 def run_evaluation(run: str, data: str, n_samples: int = 20_000, seed: int = 0, output: str | None = None):
@@ -17,6 +18,7 @@ def run_evaluation(run: str, data: str, n_samples: int = 20_000, seed: int = 0, 
     from qgen.reports import write_report
     from qgen.training import load_model
 
+    writable_directory(output or run)
     ds = read_dataset(data)
     model, _ = load_model(run, expect=ds.identity())
     report = evaluate(model, ds, n_samples=n_samples, seed=seed)

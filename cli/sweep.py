@@ -7,7 +7,7 @@ import click
 from qgen.datasets import read_dataset
 
 from .main import cli
-from .options import int_list
+from .options import int_list, writable_directory
 
 
 @cli.command()
@@ -37,6 +37,7 @@ def sweep(data, sizes, model_name, max_time, epochs, n_samples, seed, output, re
     n_list = int_list(sizes)
     get_model(model_name)  # an unknown name fails before any training
     budget = parse_duration(max_time)
+    writable_directory(output)
     ds = read_dataset(data)
     if ds.target is None:
         click.echo("target    none attached: test NLL and model vs held-out data only (qgen attach adds one)")

@@ -24,7 +24,7 @@ import torch
 
 from ._io import atomic_write, atomic_write_text
 from .datasets import Dataset
-from .evaluation import evaluate
+from .evaluation import check_sampling_fits, evaluate
 from .models import create_model
 from .reports import format_columns, short_cell
 from .stats import Estimate
@@ -68,6 +68,7 @@ def compare(ds: Dataset, models: list[str], *, max_time: float, out_dir: str | P
     seed, each with its default preset) and evaluate it; one row per model with the
     scores (Estimate dicts or "n/a"), energy and C_zz(1) errors, training time and size.
     Runs go to ``out_dir/<model>``; ``compare.json`` and ``compare.png`` are written."""
+    check_sampling_fits(n_samples, ds.n_qubits)  # before hours of training
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []

@@ -29,10 +29,11 @@ import torch
 from . import metrics
 from .datasets import Dataset
 from .models import GenerativeModel
+from .resources import check_memory, estimate_enumeration, estimate_model_sampling
 from .sampling import log_prob as exact_log_prob
 from .stats import Estimate, mean_estimate
 
-__all__ = ["evaluate", "model_log_prob", "model_sample", "ENUMERATE_MAX"]
+__all__ = ["evaluate", "model_log_prob", "model_sample", "check_sampling_fits", "ENUMERATE_MAX", "SAMPLE_CHUNK"]
 
 ENUMERATE_MAX = 4**8
 """Largest K^N for which scores are also computed exactly by enumeration."""
@@ -48,12 +49,36 @@ def model_log_prob(model: GenerativeModel, x: np.ndarray, batch: int = 8192) -> 
     return torch.cat(out).numpy() if out else np.zeros(0)
 
 
+SAMPLE_CHUNK = 65536
+"""Strings per ``model.sample`` call in :func:`model_sample` (a multiple of the models'
+own 16384-string chunks, so their draws do not depend on it)."""
+
+
+def check_sampling_fits(n: int, n_qubits: int) -> None:
+    """Refuse up front (before any training that precedes it) to draw ``n`` model strings
+    of ``n_qubits`` when :func:`model_sample` could not hold them in memory."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"number of model samples must be an integer ≥ 0, got {n!r}")
+    check_memory(estimate_model_sampling(int(n), n_qubits, SAMPLE_CHUNK),
+                 f"sampling {n:,} strings of {n_qubits} qubits from the model", "outcomes + ln q")
+
+
 @torch.no_grad()
 def model_sample(model: GenerativeModel, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
-    """n strings from the model (uint8) and their ln q if the model provides it."""
+    """n strings from the model (uint8) and their ln q if the model provides it.
+
+    Drawn ``SAMPLE_CHUNK`` at a time from one seeded generator and kept as uint8, so
+    memory grows by N + 8 bytes per string; a request that cannot fit is refused up front
+    (:func:`qgen.resources.estimate_model_sampling`).
+    """
+    check_sampling_fits(n, model.n_qubits)
     gen = torch.Generator(device=model.device).manual_seed(seed)
-    x, lq = model.sample(n, generator=gen)
-    return x.cpu().numpy().astype(np.uint8), None if lq is None else lq.double().cpu().numpy()
+    xs, lqs = [], []
+    for start in range(0, max(int(n), 1), SAMPLE_CHUNK):
+        x, lq = model.sample(min(SAMPLE_CHUNK, int(n) - start), generator=gen)
+        xs.append(x.cpu().numpy().astype(np.uint8))
+        lqs.append(None if lq is None else lq.double().cpu().numpy())
+    return np.concatenate(xs), None if lqs[0] is None else np.concatenate(lqs)
 
 
 def _families(ds: Dataset) -> dict[str, tuple[list, list, list | None]]:
@@ -207,6 +232,8 @@ def evaluate(
     if hist is not None:
         exact = {k: v.to_dict() for k, v in hist.items()}
     elif target is not None and has_lik and small:
+        check_memory(estimate_enumeration(ds.n_qubits, povm.n_outcomes),
+                     f"enumerating all {povm.n_outcomes}^{ds.n_qubits} strings")
         allx = metrics.enumerate_strings(povm.n_outcomes, ds.n_qubits)
         exact = {k: v.to_dict() if isinstance(v, Estimate) else v
                  for k, v in metrics.exact_scores(model_log_prob(model, allx), target.state, povm).items()}

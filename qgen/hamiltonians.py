@@ -30,6 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from qgen.povm import PAULI
+from qgen.resources import check_memory, estimate_hamiltonian, estimate_sparse_hamiltonian
 
 __all__ = ["Hamiltonian", "heisenberg", "tfim", "tfim_2d", "xxz"]
 
@@ -206,6 +207,7 @@ class Hamiltonian:
     def pauli_indices(self) -> tuple[np.ndarray, np.ndarray]:
         """``(coefs (T,) float64, ops (T, N) int8)`` with ops 0=I, 1=X, 2=Y, 3=Z (the order of
         :data:`qgen.povm.PAULI`), so H = Σ_t coefs[t] ⊗_i PAULI[ops[t, i]]."""
+        check_memory(len(self) * self.n_qubits, f"the Pauli table of {len(self):,} terms on {self.n_qubits:,} qubits")
         coefs = np.array([c for c, _, _ in self.terms], dtype=np.float64)
         ops = np.zeros((len(self), self.n_qubits), dtype=np.int8)
         for t, (_, letters, sites) in enumerate(self.terms):
@@ -221,6 +223,7 @@ class Hamiltonian:
         off-diagonal, so the matrix is built from one vector per distinct mask.
         """
         n = self.n_qubits
+        check_memory(estimate_sparse_hamiltonian(self), f"the sparse matrix of a {n}-qubit Hamiltonian")
         dim = 2**n
         coefs, ops = self.pauli_indices()
         weights = 1 << np.arange(n - 1, -1, -1, dtype=np.int64)  # qubit 0 = MSB
@@ -322,8 +325,18 @@ class Hamiltonian:
 
     @classmethod
     def from_dict(cls, d: dict) -> Hamiltonian:
-        terms = tuple((c, a, tuple(q)) for c, a, q in d["terms"])
-        return cls(d["n_qubits"], terms, d.get("name", "custom"), d.get("params", {}))
+        """Inverse of :meth:`to_dict`; anything else (e.g. a damaged file's JSON) is a
+        one-line ValueError."""
+        if not isinstance(d, dict) or not {"n_qubits", "terms"} <= set(d):
+            raise ValueError("a Hamiltonian must be a JSON object with 'n_qubits' and 'terms'")
+        if not isinstance(d["terms"], (list, tuple)) or not isinstance(d.get("params", {}), dict):
+            raise ValueError("a Hamiltonian's 'terms' must be a list of [coef, letters, sites] and 'params' an object")
+        terms = []
+        for t in d["terms"]:
+            if not isinstance(t, (list, tuple)) or len(t) != 3 or not isinstance(t[2], (list, tuple)):
+                raise ValueError(f"Hamiltonian term {t!r} is not [coef, letters, sites]"[:200])
+            terms.append((t[0], t[1], tuple(t[2])))
+        return cls(d["n_qubits"], tuple(terms), d.get("name", "custom"), d.get("params", {}))
 
 
 def _term_from_row(coef: float, row: Sequence[int]) -> Term:
@@ -349,8 +362,10 @@ def _lattice_bonds(shape: tuple[int, ...], boundary: str) -> list[tuple[int, int
     (for lx × ly: i = x*ly + y).  Periodic wrap bonds are added only along directions of
     length > 2, so no bond is ever doubled (a periodic length-2 direction has one bond)."""
     periodic = _check_boundary(boundary)
-    if any(int(L) < 1 for L in shape):
-        raise ValueError(f"lattice lengths must be ≥ 1, got {shape}")
+    if any(isinstance(L, bool) or not isinstance(L, (int, np.integer)) or L < 1 for L in shape):
+        raise ValueError(f"lattice lengths must be integers ≥ 1, got {shape}")
+    n = int(np.prod([int(L) for L in shape], dtype=object))
+    check_memory(estimate_hamiltonian(n * (1 + 3 * len(shape))), f"a Hamiltonian on {n:,} sites")
     index = np.arange(int(np.prod(shape))).reshape(shape)
     bonds = []
     for axis, length in enumerate(shape):
@@ -363,11 +378,12 @@ def _lattice_bonds(shape: tuple[int, ...], boundary: str) -> list[tuple[int, int
 
 
 def _ising(shape: tuple[int, ...], J: float, h: float, boundary: str, name: str, params: dict):
+    J, h = _check_coef(J, "J"), _check_coef(h, "h")
+    bonds = _lattice_bonds(shape, boundary)
     n = int(np.prod(shape))
     if n < 2:
         raise ValueError(f"the Ising model needs at least 2 sites, got {n}")
-    J, h = _check_coef(J, "J"), _check_coef(h, "h")
-    terms = [(-J, "ZZ", b) for b in _lattice_bonds(shape, boundary)]
+    terms = [(-J, "ZZ", b) for b in bonds]
     terms += [(-h, "X", (i,)) for i in range(n)]
     return Hamiltonian(n, tuple(terms), name, params)
 
@@ -417,12 +433,13 @@ def heisenberg(n: int, J: float = 1.0, boundary: str = "open") -> Hamiltonian:
 
 
 def _xxz(n: int, J: float, delta: float, boundary: str, name: str, params: dict) -> Hamiltonian:
+    J, delta = _check_coef(J, "J"), _check_coef(delta, "delta")
+    bonds = _lattice_bonds((n,), boundary)
     if n < 2:
         raise ValueError(f"the XXZ chain needs n ≥ 2, got {n}")
-    J, delta = _check_coef(J, "J"), _check_coef(delta, "delta")
     terms = [
         (c, a, b)
-        for b in _lattice_bonds((n,), boundary)
+        for b in bonds
         for c, a in ((J, "XX"), (J, "YY"), (J * delta, "ZZ"))
     ]
     return Hamiltonian(n, tuple(terms), name, params)

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,7 @@ from ._version import __version__
 from .datasets import Dataset, _now, attach_target, split_counts
 from .hamiltonians import Hamiltonian, heisenberg, tfim, tfim_2d, xxz
 from .povm import PAULI, POVM, get_povm, pauli6
+from .resources import ResourceError, check_memory
 from .states import MPS
 from .targets import HAMILTONIAN_KINDS, TARGET_KINDS, Target, make_target
 
@@ -157,9 +159,14 @@ def _text_blocks(path: Path, numeric: bool, skip_rows: int) -> Iterator[_Block]:
     try:
         with open(path, encoding="utf-8") as f:
             for no, line in enumerate(f, 1):
-                s = line.strip()
+                s = line.removeprefix("\ufeff").strip() if no == 1 else line.strip()  # a byte-order mark
                 if no <= skip_rows or not s or s.startswith("#"):
                     continue
+                data = s.split("#", 1)[0]
+                if not data.isascii():  # records are ASCII; numpy's parser has crashed on other characters
+                    bad = next(c for c in data if not c.isascii())
+                    raise FormatError(f"{path}, line {no}: character {bad!r} in the data (records are ASCII "
+                                      "outside '#' comments)")
                 if ncols < 0:
                     delimiter = "," if "," in s else None
                     ncols, first_line = len(_tokens(s, delimiter)), no
@@ -179,8 +186,8 @@ def _text_blocks(path: Path, numeric: bool, skip_rows: int) -> Iterator[_Block]:
 def _npy_blocks(path: Path) -> Iterator[_Block]:
     try:
         a = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise FormatError(f"{path}: not a readable .npy array ({str(e).splitlines()[0]})") from None
+    except (OSError, ValueError, EOFError) as e:  # a pickled array is a ValueError: it is never loaded
+        raise FormatError(f"{path}: not a readable .npy array ({str(e).splitlines()[0] or type(e).__name__})") from None
     if a.ndim != 2:
         raise FormatError(f"{path}: array of shape {a.shape}; expected 2-D (shots, columns)")
     if a.dtype.kind not in "biuf":
@@ -218,10 +225,12 @@ def _read(path: str | Path, convert: Callable[[_Block], np.ndarray], numeric: bo
 def _integers(b: _Block) -> np.ndarray:
     v = b.values
     if v.dtype.kind == "f":
-        bad = ~np.isfinite(v) | (v != np.round(v))
+        bad = ~np.isfinite(v) | (v != np.round(v)) | (np.abs(v) >= 2.0**62)
         if bad.any():
             r, c = b.first(bad)
-            raise b.error(r, f"value {v[r, c]:g} is not an integer", c)
+            x = v[r, c]
+            raise b.error(r, f"value {x:g} is {'too large' if np.isfinite(x) and x == np.round(x) else 'not an integer'}",
+                          c)
     return v.astype(np.int64)
 
 
@@ -635,21 +644,41 @@ def parse_target(spec: str, n_qubits: int, *, hamiltonian: str | Hamiltonian | N
 
 def _floats(line: str, where: str) -> list[float]:
     try:
-        return [float(v) for v in line.split()]
+        values = [float(v) for v in line.split()]
     except ValueError:
         raise FormatError(f"{where}: not a list of numbers: '{line.strip()[:60]}'") from None
+    if not all(math.isfinite(v) for v in values):
+        raise FormatError(f"{where}: NaN or infinite value in '{line.strip()[:60]}'")
+    return values
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise FormatError(f"{path}: not a text file") from None
+    except OSError as e:
+        raise FormatError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def _counts(values: list[float], where: str, least: int) -> tuple[int, ...]:
+    """Integral entries ≥ ``least`` (ranks, counts, dimensions) of a header line."""
+    if not all(v == int(v) and v >= least for v in values):
+        raise FormatError(f"{where}: expected integers ≥ {least} (rank, entries, dimensions), got {values}")
+    return tuple(int(v) for v in values)
 
 
 def read_povm_genmodel_mps(index_path: str | Path, tensor_path: str | Path) -> MPS:
-    """Read the POVM_GENMODEL ``index.txt`` / ``tensor.txt`` pair into an :class:`MPS`."""
+    """Read the POVM_GENMODEL ``index.txt`` / ``tensor.txt`` pair into an :class:`MPS`;
+    the dimensions it declares are checked against the available memory before any
+    tensor is allocated."""
     index_path, tensor_path = Path(index_path), Path(tensor_path)
     for p in (index_path, tensor_path):
         if not p.is_file():
             raise FormatError(f"'{p}' not found")
-    heads = [_floats(l, f"{index_path}:{i + 1}") for i, l in enumerate(index_path.read_text().splitlines())
-             if l.strip()]
+    heads = [_floats(l, f"{index_path}:{i + 1}") for i, l in enumerate(_lines(index_path)) if l.strip()]
     blocks, current = [], []
-    for i, line in enumerate(tensor_path.read_text().splitlines()):
+    for i, line in enumerate(_lines(tensor_path)):
         if line.strip():
             current.append(_floats(line, f"{tensor_path}:{i + 1}"))
         elif current:
@@ -660,20 +689,28 @@ def read_povm_genmodel_mps(index_path: str | Path, tensor_path: str | Path) -> M
     n = len(heads)
     if n < 2 or len(blocks) != n:
         raise FormatError(f"{index_path} describes {n} tensors but {tensor_path} holds {len(blocks)} blocks")
-    tensors = []
-    for site, (head, rows) in enumerate(zip(heads, blocks)):
-        rank, nnz, dims = int(head[0]), int(head[1]), tuple(int(d) for d in head[2:])
+    shapes = []
+    for site, head in enumerate(heads):
+        if len(head) < 2:
+            raise FormatError(f"{index_path}:{site + 1}: expected rank, number of entries and dimensions")
+        rank, nnz = _counts(head[:2], f"{index_path}:{site + 1}", 0)
+        dims = _counts(head[2:], f"{index_path}:{site + 1}", 1)
         expected_rank = 2 if site in (0, n - 1) else 3
         if rank != expected_rank or len(dims) != rank:
             raise FormatError(f"site {site + 1}: rank {rank} with dimensions {dims}, expected rank {expected_rank}")
+        shapes.append((nnz, dims))
+    check_memory(8 * sum(math.prod(dims) for _, dims in shapes), f"the MPS in {index_path}")
+    tensors = []
+    for site, ((nnz, dims), rows) in enumerate(zip(shapes, blocks)):
+        rank = len(dims)
         if len(rows) != nnz or any(len(r) != rank + 1 for r in rows):
             raise FormatError(f"site {site + 1}: expected {nnz} rows of {rank} indices and a value")
-        data = np.asarray(rows)
-        idx = data[:, :rank].astype(int) - 1
-        if idx.min() < 0 or np.any(idx >= np.array(dims)):
-            raise FormatError(f"site {site + 1}: index out of range for dimensions {dims}")
+        data = np.asarray(rows, dtype=np.float64).reshape(nnz, rank + 1)
+        idx = data[:, :rank] - 1
+        if np.any(idx != np.round(idx)) or idx.min(initial=0) < 0 or np.any(idx >= np.array(dims)):
+            raise FormatError(f"site {site + 1}: index out of range (or not an integer) for dimensions {dims}")
         a = np.zeros(dims)
-        a[tuple(idx.T)] = data[:, rank]
+        a[tuple(idx.astype(np.int64).T)] = data[:, rank]
         if site == 0:  # (right, phys) → (1, phys, right)
             a = a.T[None]
         elif site == n - 1:  # (phys, left) → (left, phys, 1)
@@ -687,11 +724,41 @@ def read_povm_genmodel_mps(index_path: str | Path, tensor_path: str | Path) -> M
         raise FormatError(f"{index_path}: {e}") from None
 
 
+def _npz_order(keys: list[str], path: Path) -> list[str]:
+    """The arrays' names in site order: ``0 … N−1`` or ``arr_0 … arr_{N−1}``."""
+    sites = [k.removeprefix("arr_") for k in keys]
+    if not keys or not all(k.isdigit() for k in sites) or sorted(int(k) for k in sites) != list(range(len(keys))):
+        raise FormatError(f"'{path}' is not an MPS .npz: its arrays must be named 0 … N−1 (or arr_0 …), "
+                          f"got {', '.join(keys[:5]) or 'none'}")
+    return [k for _, k in sorted(zip((int(k) for k in sites), keys))]
+
+
+def _npz_header(z, key: str, path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of one array of an open .npz, read from its header alone."""
+    with z.zip.open(f"{key}.npy") as fp:
+        version = np.lib.format.read_magic(fp)
+        if version not in ((1, 0), (2, 0)):
+            raise FormatError(f"'{path}' is not an MPS .npz: array {key} has .npy version {version}")
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(fp)
+    if dtype.hasobject or dtype.kind not in "biufc":
+        raise FormatError(f"'{path}' is not an MPS .npz: array {key} has dtype {dtype}; expected numbers (pickled "
+                          "objects are never loaded)")
+    return shape, dtype
+
+
 def read_mps_npz(path: str | Path) -> MPS:
-    """An MPS from an ``.npz`` of per-site arrays (left, physical, right)."""
+    """An MPS from an ``.npz`` of per-site arrays (left, physical, right); the arrays'
+    sizes are read from their headers and checked against the available memory first,
+    and nothing pickled is ever loaded."""
+    path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as z:
-            keys = sorted(z.files, key=lambda k: int(k.removeprefix("arr_")))
+            keys = _npz_order(list(z.files), path)
+            headers = [_npz_header(z, k, path) for k in keys]
+            check_memory(sum(math.prod(shape) * dtype.itemsize for shape, dtype in headers), f"the MPS in {path}")
             return MPS.from_arrays([z[k] for k in keys])
-    except (OSError, ValueError) as e:
-        raise FormatError(f"'{path}' is not an MPS .npz: {str(e).splitlines()[0]}") from None
+    except (FormatError, ResourceError):
+        raise
+    except (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile) as e:  # TypeError: a bare .npy
+        raise FormatError(f"'{path}' is not an MPS .npz: {str(e).splitlines()[0] or type(e).__name__}") from None

@@ -20,6 +20,7 @@ True
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -59,7 +60,16 @@ class POVM:
     atol: float = 1e-8
 
     def __post_init__(self) -> None:
-        m = np.asarray(self.elements, dtype=complex)
+        if not isinstance(self.name, str) or not self.name:
+            raise POVMError(f"a POVM's name must be a non-empty string, got {self.name!r}")
+        atol = self.atol
+        if isinstance(atol, bool) or not isinstance(atol, numbers.Real) or not 0 <= atol < 1:
+            raise POVMError(f"POVM '{self.name}': tolerance atol must be a number in [0, 1), got {atol!r}")
+        try:
+            m = np.asarray(self.elements, dtype=complex)
+        except (TypeError, ValueError) as e:
+            raise POVMError(f"POVM '{self.name}': elements are not an array of numbers "
+                            f"({str(e).splitlines()[0]})") from None
         if m.ndim != 3 or m.shape[1:] != (2, 2) or m.shape[0] < 2:
             raise POVMError(f"POVM '{self.name}': elements must have shape (K≥2, 2, 2), got {m.shape}")
         if m.shape[0] > 255:

@@ -26,6 +26,8 @@ from typing import Sequence, Union
 
 import numpy as np
 
+from .resources import check_memory, estimate_mps
+
 __all__ = [
     "MPS",
     "DenseState",
@@ -50,10 +52,33 @@ _SINGLE = {
 
 
 def _check_noise(p: float) -> float:
-    p = float(p)
+    try:
+        p = float(p)
+    except (TypeError, ValueError):
+        raise ValueError(f"depolarizing strength must be a number in [0, 1], got {p!r}") from None
     if not 0.0 <= p <= 1.0 or not np.isfinite(p):
         raise ValueError(f"depolarizing strength must lie in [0, 1], got {p}")
     return p
+
+
+def _numeric(a, what: str) -> np.ndarray:
+    """``a`` as a numeric array (bool, integer, float or complex), else a one-line ValueError."""
+    try:
+        a = np.asarray(a)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{what} is not an array of numbers ({str(e).splitlines()[0]})") from None
+    if a.dtype.kind not in "biufc":
+        raise ValueError(f"{what} has dtype {a.dtype}; expected numbers")
+    return a
+
+
+def _n_sites(n, least: int, what: str) -> int:
+    """A validated number of qubits ≥ ``least`` for a named state, refused up front when
+    even its bond-dimension-2 MPS would not fit in memory."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < least:
+        raise ValueError(f"{what} needs an integer number of qubits n ≥ {least}, got {n!r}")
+    check_memory(estimate_mps(int(n), 2), f"a {int(n):,}-qubit {what}")
+    return int(n)
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,7 +95,7 @@ class MPS:
     noise: float = 0.0
 
     def __post_init__(self) -> None:
-        ts = tuple(np.asarray(t) for t in self.tensors)
+        ts = tuple(_numeric(t, f"MPS tensor {i}") for i, t in enumerate(self.tensors))
         if not ts:
             raise ValueError("an MPS needs at least one tensor")
         for i, t in enumerate(ts):
@@ -80,6 +105,8 @@ class MPS:
                 raise ValueError(f"MPS bond {i - 1}-{i} mismatch: {ts[i - 1].shape} vs {t.shape}")
             if not np.all(np.isfinite(t)):
                 raise ValueError(f"MPS tensor {i} contains NaN or infinite entries")
+            if not np.any(t):
+                raise ValueError(f"MPS tensor {i} is zero: the state has zero norm")
         if ts[0].shape[0] != 1 or ts[-1].shape[2] != 1:
             raise ValueError("the first/last MPS tensors must have outer bond dimension 1")
         object.__setattr__(self, "tensors", ts)
@@ -213,14 +240,16 @@ class DenseState:
     noise: float = 0.0
 
     def __post_init__(self) -> None:
-        d = np.asarray(self.data)
+        d = _numeric(self.data, "dense state")
         if d.ndim not in (1, 2) or (d.ndim == 2 and d.shape[0] != d.shape[1]):
             raise ValueError(f"dense state must be a vector or square matrix, got shape {d.shape}")
         _n_qubits_of(d.shape[0])
         if not np.all(np.isfinite(d)):
             raise ValueError("dense state contains NaN or infinite entries")
-        if d.ndim == 2 and not np.allclose(d, d.conj().T, atol=1e-10):
-            raise ValueError("density matrix is not Hermitian")
+        if d.ndim == 1 and not np.any(d):
+            raise ValueError("dense state vector is zero")
+        if d.ndim == 2:
+            _check_density_matrix(d)
         object.__setattr__(self, "data", d)
         object.__setattr__(self, "noise", _check_noise(self.noise))
 
@@ -261,6 +290,21 @@ class DenseState:
 State = Union[MPS, DenseState]
 
 
+def _check_density_matrix(d: np.ndarray) -> None:
+    """Hermitian, positive trace, positive semidefinite up to 1e-10·Tr ρ (a Cholesky
+    factorisation of ρ + 1e-10·Tr(ρ)·I exists exactly then)."""
+    if not np.allclose(d, d.conj().T, atol=1e-10):
+        raise ValueError("density matrix is not Hermitian")
+    tr = float(np.trace(d).real)
+    if not tr > 0:
+        raise ValueError(f"density matrix has trace {tr:g}; expected a positive trace")
+    try:
+        np.linalg.cholesky((d + d.conj().T) / 2 + 1e-10 * tr * np.eye(len(d)))
+    except np.linalg.LinAlgError:
+        low = float(np.linalg.eigvalsh((d + d.conj().T) / 2)[0]) / tr
+        raise ValueError(f"density matrix is not positive semidefinite (eigenvalue {low:.3g} × its trace)") from None
+
+
 def _n_qubits_of(dim: int) -> int:
     n = int(dim).bit_length() - 1
     if dim < 2 or 2**n != dim:
@@ -295,24 +339,49 @@ def _mps_or_dense(mps: MPS, dense: bool) -> State:
 def product_state(spec: Union[str, Sequence], n: int | None = None, dense: bool = False) -> State:
     """Product state from single-qubit labels ('0', '1', '+', '-', '+i', '-i') or vectors.
 
-    ``product_state("+", 5)`` is |+⟩^⊗5; ``product_state(["0", "1", "+"])`` a 3-qubit state.
+    ``product_state("+", 5)`` is |+⟩^⊗5; ``product_state(["0", "1", "+"])`` a 3-qubit state;
+    an item may also be a 2-component amplitude vector such as ``[1, 1j]`` (normalised).
+
+    >>> product_state(["1", [3, 4]], dense=True).data.real.round(2).tolist()
+    [0.0, 0.0, 0.6, 0.8]
+    >>> product_state([0, 0, 0])
+    Traceback (most recent call last):
+    ...
+    ValueError: product_state item 0: unknown single-qubit state 0; give a label ('+', '+i', '-', '-i', '0', '1') or a non-zero 2-component vector
     """
-    items = [spec] * n if isinstance(spec, str) else list(spec)
-    if isinstance(spec, str) and n is None:
-        raise ValueError("give n with a single label")
+    if isinstance(spec, str):
+        if n is None:
+            raise ValueError("give n with a single label")
+        items = [spec] * _n_sites(n, 1, "product state")
+    else:
+        try:
+            items = list(spec)
+        except TypeError:
+            raise ValueError(f"product_state takes a label or a sequence of labels/vectors, got {spec!r}") from None
+        if n is not None and n != len(items):
+            raise ValueError(f"n = {n!r} but {len(items)} single-qubit states are given")
+        _n_sites(len(items), 1, "product state")
+    labels = ", ".join(repr(k) for k in sorted(_SINGLE))
     vecs = []
-    for it in items:
-        v = _SINGLE.get(it) if isinstance(it, str) else np.asarray(it, dtype=complex)
+    for i, it in enumerate(items):
+        v = _SINGLE.get(it) if isinstance(it, str) else None
+        if v is None and not isinstance(it, str):
+            try:
+                v = np.asarray(it, dtype=complex)
+            except (TypeError, ValueError):
+                v = None
+            if v is not None and (v.shape != (2,) or not np.all(np.isfinite(v)) or not np.any(v)):
+                v = None
         if v is None:
-            raise ValueError(f"unknown single-qubit state {it!r}; known: {sorted(_SINGLE)}")
-        vecs.append(np.asarray(v) / np.linalg.norm(v))
+            raise ValueError(f"product_state item {i}: unknown single-qubit state {it!r}"[:200]
+                             + f"; give a label ({labels}) or a non-zero 2-component vector")
+        vecs.append(v / np.linalg.norm(v))
     return _mps_or_dense(MPS(tuple(v.reshape(1, 2, 1) for v in vecs)), dense)
 
 
 def ghz(n: int, dense: bool = False) -> State:
     """(|0…0⟩ + |1…1⟩)/√2 as a bond-dimension-2 MPS (or dense vector)."""
-    if n < 2:
-        raise ValueError("a GHZ state needs n ≥ 2")
+    n = _n_sites(n, 2, "GHZ state")
     copy = np.zeros((2, 2, 2))
     copy[0, 0, 0] = copy[1, 1, 1] = 1.0
     first = np.zeros((1, 2, 2))
@@ -324,8 +393,7 @@ def ghz(n: int, dense: bool = False) -> State:
 
 def w_state(n: int, dense: bool = False) -> State:
     """(|10…0⟩ + |010…0⟩ + … + |0…01⟩)/√N as a bond-dimension-2 MPS."""
-    if n < 2:
-        raise ValueError("a W state needs n ≥ 2")
+    n = _n_sites(n, 2, "W state")
     bulk = np.zeros((2, 2, 2))  # bond: 0 = no excitation yet, 1 = placed
     bulk[0, 0, 0] = bulk[0, 1, 1] = bulk[1, 0, 1] = 1.0
     first = bulk[:1] / np.sqrt(n)
@@ -337,8 +405,7 @@ def w_state(n: int, dense: bool = False) -> State:
 def cluster(n: int, dense: bool = False) -> State:
     """1D cluster (linear graph) state ∏_i CZ_{i,i+1} |+⟩^⊗N; amplitude
     2^{-N/2} (−1)^{Σ s_i s_{i+1}} (Raussendorf & Briegel 2001)."""
-    if n < 2:
-        raise ValueError("a cluster state needs n ≥ 2")
+    n = _n_sites(n, 2, "cluster state")
     bulk = np.zeros((2, 2, 2))  # bond carries the previous qubit's value
     for l in range(2):
         for s in range(2):

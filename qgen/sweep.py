@@ -44,6 +44,7 @@ import numpy as np
 from ._io import atomic_write, atomic_write_text
 from .compare import fit_and_evaluate
 from .datasets import Dataset
+from .evaluation import check_sampling_fits
 from .reports import format_columns, is_unresolved, observable_summary, short_cell
 
 __all__ = ["nested_subset", "sweep", "format_sweep", "plot_sweep", "observable_errors"]
@@ -134,6 +135,7 @@ def sweep(
         raise ValueError("no subset sizes given")
     _check_size(ds, sizes[0])  # before any training
     _check_size(ds, sizes[-1])
+    check_sampling_fits(n_samples, ds.n_qubits)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     config = {"data": _fingerprint(ds), "model": model, "seed": seed, "max_time": max_time, "epochs": epochs,
@@ -141,9 +143,13 @@ def sweep(
     done: dict[int, dict] = {}
     state = out_dir / "sweep.json"
     if resume and state.is_file():
-        saved = json.loads(state.read_text())
-        if saved.get("config") == config:
-            done = {r["n_train"]: r for r in saved["rows"]}
+        try:
+            saved = json.loads(state.read_text(encoding="utf-8"))
+            if saved.get("config") == config:
+                done = {int(r["n_train"]): r for r in saved["rows"]}
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"{state} is not a readable sweep state ({type(e).__name__}); remove it or run "
+                             "without resume") from None
     rows: list[dict[str, Any]] = []
     for n in sizes:
         if n in done:

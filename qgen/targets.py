@@ -11,11 +11,16 @@ Example
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, field
 
-from .groundstate import GroundState, ground_state
+import numpy as np
+
+from .groundstate import AUTO_EXACT_MAX_QUBITS, GroundState, ground_state
 from .hamiltonians import Hamiltonian, heisenberg, tfim, tfim_2d, xxz
-from .states import MPS, State, cluster, depolarize, ghz, product_state, w_state
+from .resources import check_memory, estimate_dmrg, estimate_exact_ground_state
+from .states import MPS, DenseState, State, cluster, depolarize, ghz, product_state, w_state
 
 __all__ = [
     "HAMILTONIAN_KINDS",
@@ -53,6 +58,28 @@ class Target:
     params: dict = field(default_factory=dict)
     hamiltonian: Hamiltonian | None = None
     info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Refuse what no measurement can come from: another type of state, a zero or
+        non-finite norm, metadata that is not JSON, a Hamiltonian on other qubits."""
+        if not isinstance(self.state, (MPS, DenseState)):
+            raise ValueError(f"a target's state must be an MPS or a DenseState, got {type(self.state).__name__}")
+        if isinstance(self.state, MPS):
+            _check_mps_norm(self.state)
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"a target's name must be a non-empty string, got {self.name!r}")
+        for key in ("params", "info"):
+            value = getattr(self, key)
+            if not isinstance(value, dict):
+                raise ValueError(f"target {key} must be a dict, got {type(value).__name__}")
+            try:
+                json.dumps(value, allow_nan=True)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"target {key} are not JSON-serialisable: {e}") from None
+        h = self.hamiltonian
+        if h is not None and (not isinstance(h, Hamiltonian) or h.n_qubits != self.state.n_qubits):
+            what = f"{h.n_qubits} qubits" if isinstance(h, Hamiltonian) else type(h).__name__
+            raise ValueError(f"the target's Hamiltonian acts on {what}, the state on {self.state.n_qubits} qubits")
 
     @property
     def n_qubits(self) -> int:
@@ -100,8 +127,10 @@ def make_target(
     if kind == "tfim2d":
         if not lx or not ly:
             raise ValueError("tfim2d needs the lattice size lx and ly")
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in (lx, ly)):
+            raise ValueError(f"tfim2d needs integer lattice sizes lx, ly ≥ 1, got {lx!r}, {ly!r}")
         n = lx * ly
-    if n is None or int(n) < 2:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise ValueError(f"number of qubits must be an integer ≥ 2, got {n}")
     n = int(n)
     if kind in HAMILTONIAN_KINDS:
@@ -126,6 +155,41 @@ def make_target(
     if noise:
         params["noise"] = float(noise)
     return Target(depolarize(state, noise), kind, params, H, info)
+
+
+def _check_mps_norm(mps: MPS) -> None:
+    """⟨ψ|ψ⟩ must be positive and finite: a transfer-matrix sweep that rescales the
+    environment at every site (so long chains neither underflow nor overflow)."""
+    env = np.ones((1, 1))
+    for i, a in enumerate(mps.tensors):
+        env = np.einsum("ab,asc,bsd->cd", env, a.conj(), a, optimize=True)
+        scale = float(np.abs(env).max())
+        if not scale > 0 or not math.isfinite(scale):
+            raise ValueError(f"the MPS has zero or non-finite norm (its contraction vanishes at site {i})")
+        env = env / scale
+
+
+def _mpo_bond(H: Hamiltonian) -> int:
+    """Bond dimension of :meth:`Hamiltonian.to_mpo`: 2 + the most terms spanning one bond."""
+    spanning = np.zeros(H.n_qubits + 1, dtype=np.int64)
+    for _, _, sites in H.terms:
+        if len(sites) > 1:
+            spanning[sites[0] + 1] += 1
+            spanning[sites[-1] + 1] -= 1
+    return 2 + int(np.cumsum(spanning).max(initial=0))
+
+
+def _check_solver(H: Hamiltonian, method: str, bond_dims, cutoff: float) -> None:
+    """Refuse a bad cutoff, and a ground-state computation that cannot fit in memory."""
+    if not (isinstance(cutoff, (int, float)) and math.isfinite(cutoff) and 0 <= cutoff < 1):
+        raise ValueError(f"cutoff must be a number in [0, 1), got {cutoff!r}")
+    if method == "exact" or (method == "auto" and H.n_qubits <= AUTO_EXACT_MAX_QUBITS):
+        check_memory(estimate_exact_ground_state(H), f"exact diagonalisation of {H.n_qubits} qubits")
+    elif method in ("auto", "dmrg"):
+        dims = [b for b in np.atleast_1d(bond_dims).tolist() if isinstance(b, int) and b > 0]
+        chi = max(dims, default=1)
+        check_memory(estimate_dmrg(H.n_qubits, chi, _mpo_bond(H)),
+                     f"DMRG on {H.n_qubits:,} qubits at bond dimension {chi}")
 
 
 def ground_state_info(gs: GroundState) -> dict:
@@ -168,6 +232,7 @@ def target_from_hamiltonian(
     if not isinstance(H, Hamiltonian):
         raise ValueError(f"expected a qgen Hamiltonian, got {type(H).__name__}")
     if ground is None:
+        _check_solver(H, method, bond_dims, cutoff)
         ground = ground_state(H, method=method, bond_dims=tuple(bond_dims), cutoff=cutoff, seed=seed)
     elif not isinstance(ground, GroundState) or ground.state.n_qubits != H.n_qubits:
         raise ValueError(f"ground must be a GroundState of {H.n_qubits} qubits")

@@ -28,8 +28,8 @@ __all__ = [
 
 def get_model(name: str) -> type[GenerativeModel]:
     """The registered model class called ``name``."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model '{name}'; choose one of {', '.join(sorted(MODELS))}")
+    if not isinstance(name, str) or name not in MODELS:
+        raise ValueError(f"unknown model {str(name)[:60]!r}; choose one of {', '.join(sorted(MODELS))}")
     return MODELS[name]
 
 
@@ -45,7 +45,11 @@ def create_model(
     """Build model ``name`` from its ``preset`` (``"default"`` when None) with keyword overrides."""
     cls = get_model(name)
     config = _preset(cls.presets, name, preset or "default", "architecture") | overrides
-    return cls(n_qubits, n_outcomes, **config)
+    try:
+        return cls(n_qubits, n_outcomes, **config)
+    except (TypeError, RuntimeError) as e:  # an unknown keyword, a negative or fractional size …
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ValueError(f"model '{name}' cannot be built with {config}: {msg}") from None
 
 
 def training_preset(name: str, preset: str | None = None) -> dict[str, Any]:

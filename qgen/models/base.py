@@ -32,9 +32,13 @@ torch.Size([2, 3])
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
+
+from ..resources import check_memory
 
 __all__ = ["GenerativeModel", "MODELS", "register_model", "LIKELIHOODS"]
 
@@ -42,6 +46,24 @@ LIKELIHOODS = ("exact", "estimate", "none")
 
 MODELS: dict[str, type[GenerativeModel]] = {}
 """Registered model classes by their ``name``."""
+
+_SIZING = threading.local()  # set while a model's shadow copy is built on the meta device
+
+
+def _check_weights_fit(cls: type[GenerativeModel], n_qubits: int, n_outcomes: int, config: dict) -> None:
+    """Build ``cls`` on the meta device (shapes only, no memory) and refuse it if its float32
+    weights and buffers exceed the available memory.  An architecture the meta device
+    cannot build (data-dependent shapes) is left to the real build, unchecked."""
+    _SIZING.active = True
+    try:
+        with torch.device("meta"):
+            shadow = cls(n_qubits, n_outcomes, **config)
+    except Exception:  # noqa: BLE001 — the real build that follows reports any genuine error
+        return
+    finally:
+        _SIZING.active = False
+    size = sum(t.numel() for t in (*shadow.parameters(), *shadow.buffers()))
+    check_memory(4 * size, f"model '{cls.name}' with {size:,} weights ({json.dumps(config)})")
 
 
 class GenerativeModel(torch.nn.Module):
@@ -62,15 +84,18 @@ class GenerativeModel(torch.nn.Module):
 
     def __init__(self, n_qubits: int, n_outcomes: int, **config: Any) -> None:
         super().__init__()
-        if n_qubits < 1 or not 2 <= n_outcomes <= 255:
-            raise ValueError(f"need n_qubits ≥ 1 and 2 ≤ n_outcomes ≤ 255, got {n_qubits}, {n_outcomes}")
+        ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (n_qubits, n_outcomes))
+        if not ints or n_qubits < 1 or not 2 <= n_outcomes <= 255:
+            raise ValueError(f"need integers n_qubits ≥ 1 and 2 ≤ n_outcomes ≤ 255, got {n_qubits!r}, {n_outcomes!r}")
         try:
-            json.dumps(config)
-        except TypeError as err:
-            raise ValueError(f"{type(self).__name__} config must be JSON-serialisable: {err}") from None
+            json.dumps(config, allow_nan=False)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{type(self).__name__} config must be JSON-serialisable finite values: {err}") from None
         self.n_qubits = int(n_qubits)
         self.n_outcomes = int(n_outcomes)
         self._config = dict(config)
+        if not getattr(_SIZING, "active", False):
+            _check_weights_fit(type(self), self.n_qubits, self.n_outcomes, self._config)
 
     @property
     def config(self) -> dict[str, Any]:
