@@ -1,39 +1,65 @@
-"""Normalizing flow on dequantized outcome strings (Carrasquilla et al., Nat. Mach.
-Intell. 1, 155 (2019); NICE: Dinh et al., arXiv:1410.8516; RealNVP: Dinh et al.,
-arXiv:1605.08803; dequantization: Theis et al., arXiv:1511.01844).
+"""Normalizing flow on dequantized outcome strings (Carrasquilla et al., Nat. Mach. Intell.
+1, 155 (2019); NICE: Dinh et al., arXiv:1410.8516; RealNVP: Dinh et al., arXiv:1605.08803;
+binary argmax flows: Hoogeboom et al., NeurIPS 2021, arXiv:2102.05379; variational
+dequantization: Ho et al., Flow++, ICML 2019, arXiv:1902.00275).
 
-Continuous embedding.  Qubit i's outcome a_i ∈ {0 … K−1} becomes y_i = a_i + u_i with
-u_i ~ U[0, 1), so the string a owns the unit cell a + [0, 1)^N of [0, K)^N.  The logit
-z_i = ln s_i − ln(1 − s_i), s_i = y_i / K, maps the box onto ℝ^N, where an invertible
-flow f (coupling layers) sends z to a standard normal ε = f(z).  The density of y is
+Continuous embedding (binary cells).  Qubit i's outcome a_i ∈ {0 … K−1} is written with
+b = ⌈log₂ K⌉ bits and owns the orthant of ℝ^b whose signs are those bits (coordinate j
+positive ⇔ bit j of a_i is 1).  When K is not a power of two, the 2^b − K surplus codes
+c ≥ K are merged into outcome c − 2^{b−1}, whose top coordinate is then free (any sign):
+every cell is a product of half-lines and lines, and the cells of the K^N strings tile
+ℝ^{N·b}.  An invertible flow f sends v ∈ ℝ^{N·b} to a standard normal ε = f(v):
 
-    ln p(y) = ln N(f(z); 0, 1) + ln |det ∂f/∂z| − Σ_i ln[K s_i (1 − s_i)].
+    ln p(v) = ln N(f(v); 0, I) + ln |det ∂f/∂v|,
+    P(a) = ∫_{cell(a)} p(v) dv,   Σ_a P(a) = 1.
 
-Coupling layers (checkerboard over the qubit index, alternating parity): the "passive"
-half x_p conditions an MLP that transforms the "active" half,
+Sampling is exact: ε ~ N(0, I), v = f⁻¹(ε), a = the cell of v.  A smooth p(v) (even a
+Gaussian, a multivariate probit model) already gives a correlated categorical
+distribution; no jumps at cell walls are needed, unlike the ordinal embedding
+y_i = a_i + u_i with a logit map, which reached only F_c ≈ 0.83 on the 20-qubit
+critical Ising chain (Pauli-4).
 
-    affine (RealNVP):  x_a ← x_a · exp(s(x_p)) + t(x_p),  ln|det| = Σ s(x_p);
-    additive (NICE):   x_a ← x_a + t(x_p),                 ln|det| = 0.
+Flow f.  The coordinates are split in two halves by qubit parity (the b coordinates of
+qubit i go with i mod 2; by coordinate parity when N = 1), and the coupling layers
+alternate which half is active: the passive half x_p conditions an MLP that transforms
+the active half x_a,
 
-What the model gives.  The discretized model P(a) = ∫_cell p(y) dy is normalised over
-the K^N strings, but the integral is not available in closed form:
+    affine (RealNVP):  x_a ← x_a ⊙ exp(s(x_p)) + t(x_p),  ln|det| = Σ s(x_p),  s = c ⊙ tanh(·);
+    additive (NICE):   x_a ← x_a + t(x_p),                 ln|det| = 0;
 
-* ``log_density(y)``: the exact dequantized density ln p(y);
-* ``elbo(x, n)``: ln P(a) ≥ E_u[ln p(a + u)] (Jensen; the proposal U[0,1)^N has density 1
-  on the unit cell), averaged over n dequantization draws; ``loss`` is −mean ELBO with
-  one draw from torch's global RNG, so the trainer's RNG checkpoint makes resume exact;
-* ``log_prob(x)``: the importance-weighted estimate ln (1/S) Σ_s p(a + u_s) with
-  S = ``n_importance`` draws — consistent (→ ln P(a) as S → ∞), its exponential unbiased
-  for P(a); ``log_prob_estimate`` also returns its delta-method standard error.  The
-  draws come from a generator seeded with ``seed`` on every call, so the same batch
-  always gets the same estimate;
-* ``sample``: ε ~ N(0, 1) → z = f⁻¹(ε) → y → a = ⌊y⌋; returns (a, None) because log q is
-  not exact — callers (``qgen.evaluation``) then ask ``log_prob`` for the estimate.
+then a diagonal scaling ε = h ⊙ exp(σ) + μ (NICE's scaling layer, ln|det| = Σ σ).
+
+Variational dequantizer q(v|a).  A Gaussian u ~ N(μ(a), diag σ(a)²) on ℝ^{N·b}, whose
+mean and log-scale are an MLP of the one-hot string, is folded into the cell of a:
+v_j = sign_j(a) · |u_j| on a fixed-sign coordinate, v_j = u_j on a free one.  Both
+preimages ±v_j of a folded coordinate count, so
+
+    ln q(v|a) = Σ_fixed ln[N(v_j; μ_j, σ_j²) + N(−v_j; μ_j, σ_j²)] + Σ_free ln N(v_j; μ_j, σ_j²),
+
+which stays positive at the cell walls, where p(v) is too (a smooth bijection onto a
+half-line with Gaussian tails would vanish there and give importance weights of
+infinite variance).  With w = p(v) / q(v|a), v ~ q(·|a): E_q[w] = P(a).  Hence:
+
+* ``log_density(v)``: the exact dequantized density ln p(v), v (B, N, b);
+* ``elbo(x, n)``: the bound ln P(a) ≥ E_q[ln p(v) − ln q(v|a)] (Jensen), averaged over n
+  draws; ``loss`` is −mean ELBO with one reparameterised draw from torch's global RNG
+  (so the trainer's RNG checkpoint makes resume exact): flow and dequantizer train
+  jointly, the dequantizer towards the flow's posterior p(v|a) ∝ p(v) 1[v ∈ cell(a)];
+* ``log_prob(x)``: the importance-weighted estimate ln P̂(a) = ln (1/S) Σ_s w_s with
+  S = ``n_importance`` draws from q — a lower bound of ln P(a) on average that tightens
+  to it as S → ∞, its exponential unbiased for P(a); ``log_prob_estimate`` also returns
+  its delta-method standard error √(Var w / S) / w̄.  The draws come from a generator
+  seeded with ``seed`` on every call, so the same batch always gets the same estimate;
+  ``val_loss`` (early stopping) uses S = min(8, n_importance);
+* ``sample``: (a, None), because ln P of a sample is not exact — callers
+  (``qgen.evaluation``) then ask ``log_prob`` for the estimate.
 
 Presets
 -------
-``"default"``: 8 affine coupling layers, MLP conditioners 2 × 128 hidden units, S = 32;
-trained with AdamW lr 1e-3, cosine schedule, batch 500.
+``"default"``: 8 affine coupling layers, MLPs 2 × 256 hidden units (conditioners and
+dequantizer), S = 32; trained with AdamW lr 1e-3, cosine schedule, batch 250.  On
+40,000 Pauli-4 strings of the critical 20-qubit Ising chain, 20 epochs (170 CPU
+seconds, one thread) gave F_c = 0.959 ± 0.003 with the S = 32 estimate, KL(P‖q) ≤ 0.21.
 
 Example
 -------
@@ -43,8 +69,8 @@ Example
 (torch.Size([5, 3]), None)
 >>> torch.equal(m.log_prob(x), m.log_prob(x))  # the estimate's draws use a fixed seed
 True
->>> strings = torch.arange(4)[:, None]  # one qubit: Σ_a P̂(a) ≈ 1 for large S
->>> round(FlowModel(1, 4).log_prob_estimate(strings, n_importance=4096)[0].exp().sum().item(), 2)
+>>> strings = torch.arange(6)[:, None]  # one qubit, K = 6: Σ_a P̂(a) ≈ 1
+>>> round(FlowModel(1, 6).log_prob_estimate(strings, n_importance=4096)[0].exp().sum().item(), 2)
 1.0
 """
 
@@ -54,112 +80,191 @@ import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .base import GenerativeModel, register_model
 
 __all__ = ["COUPLINGS", "FlowModel"]
 
 COUPLINGS = ("affine", "additive")
-_EPS = 1e-6  # keeps s = y/K inside (0, 1) so the logit stays finite
-_CHUNK_ROWS = 1 << 16  # dequantized rows per flow evaluation in log_prob_estimate
+_LOG_2PI = math.log(2 * math.pi)
+_CHUNK_ROWS = 1 << 15  # dequantized rows per flow evaluation in log_prob_estimate
+
+
+def _mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
+    """Two hidden GELU layers; the last layer starts at zero (identity flow, q = folded N(0, I))."""
+    net = nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
+                        nn.Linear(hidden, d_out))
+    nn.init.zeros_(net[-1].weight)
+    nn.init.zeros_(net[-1].bias)
+    return net
 
 
 class _Coupling(nn.Module):
-    """One coupling layer; ``mask`` (N,) is 1 on the passive (conditioning) coordinates."""
+    """One coupling layer: transforms ``d_active`` coordinates conditioned on ``d_passive``."""
 
-    def __init__(self, mask: torch.Tensor, hidden: int, affine: bool) -> None:
+    def __init__(self, d_passive: int, d_active: int, hidden: int, affine: bool) -> None:
         super().__init__()
-        n = len(mask)
-        self.register_buffer("mask", mask, persistent=False)
-        self.affine = affine
-        self.net = nn.Sequential(
-            nn.Linear(n, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
-            nn.Linear(hidden, (2 if affine else 1) * n),
-        )
-        nn.init.zeros_(self.net[-1].weight)  # the flow starts as the identity
-        nn.init.zeros_(self.net[-1].bias)
-        self.scale = nn.Parameter(torch.ones(n)) if affine else None
+        self.net = _mlp(d_passive, hidden, (2 if affine else 1) * d_active)
+        self.scale = nn.Parameter(torch.ones(d_active)) if affine else None
 
-    def _shift_logscale(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(t, s) for the active coordinates; s = scale · tanh(raw) keeps the log-scale bounded."""
-        out = self.net(z * self.mask)
-        active = 1 - self.mask
-        if not self.affine:
-            return out * active, torch.zeros_like(z)
+    def _shift_logscale(self, passive: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(t, s) for the active coordinates (s None for an additive layer)."""
+        out = self.net(passive)
+        if self.scale is None:
+            return out, None
         t, raw = out.chunk(2, dim=-1)
-        return t * active, self.scale * torch.tanh(raw) * active
+        return t, self.scale * torch.tanh(raw)
 
-    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """z → (f(z), ln|det ∂f/∂z| per row)."""
-        t, s = self._shift_logscale(z)
-        return z * s.exp() + t, s.sum(-1)
+    def forward(self, active: torch.Tensor, passive: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x_a → (f(x_a), ln|det| per row)."""
+        t, s = self._shift_logscale(passive)
+        if s is None:
+            return active + t, active.new_zeros(active.shape[:-1])
+        return active * s.exp() + t, s.sum(-1)
 
-    def inverse(self, z: torch.Tensor) -> torch.Tensor:
-        t, s = self._shift_logscale(z)  # the passive half is unchanged, so t, s are the same
-        return (z - t) * (-s).exp()
+    def inverse(self, active: torch.Tensor, passive: torch.Tensor) -> torch.Tensor:
+        t, s = self._shift_logscale(passive)  # the passive half is unchanged, so t, s are the same
+        return active - t if s is None else (active - t) * (-s).exp()
 
 
 @register_model
 class FlowModel(GenerativeModel):
-    """RealNVP/NICE flow on uniformly dequantized, logit-mapped outcome strings.
+    """RealNVP/NICE coupling flow on binary-cell dequantized outcome strings, with a learned
+    (variational) dequantizer.
 
-    likelihood: estimate (importance-weighted, S = ``n_importance`` samples).
+    likelihood: estimate (importance-weighted with the dequantizer as proposal,
+    S = ``n_importance`` samples).
 
     Parameters
     ----------
-    n_qubits, n_outcomes : string length N and alphabet size K.
-    coupling : ``"affine"`` (RealNVP) or ``"additive"`` (NICE, volume preserving).
-    n_layers, hidden : number of coupling layers and width of their 2-hidden-layer MLPs.
-    n_importance : S, dequantization draws per string in ``log_prob``.
+    n_qubits, n_outcomes : string length N and alphabet size K; the flow acts on ℝ^{N·b},
+        b = ⌈log₂ K⌉ (``block``).
+    coupling : ``"affine"`` (RealNVP) or ``"additive"`` (NICE: volume preserving but for
+        the final diagonal scaling).
+    n_layers, hidden : number of coupling layers and width of the 2-hidden-layer MLPs
+        (conditioners and dequantizer).  A one-coordinate embedding (N = 1, K = 2) has no
+        coupling layers: the diagonal scaling is the whole flow.
+    n_importance : S, dequantizer draws per string in ``log_prob``.
     seed : seed of the generator behind ``log_prob``'s draws.
     """
 
     name = "flow"
     likelihood = "estimate"
-    presets = {"default": {"coupling": "affine", "n_layers": 8, "hidden": 128, "n_importance": 32}}
-    train_presets = {"default": {"batch_size": 500, "lr": 1e-3, "grad_clip": 1.0, "schedule": "cosine"}}
+    presets = {"default": {"coupling": "affine", "n_layers": 8, "hidden": 256, "n_importance": 32}}
+    train_presets = {"default": {"batch_size": 250, "lr": 1e-3, "grad_clip": 1.0, "schedule": "cosine"}}
 
     def __init__(
-        self, n_qubits: int, n_outcomes: int, *, coupling: str = "affine", n_layers: int = 8, hidden: int = 128,
+        self, n_qubits: int, n_outcomes: int, *, coupling: str = "affine", n_layers: int = 8, hidden: int = 256,
         n_importance: int = 32, seed: int = 0,
     ) -> None:
         super().__init__(n_qubits, n_outcomes, coupling=coupling, n_layers=n_layers, hidden=hidden,
                          n_importance=n_importance, seed=seed)
         if coupling not in COUPLINGS:
             raise ValueError(f"unknown coupling '{coupling}'; choose one of {', '.join(COUPLINGS)}")
-        if n_layers < 1 or n_importance < 1:
-            raise ValueError(f"need n_layers ≥ 1 and n_importance ≥ 1, got {n_layers}, {n_importance}")
-        parity = torch.arange(n_qubits) % 2
+        if n_layers < 1 or n_importance < 1 or hidden < 1:
+            raise ValueError(f"need n_layers, hidden, n_importance ≥ 1, got {n_layers}, {hidden}, {n_importance}")
+        b = self.block = max(1, math.ceil(math.log2(n_outcomes)))
+        top, outcomes = 2 ** (b - 1), torch.arange(n_outcomes)
+        codes = torch.arange(2**b)
+        self.register_buffer("decode", torch.where(codes < n_outcomes, codes, codes - top), persistent=False)
+        sign = 2.0 * ((outcomes[:, None] >> torch.arange(b)) & 1) - 1  # (K, b): ±1, 0 where free
+        sign[:, -1] *= ~((outcomes >= n_outcomes - top) & (outcomes < top))  # merged with code a + 2^{b−1}
+        self.register_buffer("sign", sign, persistent=False)
+
+        dim = n_qubits * b
+        coord = torch.arange(dim)
+        parity = (coord // b) % 2 if n_qubits > 1 else coord % 2  # checkerboard over qubits (coordinates if N = 1)
+        self.register_buffer("half_index", torch.cat([coord[parity == 0], coord[parity == 1]]), persistent=False)
+        self.split = (int((parity == 0).sum()), int((parity == 1).sum()))
         self.layers = nn.ModuleList(
-            _Coupling((parity == layer % 2).float(), hidden, coupling == "affine") for layer in range(n_layers)
+            _Coupling(self.split[1 - layer % 2], self.split[layer % 2], hidden, coupling == "affine")
+            for layer in range(n_layers if dim > 1 else 0)
         )
+        self.log_scale = nn.Parameter(torch.zeros(dim))  # the final diagonal scaling, in half order
+        self.shift = nn.Parameter(torch.zeros(dim))
+        self.dequantizer = _mlp(n_qubits * n_outcomes, hidden, 2 * dim)  # one-hot string → (μ, ln σ) of u
 
-    def log_density(self, y: torch.Tensor) -> torch.Tensor:
-        """Exact ln p(y) of dequantized strings y ∈ [0, K)^N, (B, N) float → (B,)."""
-        k = self.n_outcomes
-        s = (y / k).clamp(_EPS, 1 - _EPS)
-        z = torch.log(s) - torch.log1p(-s)
-        logdet = -(math.log(k) + torch.log(s) + torch.log1p(-s)).sum(-1)
-        for layer in self.layers:
-            z, ld = layer(z)
+    # ------------------------------------------------------------ the flow on ℝ^{N·b}
+
+    def forward_flow(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """ε = f(v) and ln|det ∂f/∂v| for v (B, N, b) → ((B, N·b) in half order, (B,))."""
+        halves, logdet = list(v.flatten(-2)[..., self.half_index].split(self.split, dim=-1)), self.log_scale.sum()
+        for i, layer in enumerate(self.layers):
+            a = i % 2
+            halves[a], ld = layer(halves[a], halves[1 - a])
             logdet = logdet + ld
-        return logdet - 0.5 * (z**2).sum(-1) - 0.5 * self.n_qubits * math.log(2 * math.pi)
+        return torch.cat(halves, -1) * self.log_scale.exp() + self.shift, logdet.expand(len(v))
 
-    def _dequantized(self, x: torch.Tensor, n: int, generator: torch.Generator | None) -> torch.Tensor:
-        """ln p(a + u) for n uniform draws per string: (B, N) long → (n, B)."""
-        x = self.check_outcomes(x).to(torch.get_default_dtype())
-        u = torch.rand((n, *x.shape), generator=generator, device=x.device)
-        return self.log_density((x + u).flatten(0, 1)).view(n, len(x))
+    def inverse_flow(self, eps: torch.Tensor) -> torch.Tensor:
+        """v = f⁻¹(ε) for ε (B, N·b) in half order → (B, N, b)."""
+        h = (eps - self.shift) * (-self.log_scale).exp()
+        halves = list(h.split(self.split, dim=-1))
+        for i in reversed(range(len(self.layers))):
+            a = i % 2
+            halves[a] = self.layers[i].inverse(halves[a], halves[1 - a])
+        v = torch.empty_like(h)
+        v[:, self.half_index] = torch.cat(halves, -1)
+        return v.view(len(v), self.n_qubits, self.block)
+
+    def log_density(self, v: torch.Tensor) -> torch.Tensor:
+        """Exact ln p(v) = ln N(f(v); 0, I) + ln|det ∂f/∂v| of embeddings v (B, N, b) → (B,)."""
+        eps, logdet = self.forward_flow(v)
+        return logdet - 0.5 * (eps**2).sum(-1) - 0.5 * eps.shape[-1] * _LOG_2PI
+
+    def outcomes(self, v: torch.Tensor) -> torch.Tensor:
+        """The strings whose cells hold v: (…, N, b) float → (…, N) long."""
+        return self.decode[((v > 0).long() << torch.arange(self.block, device=v.device)).sum(-1)]
+
+    # ------------------------------------------------------------ the dequantizer q(v|a)
+
+    def _proposal(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(μ(a), ln σ(a)) of the Gaussian u behind q(v|a), each (B, N, b)."""
+        onehot = F.one_hot(x, self.n_outcomes).to(self.shift.dtype)
+        mu, log_sigma = self.dequantizer(onehot.flatten(1)).view(len(x), self.n_qubits, 2 * self.block).chunk(2, -1)
+        return mu, log_sigma.clamp(-7.0, 5.0)
+
+    def dequantizer_log_prob(self, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """ln q(v|a) for points v (…, B, N, b) inside the cells of strings x (B, N) → (…, B)."""
+        x = self.check_outcomes(x)
+        mu, log_sigma = self._proposal(x)
+
+        def log_normal(y: torch.Tensor) -> torch.Tensor:
+            return -0.5 * ((y - mu) / log_sigma.exp()) ** 2 - log_sigma - 0.5 * _LOG_2PI
+
+        folded = self.sign[x] != 0  # u = v or u = −v
+        log_q = torch.where(folded, torch.logaddexp(log_normal(v), log_normal(-v)), log_normal(v))
+        return log_q.sum((-2, -1))
+
+    def dequantize(
+        self, x: torch.Tensor, n: int, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """n reparameterised draws v ~ q(v|a) per string (torch's RNG unless ``generator``)
+        → (v (n, B, N, b), ln q(v|a) (n, B))."""
+        x = self.check_outcomes(x)
+        mu, log_sigma = self._proposal(x)
+        u = mu + log_sigma.exp() * torch.randn((n, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
+        sign = self.sign[x]
+        v = torch.where(sign == 0, u, sign * u.abs())
+        return v, self.dequantizer_log_prob(v, x)
+
+    def _log_weights(self, x: torch.Tensor, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        """ln w = ln p(v) − ln q(v|a) for n draws per string: (B, N) → (n, B)."""
+        v, log_q = self.dequantize(x, n, generator)
+        return self.log_density(v.flatten(0, 1)).view(n, len(x)) - log_q
+
+    # ------------------------------------------------------------ likelihoods
 
     def elbo(self, x: torch.Tensor, n: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Lower bound E_u[ln p(a + u)] ≤ ln P(a) from n draws (torch's RNG unless ``generator``) → (B,)."""
-        return self._dequantized(x, n, generator).mean(0)
+        """Lower bound E_q[ln p(v) − ln q(v|a)] ≤ ln P(a) from n draws (torch's RNG unless
+        ``generator``) → (B,)."""
+        return self._log_weights(x, n, generator).mean(0)
 
     def log_prob_estimate(
         self, x: torch.Tensor, n_importance: int | None = None, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Importance-weighted ln P̂(a) = ln (1/S) Σ_s p(a + u_s) and its standard error
-        √(Var w / S) / mean w (delta method, w_s = p(a + u_s)); both (B,).
+        """Importance-weighted ln P̂(a) = ln (1/S) Σ_s w_s, w_s = p(v_s)/q(v_s|a), v_s ~ q(·|a),
+        and its standard error √(Var w / S) / mean w (delta method); both (B,).
 
         S defaults to ``n_importance``; draws come from ``generator`` or, when None, from a
         fresh generator seeded with the model's ``seed`` (deterministic per batch)."""
@@ -167,7 +272,7 @@ class FlowModel(GenerativeModel):
         if generator is None:
             generator = torch.Generator(device=self.device).manual_seed(self.config["seed"])
         per_chunk = max(1, _CHUNK_ROWS // max(len(x), 1))  # bounded memory: ≤ _CHUNK_ROWS flow rows at once
-        logw = torch.cat([self._dequantized(x, min(per_chunk, s - i), generator) for i in range(0, s, per_chunk)])
+        logw = torch.cat([self._log_weights(x, min(per_chunk, s - i), generator) for i in range(0, s, per_chunk)])
         estimate = torch.logsumexp(logw, 0) - math.log(s)
         ratio = (logw - estimate).exp()  # w_s / mean w
         stderr = (ratio.var(0, correction=0) / s).sqrt()
@@ -178,15 +283,16 @@ class FlowModel(GenerativeModel):
         return self.log_prob_estimate(x)[0]
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
-        """−mean ELBO with one dequantization draw from torch's global RNG."""
+        """−mean ELBO with one dequantizer draw from torch's global RNG."""
         return -self.elbo(x).mean()
+
+    def val_loss(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean negative IW estimate with S = min(8, n_importance): between −ELBO and the NLL."""
+        return -self.log_prob_estimate(x, min(8, self.config["n_importance"]))[0].mean()
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, None]:
-        """Draw n strings: ε ~ N(0, 1) → f⁻¹ → y = K·sigmoid(z) → a = ⌊y⌋ (clipped to
-        0…K−1).  Returns (outcomes (n, N), None): the model has no exact log q."""
-        z = torch.randn((n, self.n_qubits), generator=generator, device=self.device)
-        for layer in reversed(self.layers):
-            z = layer.inverse(z)
-        y = self.n_outcomes * torch.sigmoid(z)
-        return y.floor().long().clamp(0, self.n_outcomes - 1), None
+        """Draw n strings: ε ~ N(0, I) → v = f⁻¹(ε) → the cell of v.  Returns (outcomes
+        (n, N), None): the model has no exact ln P."""
+        eps = torch.randn((n, self.n_qubits * self.block), generator=generator, device=self.device)
+        return self.outcomes(self.inverse_flow(eps)), None
