@@ -4,7 +4,7 @@ Example
 -------
 >>> model = create_model("rnn", n_qubits=10, n_outcomes=4, preset="paper", embed=8)
 >>> model.config
-{'cell': 'gru', 'n_layers': 3, 'hidden': 100, 'embed': 8}
+{'cell': 'gru', 'n_layers': 3, 'hidden': 100, 'embed': 8, 'phases': 0}
 >>> get_model("rnn") is RNNModel
 True
 """
