@@ -30,6 +30,8 @@ The estimators (N qubits, K POVM outcomes, χ bond dimension, n strings):
 :func:`estimate_training_data`         outcomes, ln P and the trainer's copy
 =====================================  ================================================
 
+:func:`check_simulate` applies the first two to a target and a POVM.
+
 Example
 -------
 >>> format_bytes(estimate_simulate(10**12, 50))
@@ -52,7 +54,7 @@ __all__ = [
     "ResourceError", "available_memory", "format_bytes", "check_memory", "check_disk", "estimate_simulate",
     "estimate_dataset_file", "estimate_dense_state", "estimate_mps", "estimate_hamiltonian",
     "estimate_sparse_hamiltonian", "estimate_exact_ground_state", "estimate_dmrg", "estimate_enumeration",
-    "estimate_model_sampling", "estimate_training_data",
+    "estimate_model_sampling", "estimate_training_data", "check_simulate",
 ]
 
 _BLOCK = 4096  # qgen.sampling.BLOCK (not imported: this module must stay import-light)
@@ -300,3 +302,31 @@ def estimate_training_data(n_samples: int, n_qubits: int) -> int:
     """
     n, nq = _size(n_samples, "n_samples"), _size(n_qubits, "n_qubits")
     return n * (2 * nq + 8)
+
+
+def check_simulate(target, povm, n_samples: int, *, workers: int | None = None, streamed: bool = False,
+                   output: str | os.PathLike | None = None) -> None:
+    """Refuse up front a simulation of ``n_samples`` strings of ``target`` (a
+    :class:`~qgen.targets.Target`) measured with ``povm`` that cannot fit: its memory
+    (:func:`estimate_simulate`; ``streamed`` for :func:`qgen.datasets.simulate_to_file`)
+    and, with an ``output`` file, the disk it needs at least (:func:`estimate_dataset_file`).
+
+    >>> from qgen.targets import make_target
+    >>> from qgen.povm import pauli4
+    >>> check_simulate(make_target("ghz", n=50), pauli4(), 10**12)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    qgen.resources.ResourceError: simulate 1,000,000,000,000 strings × 50 qubits needs ~105.5 TiB (outcomes + ln P); ...
+    """
+    n, k = target.n_qubits, povm.n_outcomes
+    dense = getattr(target.state, "data", None)
+    table = k**n if dense is not None and (k**n <= 2**24 or dense.ndim == 2) else 0
+    chi = getattr(target.state, "max_bond", 2 ** (n // 2))
+    what = f"simulate {int(n_samples):,} strings × {n} qubits"
+    check_memory(estimate_simulate(n_samples, n, bond_dim=chi, workers=workers or os.cpu_count() or 1,
+                                   dense_table=table, streamed=streamed),
+                 what, "sampler blocks and one HDF5 chunk" if streamed else "outcomes + ln P")
+    if output is not None:
+        parent = Path(output).parent
+        check_disk(estimate_dataset_file(n_samples, n, povm.elements), parent if str(parent) else ".", what,
+                   "the least any compression can store")

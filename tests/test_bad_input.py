@@ -259,3 +259,91 @@ def test_public_constructors_raise_one_line_errors(build, error, message):
     with pytest.raises(error, match=message) as err:
         build()
     assert "\n" not in str(err.value)
+
+
+# -- memory and disk guards ----------------------------------------------------------------
+
+
+def test_available_memory_is_what_the_system_reports():
+    from qgen.resources import available_memory
+
+    total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    assert 0 < available_memory() <= total
+
+
+def test_simulate_estimate_bounds_the_measured_peak():
+    """The in-memory simulation's numpy allocations (traced) stay below the estimate, which
+    is not more than 3× too high."""
+    import tracemalloc
+
+    from qgen.datasets import simulate
+    from qgen.povm import pauli4
+    from qgen.resources import estimate_simulate
+
+    target = make_target("ghz", n=20)
+    simulate(target, pauli4(), 100, seed=0, workers=1)  # compile and warm up first
+    tracemalloc.start()
+    try:
+        simulate(target, pauli4(), 50_000, seed=0, workers=1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = estimate_simulate(50_000, 20, bond_dim=2, workers=1)
+    assert peak <= estimate <= 3 * peak, (peak, estimate)
+
+
+def test_dataset_file_bound_is_below_every_real_file(tmp_path):
+    """The information-theoretic lower bound on a dataset file's size is below the sizes
+    of real (gzip-compressed) files, even for a state of low entropy."""
+    from qgen.datasets import simulate, write_dataset
+    from qgen.povm import pauli4, pauli6, tetra
+    from qgen.resources import estimate_dataset_file
+
+    for povm in (pauli4(), pauli6(), tetra()):
+        ds = simulate(make_target("product", n=12, product="0"), povm, 20_000, seed=0)
+        size = write_dataset(ds, tmp_path / f"{povm.name}.h5").stat().st_size
+        bound = estimate_dataset_file(20_000, 12, povm.elements)
+        assert 0 < bound < size, (povm.name, bound, size)
+
+
+def test_check_simulate_refuses_memory_and_disk_up_front(tmp_path):
+    from qgen.povm import pauli4
+    from qgen.resources import check_simulate
+
+    target = make_target("ghz", n=50)
+    with pytest.raises(ResourceError, match=r"simulate 1,000,000,000,000 strings × 50 qubits needs ~.*\(outcomes "
+                                            r"\+ ln P\); this machine has .* available"):
+        check_simulate(target, pauli4(), 10**12)
+    with pytest.raises(ResourceError, match=r"needs at least .* on disk .* free"):
+        check_simulate(target, pauli4(), 10**14, streamed=True, output=tmp_path / "x.h5")
+    check_simulate(target, pauli4(), 10**5, streamed=True, output=tmp_path / "x.h5")  # fits
+
+
+_UNWIRED = pytest.mark.xfail(reason="guard not wired yet (qgen/datasets.py, reported); unguarded the call would "
+                                    "exhaust memory or disk", strict=False, run=False)
+
+
+@_UNWIRED
+def test_library_simulate_refuses_up_front():
+    from qgen.datasets import simulate
+    from qgen.povm import pauli4
+
+    with pytest.raises(ResourceError, match="needs ~"):
+        simulate(make_target("ghz", n=50), pauli4(), 10**12)
+
+
+@_UNWIRED
+def test_library_simulate_to_file_refuses_up_front(tmp_path):
+    from qgen.datasets import simulate_to_file
+    from qgen.povm import pauli4
+
+    with pytest.raises(ResourceError, match="on disk"):
+        simulate_to_file(tmp_path / "x.h5", make_target("ghz", n=50), pauli4(), 10**14)
+    assert list(tmp_path.iterdir()) == []
+
+
+@_UNWIRED
+def test_read_dataset_refuses_a_declared_huge_file(corpus):
+    root, names = corpus
+    with pytest.raises(ResourceError, match="needs ~"):
+        read_dataset(names["declared-huge-dataset"]["data"])
