@@ -19,13 +19,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
-
 from badinput.corpus import CASES, DATA, TARGET, Case, build_base
+from click.testing import CliRunner
 from qgen.cli import cli
+
 from qgen.datasets import DatasetError, read_dataset, read_header, read_samples
 from qgen.hamiltonians import Hamiltonian
-from qgen.importers import FormatError, import_records, parse_target, read_mps_npz, read_povm_genmodel_mps
+from qgen.importers import (
+    FormatError,
+    import_records,
+    parse_target,
+    read_mps_npz,
+    read_povm_genmodel_mps,
+)
 from qgen.models import create_model
 from qgen.povm import POVM, POVMError
 from qgen.resources import ResourceError
@@ -112,11 +118,12 @@ def test_corpus_covers_every_category_and_command():
 ])
 def test_real_process_exit_status_and_stderr(corpus, case_id, command):
     """A few cells in a real process: the exit status, one line on stderr, nothing on stdout."""
-    root, names = corpus
+    _, names = corpus
     case = next(c for c in CASES if c.id == case_id)
     args = shlex.split(command.format(**names[case_id]))
     proc = subprocess.run([sys.executable, "-c", "from qgen.cli import main; main()", *args], capture_output=True,
-                          text=True, env={k: v for k, v in os.environ.items() if k != "QGEN_DEBUG"}, timeout=120)
+                          text=True, env={k: v for k, v in os.environ.items() if k != "QGEN_DEBUG"}, timeout=120,
+                          check=False)
     assert proc.stdout == ""
     assert_one_line_error(proc.returncode, proc.stderr, case.fragment)
 
@@ -124,7 +131,7 @@ def test_real_process_exit_status_and_stderr(corpus, case_id, command):
 def test_non_ic_povm_is_accepted_and_said(corpus):
     """A POVM that is valid but not informationally complete is not bad input: the data
     are read, trained on, and the scores it cannot give are "n/a" with the reason."""
-    root, names = corpus
+    _, names = corpus
     res = CliRunner().invoke(cli, ["info", names["truncated"]["trine"]])
     assert res.exit_code == 0 and "NOT informationally complete" in res.output
 
@@ -138,7 +145,7 @@ DATASET_CASES = [c for c in CASES if c.commands in (DATA, TARGET)]
                                                                                     run=c.run)] if c.xfail else [])
                                   for c in DATASET_CASES])
 def test_read_dataset_raises_dataset_error_in_one_line(corpus, case):
-    root, names = corpus
+    _, names = corpus
     path = names[case.id]["data"]
     loaders = [read_dataset] + ([read_header] if case.category in ("hdf5", "schema") else [])
     for load in loaders:
@@ -164,7 +171,7 @@ def test_read_samples_refuses_other_files(corpus):
 def test_load_model_raises_value_error(corpus, case_id):
     """load_model's one-line ValueError (a ResourceError for a huge architecture); never
     unpickles: the payload's marker file never appears."""
-    root, names = corpus
+    _, names = corpus
     with pytest.raises(ValueError) as err:
         load_model(names[case_id]["badrun"])
     assert "\n" not in str(err.value)
@@ -344,6 +351,6 @@ def test_library_simulate_to_file_refuses_up_front(tmp_path):
 
 @_UNWIRED
 def test_read_dataset_refuses_a_declared_huge_file(corpus):
-    root, names = corpus
+    _, names = corpus
     with pytest.raises(ResourceError, match="needs ~"):
         read_dataset(names["declared-huge-dataset"]["data"])

@@ -18,16 +18,16 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from qgen.cli import cli
 from safetensors import safe_open
 
-from qgen.cli import cli
 from qgen.datasets import read_dataset
 from qgen.training import load_model
 
@@ -120,7 +120,7 @@ def run_simulate_kills(tmp_path: Path, simulated: Path, n_kills: int, seed: int)
             previous = out.read_bytes()
         proc = start([*SIMULATE, out])
         if k % 3 < 2:  # while the file is being written (its temporary file exists)
-            writing = wait_for(lambda: any(TEMP.match(p.name) for p in d.iterdir()), proc)
+            writing = wait_for(lambda d=d: any(TEMP.match(p.name) for p in d.iterdir()), proc)
             killed = kill_after(proc, float(rng.uniform(0.0, 0.3))) if writing else kill_after(proc, 0)
         else:
             killed = kill_after(proc, float(rng.uniform(0.2, 6.0)))
@@ -207,7 +207,7 @@ def run_train_kills(tmp_path: Path, trained, n_kills: int, seed: int) -> int:
         assert torch.equal(got[name], want[name]), name
     with safe_open(str(run / "checkpoint.safetensors"), "pt") as a, safe_open(str(ref / "checkpoint.safetensors"),
                                                                               "pt") as b:
-        for key in b.keys():
+        for key in b.keys():  # noqa: SIM118 (a safetensors file handle, not a dict)
             if key.startswith("model."):
                 assert torch.equal(a.get_tensor(key), b.get_tensor(key)), key
     return killed

@@ -25,8 +25,22 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qgen.datasets import DatasetError, read_dataset, read_header, read_samples, simulate, write_dataset, write_samples
-from qgen.importers import FormatError, import_records, parse_target, read_mps_npz, read_povm_genmodel_mps
+from qgen.datasets import (
+    DatasetError,
+    read_dataset,
+    read_header,
+    read_samples,
+    simulate,
+    write_dataset,
+    write_samples,
+)
+from qgen.importers import (
+    FormatError,
+    import_records,
+    parse_target,
+    read_mps_npz,
+    read_povm_genmodel_mps,
+)
 from qgen.models import create_model
 from qgen.povm import pauli4
 from qgen.resources import ResourceError
@@ -70,8 +84,8 @@ def damage(data: bytes, how: str, where: float, value: int, count: int) -> bytes
     return data[:max(i, 8)] + bytes([value]) * count
 
 
-DAMAGE = dict(how=st.sampled_from(["truncate", "flip", "fill"]), where=st.floats(0, 1), value=st.integers(0, 255),
-              count=st.integers(1, 64))
+DAMAGE = {"how": st.sampled_from(["truncate", "flip", "fill"]), "where": st.floats(0, 1),
+          "value": st.integers(0, 255), "count": st.integers(1, 64)}
 
 
 @FAST
@@ -112,7 +126,7 @@ def test_damaged_model_files_load_or_raise_value_error(tmp_path, good, how, wher
     path.write_bytes(damage((good / which).read_bytes(), how, where, value, count))
     try:
         if which == "model.safetensors":
-            model, meta = load_model(path)
+            model, _ = load_model(path)
             assert model.n_qubits == 3 and model.n_outcomes == 4
         else:
             x = np.random.default_rng(0).integers(0, 4, (100, 3)).astype(np.uint8)
@@ -136,7 +150,7 @@ def _with_metadata(tmp_path: Path, good: Path, change) -> Path:
 
     with safe_open(str(good / "model.safetensors"), framework="pt") as f:
         meta = json.loads(f.metadata()["qgen"])
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (a file handle)
     change(meta)
     save_file(tensors, str(tmp_path / "m.safetensors"), metadata={"qgen": json.dumps(meta)})
     return tmp_path / "m.safetensors"

@@ -23,21 +23,21 @@ import json
 import os
 import pickle
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import h5py
 import numpy as np
 import torch
+from click.testing import CliRunner
+from qgen.cli import cli
 from safetensors import safe_open
 from safetensors.torch import save_file
 
 from qgen.datasets import simulate, write_dataset, write_samples
-from qgen.models import create_model
 from qgen.povm import pauli4, pauli6, trine
 from qgen.targets import make_target
-from qgen.training import TrainConfig, train
 
 HUGE = 10**12  # strings: more than any machine holds
 
@@ -86,10 +86,10 @@ def build_base(root: Path) -> dict[str, str]:
     write_dataset(simulate(make_target("ghz", n=6), pauli4(), 200, seed=1), root / "good6.h5")
     write_dataset(simulate(make_target("ghz", n=4), pauli6(), 200, seed=1), root / "pauli6.h5")
     write_dataset(simulate(make_target("ghz", n=4), trine(), 400, seed=1), root / "trine.h5")
-    torch.manual_seed(0)
-    model = create_model("rnn", 4, 4, hidden=8, n_layers=1, embed=4)
-    train(model, ds.train, ds.val, TrainConfig(epochs=1, batch_size=100), root / "run", progress=False,
-          dataset_info=ds.identity())
+    trained = CliRunner().invoke(cli, ["train", str(root / "good.h5"), "-o", str(root / "run"), "--epochs", "1",
+                                       "--batch-size", "100", "--set", "hidden=8", "--set", "n_layers=1", "--set",
+                                       "embed=4", "-q"])
+    assert trained.exit_code == 0, trained.output
     write_samples(root / "samples.h5", ds.outcomes[:50], np.zeros(50) - 5.5, pauli4(), {"model": "rnn"})
     np.savetxt(root / "shots.txt", ds.outcomes[:50], fmt="%d")
     names = ("good", "good6", "pauli6", "trine", "run", "samples", "shots")
@@ -287,7 +287,7 @@ def _rewrite(tensors: Callable[[dict], dict] = lambda t: t, meta: Callable[[dict
     def write(path: Path, d: Path) -> None:
         with safe_open(str(path), framework="pt") as f:
             stored = json.loads(f.metadata()["qgen"])
-            ts = {k: f.get_tensor(k) for k in f.keys()}
+            ts = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (a file handle)
         save_file(tensors(ts), str(path), metadata={"qgen": raw_meta if raw_meta is not None else
                                                     json.dumps(meta(stored))})
 
@@ -374,10 +374,10 @@ CASES: list[Case] = [
     Case("outcome-int64", "outcomes", DATA, "must be uint8", _dataset(_outcomes(lambda o: o.astype(np.int64)))),
     Case("outcome-float", "outcomes", DATA, "must be uint8", _dataset(_outcomes(lambda o: o.astype(np.float32)))),
     Case("outcome-1d", "outcomes", DATA, "must be uint8", _dataset(_outcomes(lambda o: o.ravel()))),
-    Case("outcome-group", "outcomes", DATA, "invalid|uint8",
+    Case("outcome-group", "outcomes", DATA, "invalid|uint8|not a dataset",
          _dataset(lambda f: (f.__delitem__("outcomes"), f.create_group("outcomes"))),
          xfail="qgen/datasets.py lets an AttributeError out when a field is a group, not a dataset (reported)"),
-    Case("empty-dataset", "outcomes", DATA, "non-empty", _dataset(_empty)),
+    Case("empty-dataset", "outcomes", DATA, r"non-empty|split \(0, 0, 0\)", _dataset(_empty)),
     # POVM stored with the data
     Case("povm-non-hermitian", "povm", DATA, "not Hermitian", _dataset(_povm(lambda m: _set_item(m, (0, 0, 1), 0.3)))),
     Case("povm-non-psd", "povm", DATA, "not positive semidefinite", _dataset(_povm(_nonpsd))),
