@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from . import metrics
+from .certificate import certificate
 from .datasets import Dataset
 from .models import GenerativeModel
 from .resources import check_memory, estimate_enumeration, estimate_model_sampling
@@ -172,6 +173,8 @@ def evaluate(
     * ``quantum_fidelity``: ⟨ψ|ρ_q|ψ⟩ = E_q[⟨ψ|D^{a_1}⊗…⊗D^{a_N}|ψ⟩] for pure targets;
     * ``observables``: energy (when a Hamiltonian is known), ⟨σx_i⟩, ⟨σz_i⟩, C(r) — exact,
       model, raw training data, held-out test data, and model − test data;
+    * ``certificate``: for a ground-state target, the bound F ≥ 1 − (⟨H⟩ − E0)/(E1 − E0)
+      from the model's energy and from the raw data's (:func:`qgen.certificate.certificate`);
     * ``exact``: for K^N ≤ ``enumerate_max``, F_c, both KLs and the fidelity of the
       reconstructed ρ_q = Σ_a q(a) D^a by enumeration of every string; for a model
       without likelihood (GAN), q is the histogram of its samples
@@ -238,6 +241,7 @@ def evaluate(
         exact = {k: v.to_dict() if isinstance(v, Estimate) else v
                  for k, v in metrics.exact_scores(model_log_prob(model, allx), target.state, povm).items()}
 
+    observables = _observables(ds, x)
     n_params = sum(p.numel() for p in model.parameters())
     return {
         "model": {"name": model.name, "likelihood": model.likelihood, "parameters": n_params, "config": model.config},
@@ -249,5 +253,17 @@ def evaluate(
         "seed": seed,
         "scores": {k: v.to_dict() for k, v in scores.items()},
         "exact": exact,
-        "observables": _observables(ds, x),
+        "observables": observables,
+        "certificate": _certificates(ds, observables),
     }
+
+
+def _certificates(ds: Dataset, observables: dict[str, Any]) -> dict[str, Any]:
+    """The ground-state fidelity bound F ≥ 1 − (⟨H⟩ − E0)/Δ (:mod:`qgen.certificate`)
+    from the model's energy and from the raw data's (the measured state, which is
+    physical)."""
+    energy = observables.get("energy")
+    if energy is None:
+        why = Estimate.unavailable("no Hamiltonian attached to the target")
+        return {src: certificate(ds, why) for src in ("model", "data")}
+    return {src: certificate(ds, Estimate.from_dict(energy[src])) for src in ("model", "data")}

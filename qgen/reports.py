@@ -127,6 +127,14 @@ def format_table(report: dict[str, Any]) -> str:
             diff = v.get("model_minus_test")
             lines.append(f"  {label:<{w}}{format_estimate(v['model']):<24}{format_estimate(v['data']):<24}"
                          f"{format_estimate(diff) if diff else 'n/a'}")
+    cert = report.get("certificate")
+    if cert and cert["model"].get("gap") is not None:
+        lines.append(f"  ground-state fidelity F ≥ 1 − (⟨H⟩ − E0)/Δ, Δ = {cert['model']['gap']:.6g} "
+                     "(assumes a physical state):")
+        for src, label in (("model", "from model energy"), ("data", "from raw-data energy")):
+            b = cert[src]["bound"]
+            lines.append(f"    {label:<{w - 2}}{format_estimate(b) if b.get('mean') is not None else 'n/a'}"
+                         + (f"   [{b['note']}]" if b.get("note") else ""))
     return "\n".join(lines)
 
 
