@@ -6,8 +6,9 @@ import time
 
 import click
 
-from qgen.datasets import simulate_to_file
+from qgen.datasets import simulate_to_file, split_counts
 from qgen.povm import POVM_NAMES, get_povm
+from qgen.resources import check_simulate
 from qgen.targets import TARGET_KINDS, make_target
 
 from .main import cli
@@ -53,10 +54,12 @@ def simulate(kind, n, J, h, delta, lx, ly, boundary, product, noise, method, bon
         raise click.BadParameter(f"must be ≥ 0, got {seed}", param_hint="--seed")
     if workers is not None and workers < 1:
         raise click.BadParameter(f"must be ≥ 1, got {workers}", param_hint="--workers")
+    split_counts(samples, (val_fraction, test_fraction))  # bad fractions fail before any work
     povm_obj = get_povm(povm)
     t0 = time.perf_counter()
     target = make_target(kind, n, J=J, h=h, delta=delta, lx=lx, ly=ly, boundary=boundary, noise=noise,
                          method=method, bond_dims=int_list(bond_dims), cutoff=cutoff, seed=seed, product=product)
+    check_simulate(target, povm_obj, samples, workers=workers, streamed=True, output=output)
     click.echo(f"target    {target.describe()}")
     if target.info:
         i = target.info

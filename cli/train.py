@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from qgen._io import atomic_write_text
-from qgen.datasets import read_dataset, write_samples
+from qgen.datasets import read_dataset, read_header, write_samples
 from qgen.povm import POVM
 
 from .main import cli
@@ -45,7 +45,8 @@ def run_training(data: str, model_name: str, preset: str | None, out_dir: str, *
     from qgen import distributed
     from qgen.models import create_model
     from qgen.streaming import DEFAULT_BUFFER, HDF5Stream
-    from qgen.training import TrainConfig, train
+    from qgen.resources import check_memory, estimate_training_data
+    from qgen.training import TrainConfig, resolve_device, train
 
     if not stream and (buffer is not None or shards is not None):
         raise click.BadParameter("only with --stream", param_hint="--buffer/--shards")
@@ -55,6 +56,9 @@ def run_training(data: str, model_name: str, preset: str | None, out_dir: str, *
         x = HDF5Stream(data, buffer=buffer or DEFAULT_BUFFER, shards=shards)
         val, identity, n_train = x.validation(), x.header.identity(), x.n_rows
     else:
+        head = read_header(data)
+        check_memory(estimate_training_data(head.n_samples, head.n_qubits),
+                     f"training on {head.n_samples:,} strings × {head.n_qubits} qubits from '{data}'")
         ds = read_dataset(data, load_target=False)
         if train_samples is not None and not 1 <= train_samples <= len(ds.train):
             raise click.BadParameter(f"must lie in 1..{len(ds.train)}", param_hint="--train-samples")
@@ -64,12 +68,13 @@ def run_training(data: str, model_name: str, preset: str | None, out_dir: str, *
         raise click.ClickException(f"'{data}' has no validation split (needed for early stopping)")
     overrides = {k: v for k, v in train_options.items() if v is not None}
     cfg = TrainConfig.from_preset(model_name, preset, seed=seed, **overrides)
+    resolve_device(cfg.device)  # a bad device fails before anything is written
     torch.manual_seed(seed)
     model = create_model(model_name, identity["n_qubits"], identity["n_outcomes"], preset=preset,
                          **(model_options or {}))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if distributed.from_env().is_main:
+    if distributed.from_env().is_main and not (resume and (out / "run.json").exists()):  # resume keeps it
         atomic_write_text(out / "run.json", json.dumps({"data": str(Path(data).resolve()), "model": model_name,
                                                         "preset": preset, "n_train": n_train, "stream": stream},
                                                        indent=2))

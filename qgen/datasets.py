@@ -52,6 +52,7 @@ from ._io import atomic_write
 from ._version import __version__
 from .hamiltonians import Hamiltonian
 from .povm import POVM, POVMError
+from .resources import ResourceError, check_memory, check_simulate
 from .sampling import BLOCK, BlockSampler
 from .sampling import log_prob as exact_log_prob
 from .states import MPS, DenseState
@@ -221,6 +222,7 @@ def simulate(
     :func:`simulate_to_file`).  The result depends only on the seed.
     """
     n_samples, split = _plan(n_samples, val_fraction, test_fraction)
+    check_simulate(target, povm, n_samples, workers=workers)
     parts = list(_blocks(target, povm, n_samples, seed, split[0] * (not train_log_prob), workers, progress))
     outcomes, lp = (np.concatenate(p) for p in zip(*parts))
     return Dataset(outcomes, povm, split, lp, target, seed, {"qgen_version": __version__, "created": _now()})
@@ -259,6 +261,7 @@ def simulate_to_file(
     True
     """
     n_samples, split = _plan(n_samples, val_fraction, test_fraction)
+    check_simulate(target, povm, n_samples, workers=workers, streamed=True, output=path)
     parts = _blocks(target, povm, n_samples, seed, split[0] * (not train_log_prob), workers, progress)
     _write_file(path, n_samples, target.n_qubits, povm, split, seed, {"qgen_version": __version__, "created": _now()},
                 target, parts, chunk_rows)
@@ -514,6 +517,8 @@ def _reading(path: Path) -> Iterator[h5py.File]:
             yield f
     except DatasetError as e:
         raise DatasetError(str(e).replace("\n", " ")) from None
+    except ResourceError:
+        raise
     except (POVMError, ValueError, KeyError, OSError, TypeError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise DatasetError(f"'{path}' is invalid: {msg}") from None
@@ -529,6 +534,8 @@ def _header(f: h5py.File, path: Path) -> DatasetHeader:
     for key in ("outcomes", "log_prob", "povm/elements"):
         if key not in f:
             raise DatasetError(f"'{path}' lacks the '{key}' field")
+        if not isinstance(f[key], h5py.Dataset):
+            raise DatasetError(f"'{path}': '{key}' is a {type(f[key]).__name__}, not a dataset")
     outcomes = f["outcomes"]
     if outcomes.dtype != np.uint8 or outcomes.ndim != 2:
         raise DatasetError(f"'{path}': outcomes must be uint8 (n, N), got {outcomes.dtype} {outcomes.shape}")
@@ -538,9 +545,12 @@ def _header(f: h5py.File, path: Path) -> DatasetHeader:
     if int(f.attrs.get("n_outcomes", -1)) != povm.n_outcomes:
         raise DatasetError(f"'{path}': n_outcomes attribute disagrees with the POVM")
     seed = int(f.attrs.get("seed", -1))
+    meta = _json_attr(f, "meta") or {}
+    if not isinstance(meta, dict):
+        raise DatasetError(f"'{path}': attribute 'meta' must be a JSON object, got {type(meta).__name__}")
     return DatasetHeader(path, outcomes.shape[0], outcomes.shape[1], povm,
                          tuple(np.asarray(f.attrs.get("split", [])).tolist()), None if seed < 0 else seed,
-                         _json_attr(f, "meta") or {}, outcomes.chunks[0] if outcomes.chunks else None)
+                         meta, outcomes.chunks[0] if outcomes.chunks else None)
 
 
 def read_header(path: str | os.PathLike) -> DatasetHeader:
@@ -557,6 +567,8 @@ def read_dataset(path: str | os.PathLike, *, load_target: bool = True) -> Datase
     path = Path(path)
     with _reading(path) as f:
         head = _header(f, path)
+        check_memory(head.n_samples * (head.n_qubits + 8), f"reading {head.n_samples:,} strings × {head.n_qubits} "
+                     f"qubits from '{path}'", "outcomes + ln P")
         target = _read_target(f["target"]) if (load_target and "target" in f) else None
         return Dataset(f["outcomes"][()], head.povm, head.split, f["log_prob"][()], target, head.seed, head.meta)
 

@@ -155,8 +155,8 @@ class TrainConfig:
             raise ValueError(f"unknown schedule '{self.schedule}'; choose one of {', '.join(SCHEDULES)}")
         if self.amp is not None and self.amp not in AMP_DTYPES:
             raise ValueError(f"unknown amp '{self.amp}'; choose one of {', '.join(AMP_DTYPES)} (or none)")
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.log_every < 1:
-            raise ValueError("epochs, batch_size, log_every must be ≥ 1 and lr > 0")
+        if self.epochs < 1 or self.batch_size < 1 or not 0 < self.lr < math.inf or self.log_every < 1:
+            raise ValueError(f"epochs, batch_size, log_every must be ≥ 1 and lr > 0 finite, got lr = {self.lr}")
 
     @classmethod
     def from_preset(cls, model: str, preset: str | None = None, **overrides: Any) -> TrainConfig:
@@ -232,14 +232,22 @@ def load_model(
     if path.is_dir():
         path = path / MODEL_FILE
     tensors, meta = _read_tensors(path, "model")
-    ident = _identity(meta)
-    wrong = {k: v for k, v in (expect or {}).items() if ident.get(k) != v}
+    try:
+        ident = _identity(meta)
+        wrong = {k: v for k, v in (expect or {}).items() if ident.get(k) != v}
+        if not wrong:
+            model = get_model(meta["model"])(meta["n_qubits"], meta["n_outcomes"], **meta["config"])
+            model.load_state_dict(tensors)
+    except (KeyError, TypeError, RuntimeError) as err:  # metadata of the wrong shape, weights of another model
+        msg = " ".join(str(err).split())[:300]
+        raise ValueError(f"{path} does not hold a loadable qgen model ({type(err).__name__}: {msg})") from None
     if wrong:
         got = ", ".join(f"{k}={ident.get(k)!r}" for k in wrong)
         want = ", ".join(f"{k}={v!r}" for k, v in wrong.items())
         raise ValueError(f"model {path} was trained for {got}, but {want} was expected")
-    model = get_model(meta["model"])(meta["n_qubits"], meta["n_outcomes"], **meta["config"])
-    model.load_state_dict(tensors)
+    bad = [k for k, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise ValueError(f"model {path} has NaN or infinite weights ({', '.join(bad[:3])})")
     return model.to(device).eval(), meta
 
 

@@ -165,9 +165,7 @@ def test_read_samples_refuses_other_files(corpus):
 
 @pytest.mark.parametrize("case_id", ["model-pickle", "model-torch-save", "model-truncated", "model-missing",
                                      "model-format", "model-meta-not-json", "model-name-code", "model-config-huge",
-                                     "model-n-qubits-text", pytest.param("model-shapes", marks=pytest.mark.xfail(
-                                         reason="qgen/training.py load_model lets torch's RuntimeError out (reported)",
-                                         strict=False))])
+                                     "model-n-qubits-text", "model-shapes"])
 def test_load_model_raises_value_error(corpus, case_id):
     """load_model's one-line ValueError (a ResourceError for a huge architecture); never
     unpickles: the payload's marker file never appears."""
@@ -326,11 +324,7 @@ def test_check_simulate_refuses_memory_and_disk_up_front(tmp_path):
     check_simulate(target, pauli4(), 10**5, streamed=True, output=tmp_path / "x.h5")  # fits
 
 
-_UNWIRED = pytest.mark.xfail(reason="guard not wired yet (qgen/datasets.py, reported); unguarded the call would "
-                                    "exhaust memory or disk", strict=False, run=False)
 
-
-@_UNWIRED
 def test_library_simulate_refuses_up_front():
     from qgen.datasets import simulate
     from qgen.povm import pauli4
@@ -339,7 +333,6 @@ def test_library_simulate_refuses_up_front():
         simulate(make_target("ghz", n=50), pauli4(), 10**12)
 
 
-@_UNWIRED
 def test_library_simulate_to_file_refuses_up_front(tmp_path):
     from qgen.datasets import simulate_to_file
     from qgen.povm import pauli4
@@ -349,7 +342,6 @@ def test_library_simulate_to_file_refuses_up_front(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@_UNWIRED
 def test_read_dataset_refuses_a_declared_huge_file(corpus):
     _, names = corpus
     with pytest.raises(ResourceError, match="needs ~"):

@@ -169,8 +169,6 @@ def test_model_metadata_of_any_json_loads_or_raises_value_error(tmp_path, good, 
     assert (model.n_qubits, model.n_outcomes) == (meta["n_qubits"], meta["n_outcomes"])
 
 
-@pytest.mark.xfail(reason="qgen/training.py load_model lets KeyError/TypeError/RuntimeError out (reported)",
-                   strict=False)
 @pytest.mark.parametrize("change", [
     lambda m: m.__setitem__("config", None), lambda m: m.__setitem__("config", {}),
     lambda m: m.__setitem__("config", {"hidden": "64"}), lambda m: m.__setitem__("dataset", []),

@@ -327,10 +327,6 @@ def _file_parent(d: Path, base: dict) -> dict:
 # -- the cases --------------------------------------------------------------------------
 
 _NOT_HDF5 = "not a readable HDF5 file"
-_LR = "cli/train.py and TrainConfig accept a NaN or infinite lr and write RUN/run.json before failing (reported)"
-_RUN_JSON = "cli/train.py rewrites RUN/run.json before the checkpoint is read (reported)"
-_WIRE_DATASETS = "guard not wired yet: qgen/datasets.py read_dataset needs check_memory (reported)"
-_WIRE_SIMULATE = "guard not wired yet: cli/simulate.py needs check_disk/check_memory (reported)"
 
 CASES: list[Case] = [
     # hdf5: not a readable file at all
@@ -360,8 +356,7 @@ CASES: list[Case] = [
     Case("split-negative", "fields", DATA, "split", _dataset(_set("split", np.array([500, -100, 0])))),
     Case("split-text", "fields", DATA, "split|invalid", _dataset(_set("split", "all of it"))),
     Case("meta-not-json", "fields", DATA, "not valid JSON", _dataset(_set("meta", "{not json"))),
-    Case("meta-not-object", "fields", DATA, "meta", _dataset(_set("meta", "[1, 2]")),
-         xfail="qgen/datasets.py must require meta to be a JSON object (reported)"),
+    Case("meta-not-object", "fields", DATA, "meta", _dataset(_set("meta", "[1, 2]"))),
     Case("log-prob-positive", "fields", DATA, "positive values", _dataset(
         lambda f: _replace(f, "log_prob", _set_item(f["log_prob"][()], 0, 3.0)))),
     Case("log-prob-inf", "fields", DATA, "positive values", _dataset(
@@ -375,8 +370,7 @@ CASES: list[Case] = [
     Case("outcome-float", "outcomes", DATA, "must be uint8", _dataset(_outcomes(lambda o: o.astype(np.float32)))),
     Case("outcome-1d", "outcomes", DATA, "must be uint8", _dataset(_outcomes(lambda o: o.ravel()))),
     Case("outcome-group", "outcomes", DATA, "invalid|uint8|not a dataset",
-         _dataset(lambda f: (f.__delitem__("outcomes"), f.create_group("outcomes"))),
-         xfail="qgen/datasets.py lets an AttributeError out when a field is a group, not a dataset (reported)"),
+         _dataset(lambda f: (f.__delitem__("outcomes"), f.create_group("outcomes")))),
     Case("empty-dataset", "outcomes", DATA, r"non-empty|split \(0, 0, 0\)", _dataset(_empty)),
     # POVM stored with the data
     Case("povm-non-hermitian", "povm", DATA, "not Hermitian", _dataset(_povm(lambda m: _set_item(m, (0, 0, 1), 0.3)))),
@@ -420,7 +414,7 @@ CASES: list[Case] = [
     Case("model-n-mismatch", "mismatch", ("evaluate {run} --data {good6}",), "n_qubits=4"),
     Case("model-povm-mismatch", "mismatch", ("evaluate {run} --data {pauli6}",), "n_outcomes=4"),
     Case("resume-other-data", "mismatch", ("train {good6} -o {badrun} --resume --epochs 2 -q",), "checkpoint",
-         lambda d, base: {"badrun": str(_run_copy(d, base))}, xfail=_RUN_JSON),
+         lambda d, base: {"badrun": str(_run_copy(d, base))}),
     Case("attach-n-spec", "mismatch", ("attach {good} --target ghz:n=5 -o {d}/out.h5 -q",), "says n = 5"),
     Case("attach-mps-n", "mismatch", ("attach {good} --target {mps} -o {d}/out.h5 -q",), "has 6 qubits",
          _npz([np.ones((2, 1))] + [np.ones((1, 2, 1))] * 4 + [np.ones((1, 2))])),
@@ -512,11 +506,10 @@ CASES: list[Case] = [
     Case("simulate-n-one", "numbers", ("simulate ghz --n 1 -o {d}/out.h5 -q",), "integer ≥ 2"),
     Case("simulate-samples-negative", "numbers", ("simulate ghz --n 4 --samples -1 -o {d}/out.h5 -q",), "--samples"),
     Case("simulate-lattice-negative", "numbers", ("simulate tfim2d --lx -2 --ly 3 -o {d}/out.h5 -q",), "lx, ly ≥ 1"),
-    Case("simulate-fractions", "numbers", ("simulate tfim --n 4 --val-fraction 2 -o {d}/out.h5 -q",), "fractions",
-         xfail="cli/simulate.py prints the target before checking the split fractions (reported)"),
+    Case("simulate-fractions", "numbers", ("simulate tfim --n 4 --val-fraction 2 -o {d}/out.h5 -q",), "fractions"),
     Case("simulate-seed-negative", "numbers", ("simulate ghz --n 4 --seed -3 -o {d}/out.h5 -q",), "--seed"),
-    Case("train-lr-nan", "numbers", ("train {good} -o {d}/run --lr nan -q",), "--lr|finite", xfail=_LR),
-    Case("train-lr-inf", "numbers", ("train {good} -o {d}/run --lr inf -q",), "--lr|finite", xfail=_LR),
+    Case("train-lr-nan", "numbers", ("train {good} -o {d}/run --lr nan -q",), "--lr|finite"),
+    Case("train-lr-inf", "numbers", ("train {good} -o {d}/run --lr inf -q",), "--lr|finite"),
     Case("train-batch-zero", "numbers", ("train {good} -o {d}/run --batch-size 0 -q",), "--batch-size"),
     Case("train-epochs-negative", "numbers", ("train {good} -o {d}/run --epochs -1 -q",), "--epochs"),
     Case("train-max-time", "numbers", ("train {good} -o {d}/run --max-time -5m -q",), "duration"),
@@ -525,8 +518,7 @@ CASES: list[Case] = [
     Case("train-hidden-fraction", "numbers", ("train {good} -o {d}/run --set hidden=1.5 -q",), "cannot be built"),
     Case("train-unknown-option", "numbers", ("train {good} -o {d}/run --set colour=1 -q",), "unexpected keyword"),
     Case("train-samples-zero", "numbers", ("train {good} -o {d}/run --train-samples 0 -q",), "--train-samples"),
-    Case("train-device", "numbers", ("train {good} -o {d}/run --device tpu -q",), "tpu",
-         xfail="cli/train.py writes run.json before the device is checked (reported)"),
+    Case("train-device", "numbers", ("train {good} -o {d}/run --device tpu -q",), "tpu"),
     Case("sample-n-zero", "numbers", ("sample {run} -n 0 -o {d}/s.h5",), "-n"),
     Case("evaluate-one-sample", "numbers", ("evaluate {run} --data {good} --samples 1",), "--samples"),
     Case("sweep-sizes", "numbers", ("sweep {good} --samples 0,10 -o {d}/sweep",), "positive integers"),
@@ -546,7 +538,7 @@ CASES: list[Case] = [
     Case("simulate-exact-30", "sizes", ("simulate tfim --n 30 --method exact -o {d}/out.h5 -q",),
          r"exact diagonalisation of 30 qubits needs ~"),
     Case("simulate-huge-samples", "sizes", ("simulate ghz --n 50 --samples 10000000000000 -o {d}/out.h5 -q",),
-         r"needs .*(available|free)", xfail=_WIRE_SIMULATE, run=False),
+         r"needs .*(available|free)"),
     Case("sample-huge", "sizes", (f"sample {{run}} -n {HUGE} -o {{d}}/s.h5",), r"needs ~.*available"),
     Case("evaluate-huge", "sizes", (f"evaluate {{run}} --data {{good}} --samples {HUGE}",), r"needs ~.*available"),
     Case("sweep-huge-model-samples", "sizes", (f"sweep {{good}} --samples 50 --model-samples {HUGE} -o {{d}}/sw",),
@@ -557,7 +549,7 @@ CASES: list[Case] = [
     Case("demo-huge-samples", "sizes", ("demo --samples 10000000000000 -o {d}/demo -q",), r"needs ~.*available"),
     Case("train-huge-model", "sizes", ("train {good} -o {d}/run --set hidden=1000000 -q",), r"needs ~.*available"),
     Case("declared-huge-dataset", "sizes", ("info {data}", "train {data} -o {d}/run -q"), r"needs ~.*available",
-         _dataset(_huge), xfail=_WIRE_DATASETS, run=False),
+         _dataset(_huge)),
     # unwritable or impossible output paths
     Case("output-missing-dir", "outputs", ("simulate ghz --n 4 -o {d}/no/such/dir/x.h5 -q",
                                            "sample {run} -n 10 -o {d}/no/dir/s.h5",
@@ -588,7 +580,7 @@ CASES: list[Case] = [
     Case("model-torch-save", "untrusted", ("sample {badrun} -n 10 -o {d}/s.h5", "evaluate {badrun} --data {good}"),
          "not a readable qgen model", _model_file(_torch_pickle)),
     Case("checkpoint-pickle", "untrusted", ("train {good} -o {badrun} --resume --epochs 2 -q",),
-         "not a readable qgen checkpoint", _model_file(_pickle_payload, "checkpoint.safetensors"), xfail=_RUN_JSON),
+         "not a readable qgen checkpoint", _model_file(_pickle_payload, "checkpoint.safetensors")),
     Case("records-npy-pickle", "untrusted", ("import {records} --format index --povm pauli4 -o {d}/out.h5 -q",),
          "not a readable .npy", _pickled_npy),
     Case("mps-npz-pickle", "untrusted", ("attach {good} --target {mps} -o {d}/out.h5 -q",), "not an MPS .npz",
@@ -609,11 +601,10 @@ CASES: list[Case] = [
     Case("model-missing", "checkpoint", ("sample {badrun} -n 10 -o {d}/s.h5", "evaluate {badrun} --data {good}"),
          "not a readable qgen model", _model_file(lambda p, d: p.unlink())),
     Case("checkpoint-truncated", "checkpoint", ("train {good} -o {badrun} --resume --epochs 2 -q",),
-         "not a readable qgen checkpoint", _model_file(_truncate, "checkpoint.safetensors"), xfail=_RUN_JSON),
+         "not a readable qgen checkpoint", _model_file(_truncate, "checkpoint.safetensors")),
     Case("model-shapes", "checkpoint", ("sample {badrun} -n 10 -o {d}/s.h5",), "size mismatch",
          _model_file(_rewrite(meta=_with(**{"config.hidden": 9})))),
     Case("model-nan-weights", "numbers", ("sample {badrun} -n 10 -o {d}/s.h5", "evaluate {badrun} --data {good}"),
-         "NaN|non-finite", _model_file(_rewrite(tensors=_nan_weights)),
-         xfail="qgen/training.py load_model must refuse non-finite weights (reported)"),
+         "NaN|non-finite", _model_file(_rewrite(tensors=_nan_weights))),
     Case("run-is-file", "checkpoint", ("sample {good} -n 10 -o {d}/s.h5",), "not a readable qgen model"),
 ]
