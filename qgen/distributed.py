@@ -14,7 +14,8 @@ the same command; torchrun tells each its place through the environment (``RANK`
   ``batch_size``, up to floating-point summation order;
 * sums logged losses, validation losses and stop requests (Ctrl-C, time budget) over the
   ranks — :func:`all_sum` — so every rank takes the same decisions and none waits
-  forever in a collective another rank has left.
+  forever in a collective another rank has left; after rank 0 writes a checkpoint all
+  ranks wait for it — :func:`barrier` — so a rank that resumes never reads a stale one.
 
 Only rank 0 writes files and shows progress.  Without torchrun (no ``WORLD_SIZE`` or
 ``WORLD_SIZE=1``) everything here is a no-op and training runs in one process.
@@ -42,7 +43,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["Context", "from_env", "setup", "share", "all_sum", "gather", "rank_seed", "wrap"]
+__all__ = ["Context", "from_env", "setup", "share", "all_sum", "gather", "barrier", "rank_seed", "wrap"]
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,13 @@ def gather(t: torch.Tensor, ctx: Context) -> list[torch.Tensor]:
     out = [torch.empty_like(src) for _ in range(ctx.world_size)]
     dist.all_gather(out, src.contiguous())
     return [o.to(t.device) for o in out]
+
+
+def barrier(ctx: Context) -> None:
+    """Wait until every rank gets here (e.g. until rank 0 has written a file the others
+    will read); nothing in one process."""
+    if ctx.active:
+        dist.barrier()
 
 
 def rank_seed(seed: int, rank: int) -> int:

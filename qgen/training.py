@@ -380,11 +380,17 @@ def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]
 
 def _save_checkpoint(path: Path, model, opts, scheds, scaler, state: _State, meta: dict[str, Any],
                      ctx: distributed.Context) -> None:
-    """Gather every rank's RNG state (collective), then rank 0 writes the checkpoint."""
+    """Gather every rank's RNG state (collective), then rank 0 writes the checkpoint while
+    the others wait."""
     rngs = distributed.gather(torch.get_rng_state(), ctx)
     cuda_rngs = distributed.gather(torch.cuda.get_rng_state(model.device), ctx) if model.device.type == "cuda" else []
-    if not ctx.is_main:
-        return
+    if ctx.is_main:
+        _write_checkpoint(path, model, opts, scheds, scaler, state, meta, rngs, cuda_rngs)
+    distributed.barrier(ctx)  # the others go on (and may resume from it) once it is complete
+
+
+def _write_checkpoint(path: Path, model, opts, scheds, scaler, state: _State, meta: dict[str, Any],
+                      rngs: list[torch.Tensor], cuda_rngs: list[torch.Tensor]) -> None:
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     opt_metas = []
     for i, opt in enumerate(opts):
@@ -606,6 +612,7 @@ def _run(model, batches, val, cfg: TrainConfig, out_dir: Path, resume: bool, pro
         if ctx.is_main:
             _write_metrics(out_dir, state.history)
             _plot_curve(out_dir, state.history)
+        distributed.barrier(ctx)
         return TrainResult(state.history, state.saved_epoch, state.saved_val, state.stop_reason or "epochs",
                            state.elapsed, out_dir)
 
