@@ -76,10 +76,14 @@ def test_cached_sampling_longer_chain_and_reproducible():
 def test_registry_presets_and_save_load(tmp_path):
     assert MODELS["transformer"] is TransformerModel and TransformerModel.likelihood == "exact"
     model = create_model("transformer", 6, 4)
-    assert model.config == {"n_layers": 2, "d_model": 64, "n_heads": 4, "d_ff": 128}
+    assert model.config == {"n_layers": 2, "d_model": 64, "n_heads": 4, "d_ff": 128, "dropout": 0.0}
     assert training_preset("transformer")["lr"] == 1e-3
+    assert create_model("transformer", 6, 4, preset="small").config["n_layers"] == 1
+    assert training_preset("transformer", "small")["schedule"] == "plateau"
     with pytest.raises(ValueError, match="divisible"):
         TransformerModel(4, 4, d_model=10, n_heads=4)
+    with pytest.raises(ValueError, match="dropout"):
+        TransformerModel(4, 4, dropout=1.0)
     save_model(tmp_path / "m.safetensors", model, {"dataset": {"povm": "pauli4"}})
     loaded, meta = load_model(tmp_path / "m.safetensors", expect={"povm": "pauli4"})
     x = torch.randint(4, (50, 6))
@@ -102,12 +106,25 @@ def test_learns_product_distribution(tmp_path):
     assert fidelity >= 0.99, fidelity  # measured 0.998
 
 
+def test_dropout_only_in_training_mode():
+    model = sharpened(5, 4, seed=6, n_layers=2, dropout=0.5)
+    x = torch.randint(4, (64, 5), generator=torch.Generator().manual_seed(0))
+    assert not torch.equal(model.log_prob(x), model.log_prob(x))  # train mode: random residual dropout
+    model.eval()
+    assert torch.equal(model.log_prob(x), model.log_prob(x))
+    samples, lp = model.sample(300, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(lp, model.log_prob(samples).detach(), atol=1e-5, rtol=1e-5)
+    total = model.log_prob(all_strings(5, 4)).double().exp().sum()
+    assert abs(total.item() - 1) < 1e-5
+
+
 def test_resume_is_exact(tmp_path, monkeypatch):
+    """With dropout: its noise comes from torch's RNG, which the checkpoint restores."""
     data = product_data(1_200, 4, seed=1)
 
     def fresh(seed: int) -> TransformerModel:
         torch.manual_seed(seed)
-        return TransformerModel(4, 4, n_layers=1, d_model=16, n_heads=2, d_ff=32)
+        return TransformerModel(4, 4, n_layers=1, d_model=16, n_heads=2, d_ff=32, dropout=0.1)
 
     cfg = TrainConfig(epochs=2, batch_size=200, lr=3e-3, seed=3)
     assert_resume_is_exact(fresh, data[:1_000], data[1_000:], cfg, tmp_path, monkeypatch)

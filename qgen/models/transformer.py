@@ -12,10 +12,20 @@ query/key/value and attends to the cache, so N qubits cost N incremental steps i
 of re-running the whole prefix each time; it returns the exact log-probability of the
 drawn strings as a by-product.
 
+``dropout`` (residual dropout on both branches of every block) acts only in training
+mode; ``log_prob`` and ``sample`` of a model in eval mode are exact and deterministic.
+
 Presets
 -------
 ``"default"``: 2 blocks, d_model 64, 4 heads, MLP width 128; trained with AdamW lr 1e-3,
 cosine schedule, batch 500 (pre-LN needs no warm-up).
+
+``"small"``: for small training sets (≲ 20,000 strings): 1 block, d_model 32, 2 heads,
+MLP width 64; lr 1e-3 halved whenever the validation NLL stalls for 2 epochs
+(``"plateau"``), batch 500.  With fewer weights it overfits less: on GHZ-20 with Pauli-6
+and 8,000 training strings it reached F_c = 0.989 ± 0.001 against 0.983 ± 0.002 for
+the default architecture (same schedule, both early-stopped with patience 10), and
+0.994 ± 0.001 with 16,000 strings; dropout 0.1 did not help (0.987, 0.981).
 
 Example
 -------
@@ -42,7 +52,7 @@ _KVCache = tuple[torch.Tensor, torch.Tensor]
 class _Block(nn.Module):
     """Pre-LN decoder block: h + Attn(LN(h)), then h + MLP(LN(h))."""
 
-    def __init__(self, d_model: int, n_heads: int, d_ff: int) -> None:
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0) -> None:
         super().__init__()
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
@@ -51,6 +61,7 @@ class _Block(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.proj = nn.Linear(d_model, d_model)
         self.mlp = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model))
+        self.drop = nn.Dropout(dropout)  # on both residual branches (identity in eval mode)
 
     def _heads(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(B, L, d) → q, k, v each (B, heads, L, d/heads)."""
@@ -59,8 +70,8 @@ class _Block(nn.Module):
         return qkv.permute(2, 0, 3, 1, 4).unbind(0)
 
     def _finish(self, h: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
-        h = h + self.proj(att.transpose(1, 2).reshape(h.shape))
-        return h + self.mlp(self.ln2(h))
+        h = h + self.drop(self.proj(att.transpose(1, 2).reshape(h.shape)))
+        return h + self.drop(self.mlp(self.ln2(h)))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         """All positions at once with a causal mask: (B, L, d) → (B, L, d)."""
@@ -84,21 +95,31 @@ class TransformerModel(GenerativeModel):
     n_qubits, n_outcomes : string length N and alphabet size K.
     n_layers : number of pre-LN decoder blocks.
     d_model, n_heads, d_ff : residual width, attention heads, MLP hidden width.
+    dropout : residual dropout probability during training.
     """
 
     name = "transformer"
     likelihood = "exact"
-    presets = {"default": {"n_layers": 2, "d_model": 64, "n_heads": 4, "d_ff": 128}}
-    train_presets = {"default": {"batch_size": 500, "lr": 1e-3, "grad_clip": 1.0, "schedule": "cosine"}}
+    presets = {
+        "default": {"n_layers": 2, "d_model": 64, "n_heads": 4, "d_ff": 128},
+        "small": {"n_layers": 1, "d_model": 32, "n_heads": 2, "d_ff": 64},
+    }
+    train_presets = {
+        "default": {"batch_size": 500, "lr": 1e-3, "grad_clip": 1.0, "schedule": "cosine"},
+        "small": {"batch_size": 500, "lr": 1e-3, "grad_clip": 1.0, "schedule": "plateau"},
+    }
 
     def __init__(
         self, n_qubits: int, n_outcomes: int, *, n_layers: int = 2, d_model: int = 64, n_heads: int = 4,
-        d_ff: int = 128,
+        d_ff: int = 128, dropout: float = 0.0,
     ) -> None:
-        super().__init__(n_qubits, n_outcomes, n_layers=n_layers, d_model=d_model, n_heads=n_heads, d_ff=d_ff)
+        super().__init__(n_qubits, n_outcomes, n_layers=n_layers, d_model=d_model, n_heads=n_heads, d_ff=d_ff,
+                         dropout=dropout)
+        if not 0 <= dropout < 1:
+            raise ValueError(f"need 0 ≤ dropout < 1, got {dropout}")
         self.embedding = nn.Embedding(n_outcomes + 1, d_model)  # row K is the start token
         self.position = nn.Embedding(n_qubits, d_model)
-        self.blocks = nn.ModuleList(_Block(d_model, n_heads, d_ff) for _ in range(n_layers))
+        self.blocks = nn.ModuleList(_Block(d_model, n_heads, d_ff, dropout) for _ in range(n_layers))
         self.ln_f = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, n_outcomes)
 
