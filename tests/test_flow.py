@@ -62,10 +62,15 @@ def test_flow_inverts_and_logdet_is_the_jacobian(coupling):
     for i in range(len(v)):
         jac = torch.autograd.functional.jacobian(lambda w: model.forward_flow(w.view(1, 3, -1))[0][0], v[i].flatten())
         torch.testing.assert_close(logdet[i], torch.linalg.slogdet(jac)[1])
-    active, passive = (torch.randn(4, d, dtype=torch.float64) for d in model.split[::-1])
-    layer_logdets = torch.stack([layer(active, passive)[1] for layer in model.layers[1::2]])  # odd qubits active
-    if coupling == "additive":  # volume preserving: only the final diagonal scaling changes volume
-        assert torch.equal(layer_logdets, torch.zeros_like(layer_logdets))
+    z = torch.randn(4, 3 * model.block, dtype=torch.float64)
+    masks = set()
+    for layer in model.layers:
+        out, layer_logdet = layer(z)
+        assert torch.equal(out[:, layer.passive], z[:, layer.passive])  # a coupling keeps its conditioning half
+        masks.add(tuple(layer.active.tolist()))
+        if coupling == "additive":  # volume preserving: only the final diagonal scaling changes volume
+            assert torch.equal(layer_logdet, torch.zeros(4, dtype=torch.float64))
+    assert masks == {(0, 1, 4, 5), (2, 3), (0, 2, 4), (1, 3, 5)}  # even/odd qubits, even/odd coordinates
 
 
 @pytest.mark.parametrize("n_outcomes", [4, 3])
@@ -133,7 +138,7 @@ def test_samples_match_importance_weighted_likelihood():
 
 
 def test_dequantizer_draws_stay_in_their_cell_and_elbo_bounds_the_estimate():
-    model = random_flow(4, 6, seed=6)
+    model = random_flow(4, 6, seed=6, train_draws=1)
     x = torch.randint(6, (200, 4), generator=torch.Generator().manual_seed(0))
     v, log_q = model.dequantize(x, 3)
     assert v.shape == (3, 200, 4, 3) and log_q.shape == (3, 200)
@@ -145,15 +150,19 @@ def test_dequantizer_draws_stay_in_their_cell_and_elbo_bounds_the_estimate():
     torch.manual_seed(0)
     loss = model.loss(x.to(torch.uint8))
     torch.manual_seed(0)
-    torch.testing.assert_close(loss, -model.elbo(x).mean())
+    torch.testing.assert_close(loss, -model.elbo(x).mean())  # train_draws = 1: the ELBO
     loss.backward()
     assert all(p.grad is not None for p in model.parameters())  # flow and dequantizer train jointly
+    iwae = random_flow(4, 6, seed=6, train_draws=3)
+    torch.manual_seed(0)  # the same stream as a fresh generator seeded with 0
+    torch.testing.assert_close(iwae.loss(x), -iwae.log_prob_estimate(x, 3, torch.Generator().manual_seed(0))[0].mean())
 
 
 def test_registry_presets_determinism_and_save_load(tmp_path):
     assert MODELS["flow"] is FlowModel and FlowModel.likelihood == "estimate"
     assert "likelihood: estimate (importance-weighted" in FlowModel.__doc__
     model = random_flow(5, 6, seed=7, n_importance=16)
+    assert FlowModel(5, 4).config == create_model("flow", 5, 4).config
     x = torch.randint(6, (40, 5))
     assert torch.equal(model.log_prob(x), model.log_prob(x))  # fixed internal seed
     other = model.log_prob_estimate(x, generator=torch.Generator().manual_seed(1))[0]
@@ -162,8 +171,10 @@ def test_registry_presets_determinism_and_save_load(tmp_path):
     loaded, meta = load_model(tmp_path / "m.safetensors", expect={"povm": "pauli6"})
     assert meta["config"] == model.config and meta["config"]["n_importance"] == 16
     assert torch.equal(loaded.log_prob(x), model.log_prob(x))
-    assert create_model("flow", 5, 4).config["n_importance"] == 32
-    assert training_preset("flow")["batch_size"] > 0
+    assert create_model("flow", 5, 4).config["n_importance"] == 256 and model.config["train_draws"] == 4
+    assert training_preset("flow")["epochs"] == 10
+    with pytest.raises(ValueError, match="train_draws"):
+        FlowModel(4, 4, train_draws=0)
     with pytest.raises(ValueError, match="coupling"):
         FlowModel(4, 4, coupling="spline")
     assert len(FlowModel(1, 2).layers) == 0  # one coordinate: the diagonal scaling is the whole flow
@@ -175,7 +186,7 @@ def test_learns_ghz_state(tmp_path):
     the best uncorrelated model, the product of the exact marginals (F_c = 0.963)."""
     ds = simulate(make_target("ghz", n=4), pauli4(), 5_000, seed=0)
     torch.manual_seed(0)
-    model = FlowModel(4, 4, n_layers=4, hidden=64)
+    model = FlowModel(4, 4, n_layers=4, hidden=64, train_draws=1)
     cfg = TrainConfig(epochs=30, batch_size=200, lr=3e-3, patience=None)
     train(model, ds.train, ds.val, cfg, tmp_path, progress=False)
     target = probabilities(make_target("ghz", n=4).state, pauli4())
