@@ -92,6 +92,10 @@ def setup(device: torch.device) -> tuple[Context, torch.device]:
     if not ctx.active:
         return ctx, device
     if device.type == "cuda":
+        if ctx.local_rank >= torch.cuda.device_count():
+            raise ValueError(f"rank {ctx.rank} needs cuda:{ctx.local_rank}, but this node has "
+                             f"{torch.cuda.device_count()} CUDA device(s): start at most that many processes "
+                             f"per node, or train on the CPU with --device cpu")
         device = torch.device("cuda", ctx.local_rank)
         torch.cuda.set_device(device)
     ctx = replace(ctx, device=device if device.type == "cuda" else torch.device("cpu"))

@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 
 from qgen.cli.train import run_training
 from qgen.datasets import simulate, write_dataset
-from qgen.distributed import Context, share
+from qgen.distributed import Context, setup, share
 from qgen.povm import pauli4
 from qgen.targets import make_target
 
@@ -66,7 +66,7 @@ LAUNCHER = textwrap.dedent("""
         print(f"rank {rank} exit {code}", flush=True)
 """)
 
-COMMON = "--epochs 3 --batch-size 250 --lr 0.01 --set hidden=16 --set n_layers=1 --set embed=8 -q --threads 1"
+COMMON = "--device cpu --epochs 3 --batch-size 250 --lr 0.01 --set hidden=16 --set n_layers=1 --set embed=8 -q --threads 1"
 
 
 def free_port() -> int:
@@ -102,6 +102,17 @@ def test_share_and_context():
     assert [share(1, Context(r, 2)) for r in range(2)] == [(0, 0), (0, 1)]  # a rank may get nothing
 
 
+def test_more_cuda_ranks_than_devices_is_a_clear_error(monkeypatch):
+    """Seen on a 1-GPU machine: 2 ranks with the default device ``auto`` would both ask
+    for a GPU; rank 1's cuda:1 does not exist.  Refused before any process group forms."""
+    rank = torch.cuda.device_count()  # the first local rank without a device of its own
+    monkeypatch.setenv("WORLD_SIZE", str(rank + 2))
+    monkeypatch.setenv("RANK", str(rank))
+    monkeypatch.setenv("LOCAL_RANK", str(rank))
+    with pytest.raises(ValueError, match=f"needs cuda:{rank}.*--device cpu"):
+        setup(torch.device("cuda"))
+
+
 @pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
 def test_two_gloo_processes_match_one_process(tmp_path):
     data = tmp_path / "tfim.h5"
@@ -122,11 +133,11 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     # one process, same global batches (the stream with the same 2 shards)
-    run_training(str(data), "rnn", None, str(one / "memory"), progress=False, epochs=3, batch_size=250, lr=0.01,
-                 num_threads=1, model_options={"hidden": 16, "n_layers": 1, "embed": 8})
-    run_training(str(data), "rnn", None, str(one / "stream"), progress=False, epochs=3, batch_size=250, lr=0.01,
-                 num_threads=1, model_options={"hidden": 16, "n_layers": 1, "embed": 8}, stream=True, buffer=300,
-                 shards=2)
+    run_training(str(data), "rnn", None, str(one / "memory"), progress=False, device="cpu", epochs=3,
+                 batch_size=250, lr=0.01, num_threads=1, model_options={"hidden": 16, "n_layers": 1, "embed": 8})
+    run_training(str(data), "rnn", None, str(one / "stream"), progress=False, device="cpu", epochs=3,
+                 batch_size=250, lr=0.01, num_threads=1, model_options={"hidden": 16, "n_layers": 1, "embed": 8},
+                 stream=True, buffer=300, shards=2)
     for mode in ("memory", "stream"):
         a, b = weights(ddp / mode), weights(one / mode)
         assert a.keys() == b.keys()

@@ -187,7 +187,7 @@ def test_learns_ghz_state(tmp_path):
     ds = simulate(make_target("ghz", n=4), pauli4(), 5_000, seed=0)
     torch.manual_seed(0)
     model = FlowModel(4, 4, n_layers=4, hidden=64, train_draws=1)
-    cfg = TrainConfig(epochs=30, batch_size=200, lr=3e-3, patience=None)
+    cfg = TrainConfig(epochs=30, batch_size=200, lr=3e-3, patience=None, device="cpu")
     train(model, ds.train, ds.val, cfg, tmp_path, progress=False)
     target = probabilities(make_target("ghz", n=4).state, pauli4())
     marginals = [target.sum(axis=tuple(j for j in range(4) if j != i)) for i in range(4)]

@@ -63,7 +63,7 @@ def test_learns_product_distribution(tmp_path):
     data = product_data(12_000, 4, seed=0)
     model = small_gan()
     before = total_variation(model, 4)
-    cfg = TrainConfig.from_preset("gan", epochs=20, batch_size=64, seed=0)
+    cfg = TrainConfig.from_preset("gan", epochs=20, batch_size=64, seed=0, device="cpu")
     result = train(model, data[:10_000], data[10_000:], cfg, tmp_path, progress=False)
     after = total_variation(model, 4)
     assert before > 0.3 and after < 0.1

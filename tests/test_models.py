@@ -127,7 +127,7 @@ def test_phase_channels_learn_ghz_coherence(tmp_path):
                   train_log_prob=False)
     torch.manual_seed(0)
     model = create_model("rnn", 4, 6, hidden=32, n_layers=1)
-    train(model, ds.train, ds.val, TrainConfig(epochs=8, batch_size=500, lr=3e-3, seed=0, patience=None), tmp_path,
+    train(model, ds.train, ds.val, TrainConfig(epochs=8, batch_size=500, lr=3e-3, seed=0, patience=None, device="cpu"), tmp_path,
           progress=False)
     with torch.no_grad():
         lq = model.log_prob(torch.as_tensor(enumerate_strings(6, 4), dtype=torch.long)).double().numpy()

@@ -96,7 +96,7 @@ def test_learns_product_distribution(tmp_path):
     data = product_data(3_500, n_qubits, seed=0)
     torch.manual_seed(0)
     model = TransformerModel(n_qubits, 4, n_layers=1, d_model=32, n_heads=2, d_ff=64)
-    cfg = TrainConfig(epochs=10, batch_size=250, lr=3e-3, patience=None)
+    cfg = TrainConfig(epochs=10, batch_size=250, lr=3e-3, patience=None, device="cpu")
     train(model, data[:3_000], data[3_000:], cfg, tmp_path, progress=False)
     strings = enumerate_strings(4, n_qubits)
     target = np.prod(P1[strings], axis=1)
