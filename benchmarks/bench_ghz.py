@@ -69,12 +69,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="only N = 6 and 20")
     ap.add_argument("--only", choices=["fc", "quantum"], help="run one of the two tables")
+    ap.add_argument("--n", type=int, nargs="+", help="only these N in the quantum-fidelity table")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     out = {}
     if args.only != "fc":
         cases = [(6, "pauli6", 300_000, 20, 4), (6, "pauli6", 300_000, 20, 0)]
         if not args.quick:
             cases += [(8, "pauli6", 400_000, 20, 4), (6, "pauli4", 300_000, 20, 4)]
+        cases = [c for c in cases if args.n is None or c[0] in args.n]
         out["quantum"] = [quantum(*c) for c in cases]
         print_table("RNN on small GHZ states: exact quantum fidelity of ρ_q", out["quantum"],
                     ["N", "POVM", "phases", "train samples", "epochs", "seconds", "F_c exact", "KL(P‖q) exact",
@@ -86,7 +91,8 @@ def main() -> None:
         out["fc"] = [one(*c) for c in cases]
         print_table("RNN (default preset) on GHZ states: classical fidelity", out["fc"],
                     ["N", "POVM", "train samples", "epochs", "seconds", "F_c", "goal", "met"])
-    print(f"results saved to {save('ghz' if args.only is None else f'ghz_{args.only}', out)}")
+    name = ("ghz" if args.only is None else f"ghz_{args.only}") + ("_n" + "_".join(map(str, args.n)) if args.n else "")
+    print(f"results saved to {save(name, out)}")
 
 
 if __name__ == "__main__":

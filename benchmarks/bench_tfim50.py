@@ -12,12 +12,13 @@ budget, evaluate with 20k model samples.  Prints one table; saves JSON.
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 
 import torch
 
-from _common import print_table, save
+from _common import RESULTS, print_table, save
 from qgen.datasets import simulate
 from qgen.evaluation import evaluate
 from qgen.models import create_model
@@ -25,10 +26,15 @@ from qgen.povm import pauli4
 from qgen.targets import make_target
 from qgen.training import TrainConfig, train
 
-RUNS = {  # name: (total budget s, training samples, epochs cap, F_c / KL goal)
-    "A": (120, 100_000, 50, ("classical_fidelity", ">=", 0.99)),
-    "B": (600, 400_000, 200, ("kl_target_model", "<=", 0.005)),
+RUNS = {  # name: (total budget s, training samples, epochs, F_c / KL goal)
+    "A": (120, 100_000, 3, ("classical_fidelity", ">=", 0.99)),
+    "B": (600, 580_000, 3, ("kl_target_model", "<=", 0.005)),
 }
+# The cosine schedule spans `epochs`, so they are chosen to end inside the budget
+# (~3,300 strings/s here: B, 3 × 580k in ~530 s) and the learning rate anneals fully; with a
+# 200-epoch cap cut by the budget after 5 epochs it stayed near its peak (KL 0.011).
+# A hyperparameter study on a GPU (same sample passes, KL on 20k test strings):
+# lr 1e-3 → KL 0.008–0.014, lr 3e-3 → 0.0032/0.0036, lr 4e-3 → 0.0028 (batch 500).
 
 
 def one_run(name: str, preset: str, seed: int) -> dict:
@@ -70,6 +76,9 @@ def main() -> None:
     cols = ["run", "budget", "train samples", "epochs", "simulate s", "train s", "total s", "F_c", "KL(P‖q)",
             "goal", "met"]
     print_table(f"RNN ({args.preset} preset) on the 50-qubit critical TFIM, Pauli-4", rows, cols)
+    earlier = json.loads((RESULTS / "tfim50.json").read_text())["rows"] if (RESULTS / "tfim50.json").exists() else []
+    ran = {r["run"] for r in rows}  # a partial run (--runs A) keeps the other runs' rows
+    rows = sorted([r for r in earlier if r["run"] not in ran] + rows, key=lambda r: r["run"])
     print(f"results saved to {save('tfim50', {'rows': rows})}")
 
 
