@@ -1,12 +1,44 @@
 """Atomic file output: readers see the previous complete file or the new complete one,
-never a partial one, even if the writer is killed (temporary file + fsync + rename)."""
+never a partial one, even if the writer is killed (temporary file + fsync + rename).
+
+The temporary file is ``.NAME.HOST-PID-XXXXXXXX.tmp`` beside the output.  A writer killed
+with SIGKILL cannot remove its own; the next write of the same output on the same host
+removes those whose process is gone (a live writer's, or another host's on a shared
+file system, are left alone)."""
 
 from __future__ import annotations
 
+import glob
 import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+_HOST = socket.gethostname().replace(".", "_").replace("-", "_") or "host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files that killed writers of ``path`` left on this host;
+    return them."""
+    path = Path(path)
+    stale = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.{_HOST}-*-*.tmp"):
+        pid = tmp.name[len(path.name) + len(_HOST) + 3 :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            stale.append(tmp)
+    return stale
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
@@ -20,7 +52,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         raise FileNotFoundError(f"output directory '{directory}' does not exist")
     if not os.access(directory, os.W_OK):
         raise PermissionError(f"output directory '{directory}' is not writable")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.{_HOST}-{os.getpid()}-", suffix=".tmp")
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)

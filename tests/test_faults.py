@@ -5,7 +5,8 @@ weights of an uninterrupted run; Ctrl-C (SIGINT) stops training with status 130 
 readable checkpoint.
 
 Leftovers of a kill can only be the writer's hidden temporary files
-(``.NAME.XXXXXXXX.tmp``), which no reader takes for data.  The quick versions kill a
+(``.NAME.HOST-PID-XXXXXXXX.tmp``), which no reader takes for data and the next write of
+the same output removes.  The quick versions kill a
 few times; ``-m slow`` runs many more kills.
 """
 
@@ -131,6 +132,7 @@ def run_simulate_kills(tmp_path: Path, simulated: Path, n_kills: int, seed: int)
         if k == 0:
             assert CliRunner().invoke(cli, [*SIMULATE, str(out)]).exit_code == 0
             assert check_simulate_output(out, None, expected) == "new"
+            assert not any(TEMP.match(p.name) for p in d.iterdir())  # the killed writer's are removed
     return outcomes
 
 
