@@ -4,9 +4,10 @@ N = 20 and TFIM N = 20 and 50 (J = h = 1, open chain), Pauli-4.
 Each backend is trained with its default preset for the case's budget (2 minutes at
 N = 20, 4 minutes at N = 50 unless ``--max-time`` sets one for all), early-stopping on
 the validation split, then scored by ``qgen.evaluation.evaluate`` on 20,000 model
-samples.  Every row records the wall-clock and CPU seconds of training and the load
-average (1, 5, 15 min) before it: on a shared machine the wall-clock budget buys less
-work than on an idle one.  torch uses 2 threads.  Results are saved after every model.
+samples (``--eval-samples``).  Every row records the wall-clock and CPU seconds of
+training and the load average (1, 5, 15 min) before it: on a shared machine the
+wall-clock budget buys less work than on an idle one.  torch uses ``--threads`` threads
+(default 2).  Results are saved after every model.
 
     python benchmarks/bench_compare.py [--cases ghz20 tfim20 tfim50] [--max-time 2m] [--samples 50000]
 """
@@ -38,6 +39,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=50_000, help="measured strings (80 %% train, 10 %% val, 10 %% test)")
     ap.add_argument("--name", default="compare", help="results file benchmarks/results/NAME.json")
     ap.add_argument("--threads", type=int, default=2, help="torch threads")
+    ap.add_argument("--eval-samples", type=int, default=20_000, help="model samples per evaluation")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     results: dict[str, dict] = {}
@@ -50,10 +52,11 @@ def main() -> None:
             load = os.getloadavg()
             cpu = time.process_time()
             with tempfile.TemporaryDirectory() as d:
-                (row,) = compare(ds, [name], max_time=parse_duration(budget), out_dir=d)
+                (row,) = compare(ds, [name], max_time=parse_duration(budget), out_dir=d, n_samples=args.eval_samples)
             rows.append(row | {"cpu_seconds": round(time.process_time() - cpu, 1),
                                "loadavg_before": [round(x, 2) for x in load]})
-            results[case] = {"n_qubits": n, "target": kind, "max_time": budget, "samples": args.samples, "rows": rows}
+            results[case] = {"n_qubits": n, "target": kind, "max_time": budget, "samples": args.samples,
+                             "eval_samples": args.eval_samples, "rows": rows}
             save(args.name, {"threads": args.threads, "results": results})
             print(f"{case} {name}: {row['classical_fidelity']} (load {load[0]:.1f})", flush=True)
         print(f"\n{case}: {args.samples:,} Pauli-4 samples, {budget} of training per model")

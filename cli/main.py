@@ -40,7 +40,7 @@ class QgenGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt as e:
-            click.echo(f"Error: {e or 'interrupted'}", err=True)
+            click.echo(f"Error: {str(e) or 'interrupted'}", err=True)
             sys.exit(130)
         except MemoryError:
             click.echo("Error: out of memory (reduce the number of samples or the chunk size)", err=True)

@@ -18,14 +18,39 @@ import os as _os
 # processes (measured on 2 cores: 0.3 s → 1–5 s per RNN step); passive waiting costs little.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import importlib as _importlib  # noqa: E402
+import importlib.util as _importlib_util  # noqa: E402
+
 from ._version import __version__  # noqa: E402
-from .datasets import Dataset, DatasetError, read_dataset, simulate, write_dataset  # noqa: E402
-from .groundstate import GroundState, SpectralGap, excited_state, ground_state, spectral_gap  # noqa: E402
-from .hamiltonians import Hamiltonian, heisenberg, tfim, tfim_2d, xxz  # noqa: E402
-from .povm import POVM, get_povm, pauli4, pauli6, tetra, trine  # noqa: E402
-from .sampling import log_prob, sample  # noqa: E402
-from .states import MPS, DenseState, cluster, depolarize, ghz, product_state, w_state  # noqa: E402
-from .targets import Target, make_target, target_from_hamiltonian  # noqa: E402
+
+# Public names, imported from their module on first use (PEP 562), so that ``import qgen``
+# and the ``qgen`` command's start stay light.
+_EXPORTS = {
+    "datasets": ["Dataset", "DatasetError", "read_dataset", "simulate", "write_dataset"],
+    "groundstate": ["GroundState", "SpectralGap", "excited_state", "ground_state", "spectral_gap"],
+    "hamiltonians": ["Hamiltonian", "heisenberg", "tfim", "tfim_2d", "xxz"],
+    "povm": ["POVM", "get_povm", "pauli4", "pauli6", "tetra", "trine"],
+    "sampling": ["log_prob", "sample"],
+    "states": ["MPS", "DenseState", "cluster", "depolarize", "ghz", "product_state", "w_state"],
+    "targets": ["Target", "make_target", "target_from_hamiltonian"],
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str):
+    if name in _HOME:
+        value = getattr(_importlib.import_module(f".{_HOME[name]}", __name__), name)
+    elif _importlib_util.find_spec(f"{__name__}.{name}") is not None:  # a submodule: qgen.metrics
+        value = _importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'qgen' has no attribute '{name}'")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOME})
+
 
 __all__ = [
     "__version__", "Dataset", "DatasetError", "read_dataset", "simulate", "write_dataset", "GroundState",

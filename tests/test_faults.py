@@ -237,3 +237,21 @@ def test_sigint_stops_training_with_status_130_and_a_checkpoint(tmp_path, traine
     check_run_files(run)
     with safe_open(str(run / "checkpoint.safetensors"), framework="pt") as f:
         assert json.loads(f.metadata()["qgen"])["state"]["stop_reason"] == "interrupted"
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.8, 2.0])
+def test_ctrl_c_during_start_up_exits_quietly(tmp_path, delay):
+    """The console script (``qgen._entry``) loads the CLI's modules for about a second;
+    Ctrl-C then, or once the command runs, ends with status 130 and one line, no traceback,
+    and no output file.  (The interpreter's own first ~0.1 s, before any qgen code runs,
+    is outside qgen's reach.)"""
+    out = tmp_path / "data.h5"
+    entry = [sys.executable, "-c", "from qgen._entry import main; main()"]
+    proc = subprocess.Popen([*entry, "simulate", "tfim", "--n", "30", "--samples", "3000000", "-q", "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert proc.returncode == 130 and len(lines) == 1 and lines[0].startswith("Error: interrupted"), err
+    assert not out.exists()
