@@ -53,7 +53,7 @@ def quantum(n: int, povm: str, n_train: int, epochs: int, phases: int, seed: int
     ds = simulate(make_target("ghz", n=n), get_povm(povm), int(n_train / 0.9) + 1, seed=seed,
                   val_fraction=0.1, test_fraction=0.0, train_log_prob=False)
     torch.manual_seed(seed)
-    model = create_model("rnn", n, ds.povm.n_outcomes, phases=phases)
+    model = create_model("rnn", n, ds.povm.n_outcomes, phases=phases, povm=ds.povm)
     cfg = TrainConfig.from_preset("rnn", epochs=epochs, seed=seed, lr=2e-3, patience=None)
     with tempfile.TemporaryDirectory() as d:
         train(model, ds.train, ds.val, cfg, d, progress=False)

@@ -54,7 +54,7 @@ def run_training(data: str, model_name: str, preset: str | None, out_dir: str, *
         if train_samples is not None:
             raise click.BadParameter("cannot be combined with --stream", param_hint="--train-samples")
         x = HDF5Stream(data, buffer=buffer or DEFAULT_BUFFER, shards=shards)
-        val, identity, n_train = x.validation(), x.header.identity(), x.n_rows
+        val, identity, n_train, povm = x.validation(), x.header.identity(), x.n_rows, x.header.povm
     else:
         head = read_header(data)
         check_memory(estimate_training_data(head.n_samples, head.n_qubits),
@@ -63,14 +63,14 @@ def run_training(data: str, model_name: str, preset: str | None, out_dir: str, *
         if train_samples is not None and not 1 <= train_samples <= len(ds.train):
             raise click.BadParameter(f"must lie in 1..{len(ds.train)}", param_hint="--train-samples")
         x = ds.train if train_samples is None else ds.train[:train_samples]
-        val, identity, n_train = ds.val, ds.identity(), len(x)
+        val, identity, n_train, povm = ds.val, ds.identity(), len(x), ds.povm
     if len(val) == 0:
         raise click.ClickException(f"'{data}' has no validation split (needed for early stopping)")
     overrides = {k: v for k, v in train_options.items() if v is not None}
     cfg = TrainConfig.from_preset(model_name, preset, seed=seed, **overrides)
     resolve_device(cfg.device)  # a bad device fails before anything is written
     torch.manual_seed(seed)
-    model = create_model(model_name, identity["n_qubits"], identity["n_outcomes"], preset=preset,
+    model = create_model(model_name, identity["n_qubits"], identity["n_outcomes"], preset=preset, povm=povm,
                          **(model_options or {}))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

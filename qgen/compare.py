@@ -52,7 +52,7 @@ def fit_and_evaluate(ds: Dataset, name: str, *, max_time: float | None, out_dir:
     validation weights (what ``qgen evaluate`` scores) with :func:`qgen.evaluation.evaluate`.
     Returns (report, {"train_seconds", "epochs", "stop_reason"})."""
     torch.manual_seed(seed)
-    model = create_model(name, ds.n_qubits, ds.povm.n_outcomes)
+    model = create_model(name, ds.n_qubits, ds.povm.n_outcomes, povm=ds.povm)
     cfg = TrainConfig.from_preset(name, epochs=epochs, max_time=max_time, seed=seed)
     t0 = time.perf_counter()
     result = train(model, ds.train, ds.val, cfg, out_dir, progress=progress, dataset_info=ds.identity())

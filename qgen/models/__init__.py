@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..povm import POVM
 from .base import LIKELIHOODS, MODELS, GenerativeModel, register_model
 from .flow import FlowModel
 from .gan import GANModel
@@ -40,11 +41,20 @@ def _preset(table: dict[str, dict[str, Any]], name: str, preset: str, what: str)
 
 
 def create_model(
-    name: str, n_qubits: int, n_outcomes: int, preset: str | None = None, **overrides: Any
+    name: str, n_qubits: int, n_outcomes: int, preset: str | None = None, *, povm: POVM | None = None,
+    **overrides: Any
 ) -> GenerativeModel:
-    """Build model ``name`` from its ``preset`` (``"default"`` when None) with keyword overrides."""
+    """Build model ``name`` from its ``preset`` (``"default"`` when None) with keyword overrides.
+
+    ``povm``: the measurement the model will learn; a backend may take defaults from it
+    (its ``povm_defaults(povm, config)``, e.g. the RNN's initial phases), below the
+    explicit overrides."""
     cls = get_model(name)
     config = _preset(cls.presets, name, preset or "default", "architecture") | overrides
+    if povm is not None and hasattr(cls, "povm_defaults"):
+        if povm.n_outcomes != n_outcomes:
+            raise ValueError(f"the POVM has {povm.n_outcomes} outcomes, the model {n_outcomes}")
+        config = config | cls.povm_defaults(povm, config) | overrides
     try:
         return cls(n_qubits, n_outcomes, **config)
     except (TypeError, RuntimeError) as e:  # an unknown keyword, a negative or fractional size …

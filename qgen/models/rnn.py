@@ -39,6 +39,12 @@ represent Π_i e^{iθ(a_i)} exactly, and the same network then reaches a quantum
 of 0.997 (benchmarks/bench_ghz.py). The cost is 2D extra inputs per step. The ``paper``
 preset has none, as in the paper.
 
+The phase of that term is Σ_i arg⟨0|M^{a_i}|1⟩.  Given the POVM (``create_model(...,
+povm=...)``, as ``qgen train`` does), channel 0 starts there, θ(a) = arg⟨0|M^a|1⟩
+(:func:`povm_phases`), and the others at random.  For GHZ-8 with Pauli-6 (400k strings,
+20 epochs) this start gives a quantum fidelity of 0.991, where random phases stayed at
+the mixture (0.501): the coherence then only has to be weighted, not found.
+
 Example
 -------
 >>> m = RNNModel(n_qubits=5, n_outcomes=4, hidden=8, n_layers=1)
@@ -49,14 +55,26 @@ True
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
+from ..povm import POVM
 from .base import GenerativeModel, register_model
 
-__all__ = ["RNNModel"]
+__all__ = ["RNNModel", "povm_phases"]
 
 _CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
+
+
+def povm_phases(povm: POVM) -> list[float]:
+    """arg⟨0|M^a|1⟩ for every outcome a (0 where the element has no 0–1 coherence).
+
+    >>> from qgen.povm import pauli6
+    >>> [round(x, 3) for x in povm_phases(pauli6())]
+    [0.0, 0.0, 0.0, 3.142, -1.571, 1.571]
+    """
+    return [float(x) for x in np.angle(povm.elements[:, 0, 1])]
 
 
 @register_model
@@ -94,16 +112,30 @@ class RNNModel(GenerativeModel):
         hidden: int = 64,
         embed: int = 16,
         phases: int = 0,
+        phase_init: list[float] | None = None,
     ) -> None:
         super().__init__(n_qubits, n_outcomes, cell=cell, n_layers=n_layers, hidden=hidden, embed=embed,
-                         phases=phases)
+                         phases=phases, **({} if phase_init is None else {"phase_init": phase_init}))
         if cell not in _CELLS:
             raise ValueError(f"unknown cell '{cell}'; choose one of {', '.join(_CELLS)}")
+        if phase_init is not None and (not phases or len(phase_init) != n_outcomes):
+            raise ValueError(f"phase_init needs phases ≥ 1 and one angle per outcome ({n_outcomes}), "
+                             f"got phases = {phases} and {len(phase_init)} angles")
         self.embedding = nn.Embedding(n_outcomes + 1, embed)  # row K is the start token
         # θ ~ U(−π, π): a random start, so that the channels differ from one another
         self.theta = nn.Parameter(torch.rand(n_outcomes + 1, phases) * 2 * torch.pi - torch.pi) if phases else None
+        if phase_init is not None:
+            with torch.no_grad():
+                self.theta[:n_outcomes, 0] = torch.tensor(phase_init, dtype=self.theta.dtype)
         self.rnn = _CELLS[cell](embed + 2 * phases, hidden, num_layers=n_layers, batch_first=True)
         self.head = nn.Linear(hidden, n_outcomes)
+
+    @staticmethod
+    def povm_defaults(povm: POVM, config: dict) -> dict:
+        """``phase_init`` from the POVM when the model has phase channels: channel 0 starts at
+        θ(a) = arg⟨0|M^a|1⟩, the phase each outcome adds to the coherence term of a cat state
+        (see "Phase channels"); the other channels start at random."""
+        return {"phase_init": povm_phases(povm)} if config.get("phases") else {}
 
     def _inputs(self, tokens: torch.Tensor, phi: torch.Tensor | None) -> torch.Tensor:
         """GRU input for (batch, steps) tokens: their embedding, and with ``phases`` the
