@@ -28,10 +28,10 @@ from qgen.training import TrainConfig, train
 
 RUNS = {  # name: (total budget s, training samples, epochs, F_c / KL goal)
     "A": (120, 100_000, 3, ("classical_fidelity", ">=", 0.99)),
-    "B": (600, 580_000, 3, ("kl_target_model", "<=", 0.005)),
+    "B": (600, 560_000, 3, ("kl_target_model", "<=", 0.005)),
 }
 # The cosine schedule spans `epochs`, so they are chosen to end inside the budget
-# (~3,300 strings/s here: B, 3 × 580k in ~530 s) and the learning rate anneals fully; with a
+# (~3,300 strings/s here: B, 3 × 560k in ~520 s) and the learning rate anneals fully; with a
 # 200-epoch cap cut by the budget after 5 epochs it stayed near its peak (KL 0.011).
 # A hyperparameter study on a GPU (same sample passes, KL on 20k test strings):
 # lr 1e-3 → KL 0.008–0.014, lr 3e-3 → 0.0032/0.0036, lr 4e-3 → 0.0028 (batch 500).
@@ -44,9 +44,9 @@ def one_run(name: str, preset: str, seed: int) -> dict:
     ds = simulate(target, pauli4(), n_samples, seed=seed, val_fraction=0.02, test_fraction=0.03,
                   train_log_prob=False)
     t_sim = time.perf_counter() - t0
-    eval_reserve = 25.0  # measured: evaluation of 20k samples at N = 50 takes ~10–20 s here
+    eval_reserve = 35.0  # measured: evaluating 20k samples at N = 50 takes ~25 s here, and the trainer ~2 s more
     torch.manual_seed(seed)
-    model = create_model("rnn", 50, 4, preset=preset)
+    model = create_model("rnn", 50, 4, preset=preset, povm=pauli4())
     cfg = TrainConfig.from_preset("rnn", preset, epochs=epochs, seed=seed, patience=None,
                                   max_time=max(10.0, budget - t_sim - eval_reserve))
     with tempfile.TemporaryDirectory() as d:
@@ -62,7 +62,7 @@ def one_run(name: str, preset: str, seed: int) -> dict:
         "epochs": len(res.history), "simulate s": f"{t_sim:.0f}", "train s": f"{t_train:.0f}",
         "total s": f"{total:.0f}", "F_c": f"{fc['mean']:.4f} ± {fc['stderr']:.4f}",
         "KL(P‖q)": f"{kl['mean']:.4f} ± {kl['stderr']:.4f}",
-        "goal": f"{score} {op} {goal}", "met": "yes" if ok and total <= budget * 1.05 else "NO",
+        "goal": f"{score} {op} {goal}", "met": "yes" if ok and total <= budget else "NO",
     }
 
 
