@@ -211,55 +211,50 @@ def sec_stream(args) -> list[dict]:
     return rows
 
 
-def _plain_gru(x: torch.Tensor, batch: int, hidden: int, layers: int, k: int) -> float:
-    """A standard PyTorch loop: DataLoader over a TensorDataset, one-hot inputs, nn.GRU,
-    Linear, CrossEntropyLoss, Adam; one epoch, samples/s."""
+def _plain_epoch(x: torch.Tensor, batch: int, k: int, params, loss_of) -> float:
+    """One epoch of a standard PyTorch loop, samples/s: DataLoader over a TensorDataset,
+    one-hot inputs (start token k, then the previous outcomes), ``loss_of(inputs, strings)``,
+    Adam."""
     from torch import nn
     from torch.utils.data import DataLoader, TensorDataset
 
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.gru = nn.GRU(k + 1, hidden, num_layers=layers, batch_first=True)
-            self.out = nn.Linear(hidden, k)
-
-        def forward(self, inp):
-            h, _ = self.gru(inp)
-            return self.out(h)
-
-    torch.manual_seed(0)
-    net = Net()
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss()
+    opt = torch.optim.Adam(params, lr=1e-3)
     loader = DataLoader(TensorDataset(x), batch_size=batch, shuffle=True)
     t0 = time.perf_counter()
     for (xb,) in loader:
         start = torch.full((len(xb), 1), k)
         inp = nn.functional.one_hot(torch.cat([start, xb[:, :-1]], 1), k + 1).float()
-        loss = loss_fn(net(inp).reshape(-1, k), xb.reshape(-1))
+        loss = loss_of(inp, xb)
         opt.zero_grad()
         loss.backward()
         opt.step()
     return len(x) / (time.perf_counter() - t0)
 
 
+def _plain_gru(x: torch.Tensor, batch: int, hidden: int, layers: int, k: int) -> float:
+    """The loop with a fused ``nn.GRU`` and a Linear head, cross-entropy over all steps."""
+    from torch import nn
+
+    torch.manual_seed(0)
+    gru = nn.GRU(k + 1, hidden, num_layers=layers, batch_first=True)
+    out = nn.Linear(hidden, k)
+    loss_fn = nn.CrossEntropyLoss()
+    return _plain_epoch(x, batch, k, [*gru.parameters(), *out.parameters()],
+                        lambda inp, xb: loss_fn(out(gru(inp)[0]).reshape(-1, k), xb.reshape(-1)))
+
+
 def _plain_gru_cells(x: torch.Tensor, batch: int, hidden: int, layers: int, k: int) -> float:
     """The step-by-step form of the same loop: stacked ``nn.GRUCell`` stepped over the N
     qubits (how the seed paper's TensorFlow code, a MultiRNNCell unrolled by dynamic_rnn,
-    and most autoregressive tomography tutorials run the network); one epoch, samples/s."""
+    and most autoregressive tomography tutorials run the network)."""
     from torch import nn
-    from torch.utils.data import DataLoader, TensorDataset
 
     torch.manual_seed(0)
     cells = nn.ModuleList([nn.GRUCell(k + 1 if i == 0 else hidden, hidden) for i in range(layers)])
     out = nn.Linear(hidden, k)
-    opt = torch.optim.Adam([*cells.parameters(), *out.parameters()], lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
-    loader = DataLoader(TensorDataset(x), batch_size=batch, shuffle=True)
-    t0 = time.perf_counter()
-    for (xb,) in loader:
-        start = torch.full((len(xb), 1), k)
-        inp = nn.functional.one_hot(torch.cat([start, xb[:, :-1]], 1), k + 1).float()
+
+    def loss_of(inp: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:
         h = [torch.zeros(len(xb), hidden) for _ in cells]
         loss = 0.0
         for i in range(xb.shape[1]):
@@ -267,10 +262,9 @@ def _plain_gru_cells(x: torch.Tensor, batch: int, hidden: int, layers: int, k: i
             for j, cell in enumerate(cells):
                 h[j] = z = cell(z, h[j])
             loss = loss + loss_fn(out(z), xb[:, i])
-        opt.zero_grad()
-        (loss / xb.shape[1]).backward()
-        opt.step()
-    return len(x) / (time.perf_counter() - t0)
+        return loss / xb.shape[1]
+
+    return _plain_epoch(x, batch, k, [*cells.parameters(), *out.parameters()], loss_of)
 
 
 def sec_plain(args) -> list[dict]:
