@@ -56,9 +56,22 @@ def tfim_strings(n: int, count: int, seed: int = 0) -> np.ndarray:
     return sample(make_target("tfim", n=n).state, pauli4(), count, seed=seed)
 
 
-def best_of(repeats: int, fn) -> float:
-    """The largest of ``repeats`` throughput measurements (the least disturbed by the load)."""
-    return max(fn() for _ in range(repeats))
+def rounds(repeats: int, runs: dict) -> dict[str, list[float]]:
+    """Each throughput measurement ``runs[name]()`` taken ``repeats`` times, interleaved
+    round by round, so that every variant sees the same slow drifts of a shared machine's
+    load; ``{name: [rate of round 0, round 1, …]}``."""
+    out = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            out[name].append(fn())
+    return out
+
+
+def speedup(fast: list[float], slow: list[float]) -> str:
+    """Median and range of the per-round ratios fast/slow (a ratio within one round is
+    far steadier than either rate on a shared machine)."""
+    r = np.array(fast) / np.array(slow)
+    return f"{np.median(r):.2f}× (rounds {r.min():.2f}–{r.max():.2f}×)"
 
 
 # ---------------------------------------------------------------- sections
@@ -162,16 +175,17 @@ def sec_ddp(args) -> list[dict]:
                          val_fraction=0.05, test_fraction=0.0)
         common = ["train", str(data), "--epochs", "1", "--batch-size", "500", "--set", "hidden=256", "--set",
                   "n_layers=3"]
-        runs = {(p, t): best_of(args.repeats, lambda p=p, t=t: _qgen_train(common, p, t, Path(tmp) / "run"))
-                for p, t in ((1, 1), (2, 1), (1, 2))}
-    size = f"{int(args.ddp_strings * 0.95):,} strings, batch 500"
-    one = runs[(1, 1)]
+        runs = rounds(args.repeats, {(p, t): lambda p=p, t=t: _qgen_train(common, p, t, Path(tmp) / "run")
+                                     for p, t in ((1, 1), (2, 1), (1, 2))})
+    size = f"{int(args.ddp_strings * 0.95):,} strings, batch 500, {args.repeats} rounds"
+    one, ddp, threads = runs[(1, 1)], runs[(2, 1)], runs[(1, 2)]
     return [
-        {"task": "train GRU 3×256, 1 process × 1 thread", "size": size, "cpu": rate(one), "gpu": "", "note": ""},
-        {"task": "train GRU 3×256, 1 process × 2 threads", "size": size, "cpu": rate(runs[(1, 2)]), "gpu": "",
-         "note": f"{runs[(1, 2)] / one:.2f}× 1 thread"},
-        {"task": "train GRU 3×256, 2 gloo DDP processes", "size": size, "cpu": rate(runs[(2, 1)]), "gpu": "",
-         "note": f"{runs[(2, 1)] / one:.2f}× 1 process (target ≥ 1.6×); {runs[(2, 1)] / runs[(1, 2)]:.2f}× 2 threads"},
+        {"task": "train GRU 3×256, 1 process × 1 thread", "size": size, "cpu": rate(np.median(one)), "gpu": "",
+         "note": "median"},
+        {"task": "train GRU 3×256, 1 process × 2 threads", "size": size, "cpu": rate(np.median(threads)), "gpu": "",
+         "note": f"{speedup(threads, one)} 1 thread"},
+        {"task": "train GRU 3×256, 2 gloo DDP processes", "size": size, "cpu": rate(np.median(ddp)), "gpu": "",
+         "note": f"{speedup(ddp, one)} 1 process (target ≥ 1.6×); {speedup(ddp, threads)} 2 threads"},
     ]
 
 
@@ -267,8 +281,35 @@ def _plain_gru_cells(x: torch.Tensor, batch: int, hidden: int, layers: int, k: i
     return _plain_epoch(x, batch, k, [*cells.parameters(), *out.parameters()], loss_of)
 
 
+def _gemm_rate(batch: int, hidden: int, repeats: int = 200) -> float:
+    """FLOP/s of this machine's fp32 GEMMs at the shapes of one GRU step on the current
+    torch threads: the forward h·W_hhᵀ (+ bias), and the backward's grad-input and
+    grad-weight products; total FLOPs over total time, best of three passes."""
+    h, g = torch.randn(batch, hidden), torch.randn(batch, 3 * hidden)
+    w, b = torch.randn(3 * hidden, hidden), torch.randn(3 * hidden)
+    products = (lambda: torch.addmm(b, h, w.t()), lambda: g @ w, lambda: g.t() @ h)
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            for f in products:
+                f()
+        best = min(best, time.perf_counter() - t0)
+    return 3 * repeats * 2 * batch * hidden * 3 * hidden / best
+
+
+def _gru_flops_per_string(n: int, k: int, hidden: int, layers: int) -> float:
+    """Matrix-product FLOPs to train on one string with the plain one-hot GRU: per step
+    2·3H·(I_l + H) for every layer (I_1 = K + 1, I_l = H after) and 2·H·K for the head;
+    the backward pass costs twice the forward."""
+    per_step = sum(2 * 3 * hidden * ((k + 1 if i == 0 else hidden) + hidden) for i in range(layers)) + 2 * hidden * k
+    return 3 * n * per_step
+
+
 def sec_plain(args) -> list[dict]:
     x = tfim_strings(N, args.plain_strings + 500)
+    xt = torch.from_numpy(x[: args.plain_strings]).long()
+    size = f"{args.plain_strings:,} strings, N={N}, batch 500, {args.repeats} rounds"
     rows = []
     for threads in (1, 2):
         torch.set_num_threads(threads)
@@ -281,24 +322,28 @@ def sec_plain(args) -> list[dict]:
                 return train(model, x[: args.plain_strings], x[args.plain_strings :], cfg, out,
                              progress=False).history[-1]["samples_per_s"]
 
-        plain = cells = ours_rate = ours_bf16 = 0.0
-        xt = torch.from_numpy(x[: args.plain_strings]).long()
-        for _ in range(args.repeats):  # alternate, keep the best of each: all see the same load
-            plain = max(plain, _plain_gru(xt, 500, 64, 2, 4))
-            cells = max(cells, _plain_gru_cells(xt, 500, 64, 2, 4))
-            ours_rate = max(ours_rate, ours())
-            ours_bf16 = max(ours_bf16, ours("bf16"))
-        size = f"{args.plain_strings:,} strings, N={N}, batch 500"
+        r = rounds(args.repeats, {"fused": lambda: _plain_gru(xt, 500, 64, 2, 4),
+                                  "cells": lambda: _plain_gru_cells(xt, 500, 64, 2, 4),
+                                  "ours": ours, "bf16": lambda: ours("bf16")})
+        gemm = _gemm_rate(500, 64)
+        flops = _gru_flops_per_string(N, 4, 64, 2)
+        need = 2 * np.median(r["cells"]) * flops
         rows += [
-            {"task": f"plain PyTorch GRU 2×64 loop, {threads} thread(s)", "size": size, "cpu": rate(plain), "gpu": "",
-             "note": "DataLoader, one-hot, fused nn.GRU, CE, Adam"},
-            {"task": f"plain GRUCell 2×64 loop over qubits, {threads} thread(s)", "size": size, "cpu": rate(cells),
-             "gpu": "", "note": "as above, the cells stepped qubit by qubit"},
+            {"task": f"plain PyTorch GRU 2×64 loop, {threads} thread(s)", "size": size,
+             "cpu": rate(np.median(r["fused"])), "gpu": "", "note": "DataLoader, one-hot, fused nn.GRU, CE, Adam"},
+            {"task": f"plain GRUCell 2×64 loop over qubits, {threads} thread(s)", "size": size,
+             "cpu": rate(np.median(r["cells"])), "gpu": "", "note": "as above, the cells stepped qubit by qubit"},
             {"task": f"qgen RNN default (2×64 GRU, 4 phases), {threads} thread(s)", "size": size,
-             "cpu": rate(ours_rate), "gpu": "",
-             "note": f"{ours_rate / plain:.2f}× fused loop, {ours_rate / cells:.2f}× cell loop (target ≥ 2×)"},
-            {"task": f"qgen RNN default, --amp bf16, {threads} thread(s)", "size": size, "cpu": rate(ours_bf16),
-             "gpu": "", "note": f"{ours_bf16 / plain:.2f}× fused loop, {ours_bf16 / cells:.2f}× cell loop"},
+             "cpu": rate(np.median(r["ours"])), "gpu": "",
+             "note": f"{speedup(r['ours'], r['fused'])} fused loop, {speedup(r['ours'], r['cells'])} cell loop "
+                     "(target ≥ 2×)"},
+            {"task": f"qgen RNN default, --amp bf16, {threads} thread(s)", "size": size,
+             "cpu": rate(np.median(r["bf16"])), "gpu": "",
+             "note": f"{speedup(r['bf16'], r['fused'])} fused loop, {speedup(r['bf16'], r['cells'])} cell loop"},
+            {"task": f"fp32 GEMM at the GRU step's shapes, {threads} thread(s)", "size": "500×64 · 64×192 and back",
+             "cpu": f"{gemm / 1e9:.0f} GFLOP/s", "gpu": "",
+             "note": f"2× the cell loop needs {need / 1e9:.0f} GFLOP/s of matrix products alone "
+                     f"({flops / 1e6:.1f} MFLOP per string)"},
         ]
     torch.set_num_threads(1)
     return rows
@@ -318,11 +363,11 @@ def main() -> None:
     ap.add_argument("--train-strings", type=int, default=5_000)
     ap.add_argument("--sample-strings", type=int, default=20_000)
     ap.add_argument("--eval-strings", type=int, default=5_000)
-    ap.add_argument("--sim-strings", type=int, default=60_000)
+    ap.add_argument("--sim-strings", type=int, default=400_000)
     ap.add_argument("--ddp-strings", type=int, default=8_000)
     ap.add_argument("--plain-strings", type=int, default=10_000)
     ap.add_argument("--stream-time", default="60s")
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=5, help="interleaved rounds of the ddp and plain sections")
     args = ap.parse_args()
     chosen = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = set(chosen) - set(SECTIONS)

@@ -311,10 +311,11 @@ def _blocks(target: Target, povm: POVM, n: int, seed: int | None, logp_from: int
     bar = tqdm(total=n, desc="sampling + exact ln P", disable=not progress, unit="str", leave=False,
                dynamic_ncols=True)
     try:
-        if k == 1:
-            for c in range(n_blocks):
-                yield _block(draw, target.state, povm, n, logp_from, c)
-                bar.update(min(n, (c + 1) * BLOCK) - c * BLOCK)
+        if k == 1:  # one core: one BLAS thread too (more only oversubscribe these small products)
+            with threadpool_limits(1):
+                for c in range(n_blocks):
+                    yield _block(draw, target.state, povm, n, logp_from, c)
+                    bar.update(min(n, (c + 1) * BLOCK) - c * BLOCK)
             return
         if workers is not None and draw.heavy:
             pool: Executor = ProcessPoolExecutor(k, mp_context=multiprocessing.get_context("spawn"),

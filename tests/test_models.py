@@ -25,20 +25,23 @@ def sharpened_rnn(n_qubits: int, n_outcomes: int, seed: int, **config) -> RNNMod
     return model
 
 
+@pytest.mark.parametrize("patch", [1, 2, 3])
 @pytest.mark.parametrize("phases", [0, 3])
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
-@pytest.mark.parametrize("n_qubits,n_outcomes", [(1, 4), (4, 4), (3, 6)])
-def test_log_prob_normalised(cell, n_qubits, n_outcomes, phases):
+@pytest.mark.parametrize("n_qubits,n_outcomes", [(1, 4), (4, 4), (3, 6), (5, 3)])
+def test_log_prob_normalised(cell, n_qubits, n_outcomes, phases, patch):
     torch.manual_seed(0)
-    model = RNNModel(n_qubits, n_outcomes, cell=cell, hidden=12, n_layers=2, embed=5, phases=phases)
+    model = RNNModel(n_qubits, n_outcomes, cell=cell, hidden=12, n_layers=2, embed=5, phases=phases, patch=patch)
     total = model.log_prob(all_strings(n_qubits, n_outcomes)).double().exp().sum()
     assert abs(total.item() - 1) < 1e-5
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_sampling_matches_log_prob(cell):
-    n_qubits, n_outcomes, n = 3, 4, 20_000
-    model = sharpened_rnn(n_qubits, n_outcomes, seed=1, cell=cell)
+@pytest.mark.parametrize("cell,n_qubits,patch", [("gru", 3, 1), ("lstm", 3, 1), ("gru", 5, 2), ("gru", 4, 3)])
+def test_sampling_matches_log_prob(cell, n_qubits, patch):
+    """χ² of 20,000 samples against exp(log_prob) on all 4^N strings; with patches the last
+    patch is partial (its padding qubits summed out) for N = 5, patch 2 and N = 4, patch 3."""
+    n_outcomes, n = 4, 20_000
+    model = sharpened_rnn(n_qubits, n_outcomes, seed=1, cell=cell, patch=patch)
     x, lp = model.sample(n, generator=torch.Generator().manual_seed(2), chunk_size=7_000)
     assert x.shape == (n, n_qubits) and x.dtype == torch.long
     torch.testing.assert_close(lp, model.log_prob(x).detach(), atol=1e-5, rtol=1e-5)
@@ -57,7 +60,7 @@ def test_sampling_matches_log_prob(cell):
     # False-alarm rate 1e-3 (fixed seeds make the outcome deterministic).
     assert chisquare(obs, exp).pvalue > 1e-3
     # ... and the same test rejects the samples against a different model (power check).
-    other = sharpened_rnn(n_qubits, n_outcomes, seed=5, cell=cell)
+    other = sharpened_rnn(n_qubits, n_outcomes, seed=5, cell=cell, patch=patch)
     wrong = other.log_prob(strings).double().exp().detach().numpy()
     wrong *= n / wrong.sum()
     assert chisquare(counts, wrong).pvalue < 1e-3
@@ -92,6 +95,26 @@ def test_input_validation():
         model.log_prob(torch.zeros(3, 4))
     with pytest.raises(ValueError, match="cell"):
         RNNModel(4, 4, cell="tcn")
+    for bad in (0, 2.0, True, 7):  # 4^7 > 4096 outcomes per step
+        with pytest.raises(ValueError, match="patch"):
+            RNNModel(4, 4, patch=bad)
+
+
+def test_patch_of_one_is_the_qubit_by_qubit_network():
+    """patch = 1 leaves the architecture as it was (checkpoints load, same log P), and a
+    patched network reads one embedding per patch: ⌈N/patch⌉ cell steps."""
+    torch.manual_seed(0)
+    one = RNNModel(5, 4, hidden=8, phases=2)
+    assert "patch" not in one.config and one.n_steps == 5 and one.head.out_features == 4
+    x = torch.randint(4, (6, 5))
+    # the qubit-by-qubit chain rule, written out: p(a_i | a_<i) from the cell's output at step i
+    inputs = torch.cat([torch.full((6, 1), 4), x[:, :-1]], 1)
+    phi = torch.cumsum(one.theta[inputs], 1)
+    out, _ = one.rnn(torch.cat([one.embedding(inputs), torch.cos(phi), torch.sin(phi)], -1))
+    expected = torch.log_softmax(one.head(out), -1).gather(-1, x[..., None]).sum((1, 2))
+    torch.testing.assert_close(one.log_prob(x), expected)
+    two = RNNModel(5, 4, hidden=8, phases=2, patch=2)
+    assert two.config["patch"] == 2 and two.n_steps == 3 and two.head.out_features == 16
 
 
 def test_registry_and_presets():

@@ -45,6 +45,21 @@ povm=...)``, as ``qgen train`` does), channel 0 starts there, θ(a) = arg⟨0|M^
 20 epochs) this start gives a quantum fidelity of 0.991, where random phases stayed at
 the mixture (0.501): the coherence then only has to be weighted, not found.
 
+Patches
+-------
+With ``patch = P > 1`` one cell step reads and emits P qubits at once (patched
+autoregressive models: Sprague & Czischek, Commun. Phys. 7, 90 (2024)).  The network
+runs ⌈N/P⌉ steps over patch codes c_s = Σ_j a_{sP+j} K^{P−1−j}: step s reads an
+embedding of c_{s−1} and emits a softmax over the K^P outcomes of patch s, so
+
+    P(a) = Π_s p(a_{sP} … a_{sP+P−1} | earlier patches)
+
+is still exact and sampled exactly.  When P does not divide N the last patch is padded
+with qubits that are summed out of its softmax.  The phase channels still add θ(a_i) for
+every qubit.  A step costs about what a qubit-by-qubit step costs (the cell's matrix
+products do not depend on K^P until the head), so training, ln q and sampling run ≈P×
+faster for the same cell.
+
 Example
 -------
 >>> m = RNNModel(n_qubits=5, n_outcomes=4, hidden=8, n_layers=1)
@@ -65,6 +80,7 @@ from .base import GenerativeModel, register_model
 __all__ = ["RNNModel", "povm_phases"]
 
 _CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
+_MAX_CODES = 4096  # largest softmax over the outcomes of one patch
 
 
 def povm_phases(povm: POVM) -> list[float]:
@@ -113,22 +129,31 @@ class RNNModel(GenerativeModel):
         embed: int = 16,
         phases: int = 0,
         phase_init: list[float] | None = None,
+        patch: int = 1,
     ) -> None:
         super().__init__(n_qubits, n_outcomes, cell=cell, n_layers=n_layers, hidden=hidden, embed=embed,
-                         phases=phases, **({} if phase_init is None else {"phase_init": phase_init}))
+                         phases=phases, **({} if phase_init is None else {"phase_init": phase_init}),
+                         **({} if patch == 1 else {"patch": patch}))
         if cell not in _CELLS:
             raise ValueError(f"unknown cell '{cell}'; choose one of {', '.join(_CELLS)}")
+        if not isinstance(patch, int) or isinstance(patch, bool) or not 1 <= patch or n_outcomes**patch > _MAX_CODES:
+            raise ValueError(f"patch must be an integer ≥ 1 with n_outcomes^patch ≤ {_MAX_CODES}, got {patch!r} "
+                             f"for {n_outcomes} outcomes")
+        self.patch = patch
+        self.n_steps = -(-n_qubits // patch)  # ⌈N / patch⌉ network steps
+        self.n_codes = n_outcomes**patch  # outcomes of one patch
         if phase_init is not None and (not phases or len(phase_init) != n_outcomes):
             raise ValueError(f"phase_init needs phases ≥ 1 and one angle per outcome ({n_outcomes}), "
                              f"got phases = {phases} and {len(phase_init)} angles")
-        self.embedding = nn.Embedding(n_outcomes + 1, embed)  # row K is the start token
+        self.embedding = nn.Embedding(self.n_codes + 1, embed)  # row K^patch is the start token
         # θ ~ U(−π, π): a random start, so that the channels differ from one another
         self.theta = nn.Parameter(torch.rand(n_outcomes + 1, phases) * 2 * torch.pi - torch.pi) if phases else None
         if phase_init is not None:
             with torch.no_grad():
                 self.theta[:n_outcomes, 0] = torch.tensor(phase_init, dtype=self.theta.dtype)
         self.rnn = _CELLS[cell](embed + 2 * phases, hidden, num_layers=n_layers, batch_first=True)
-        self.head = nn.Linear(hidden, n_outcomes)
+        self.head = nn.Linear(hidden, self.n_codes)
+        self.register_buffer("_place", n_outcomes ** torch.arange(patch - 1, -1, -1), persistent=False)
 
     @staticmethod
     def povm_defaults(povm: POVM, config: dict) -> dict:
@@ -138,21 +163,45 @@ class RNNModel(GenerativeModel):
         return {"phase_init": povm_phases(povm)} if config.get("phases") else {}
 
     def _inputs(self, tokens: torch.Tensor, phi: torch.Tensor | None) -> torch.Tensor:
-        """GRU input for (batch, steps) tokens: their embedding, and with ``phases`` the
+        """Cell input for (batch, steps) patch codes: their embedding, and with ``phases`` the
         cos/sin of the accumulated phases φ (batch, steps, phases) up to and including them."""
         e = self.embedding(tokens)
         return e if phi is None else torch.cat([e, torch.cos(phi), torch.sin(phi)], dim=-1)
 
     def _start(self, batch: int) -> torch.Tensor:
-        return torch.full((batch,), self.n_outcomes, dtype=torch.long, device=self.device)
+        return torch.full((batch,), self.n_codes, dtype=torch.long, device=self.device)
+
+    def _padded(self, x: torch.Tensor) -> torch.Tensor:
+        """Outcomes (B, N) as (B, steps, patch), the last patch padded with outcome 0."""
+        pad = self.n_steps * self.patch - self.n_qubits
+        return nn.functional.pad(x, (0, pad)).reshape(len(x), self.n_steps, self.patch)
+
+    def _last_width(self) -> int:
+        """Qubits in the last patch (``patch`` unless it does not divide N)."""
+        return self.n_qubits - (self.n_steps - 1) * self.patch
+
+    def _step_logp(self, logits: torch.Tensor, last: bool) -> torch.Tensor:
+        """log p over the codes of a step's real qubits: the last patch's padding qubits are
+        summed out, p(a_real) = Σ_pad p(a_real, pad)."""
+        if not last or self._last_width() == self.patch:
+            return torch.log_softmax(logits, dim=-1)
+        pad = self.n_outcomes ** (self.patch - self._last_width())
+        return torch.log_softmax(logits, dim=-1).unflatten(-1, (-1, pad)).logsumexp(-1)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         x = self.check_outcomes(x)
-        inputs = torch.cat([self._start(len(x))[:, None], x[:, :-1]], dim=1)
-        phi = None if self.theta is None else torch.cumsum(self.theta[inputs], dim=1)
+        patches = self._padded(x)
+        codes = (patches * self._place).sum(-1)  # (B, steps)
+        inputs = torch.cat([self._start(len(x))[:, None], codes[:, :-1]], dim=1)
+        phi = None
+        if self.theta is not None:  # phase added by every input patch (never the padded last one): Σ θ(a)
+            start = self.theta[self.n_outcomes].expand(len(x), 1, -1)
+            phi = torch.cumsum(torch.cat([start, self.theta[patches[:, :-1]].sum(2)], dim=1), dim=1)
         out, _ = self.rnn(self._inputs(inputs, phi))
-        logp = torch.log_softmax(self.head(out), dim=-1)
-        return logp.gather(-1, x[..., None]).squeeze(-1).sum(-1)
+        logits = self.head(out)
+        lp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, codes[:, :-1, None]).sum((1, 2))
+        last_code = codes[:, -1] // self.n_outcomes ** (self.patch - self._last_width())
+        return lp + self._step_logp(logits[:, -1], last=True).gather(-1, last_code[:, None])[:, 0]
 
     @torch.no_grad()
     def sample(
@@ -167,16 +216,21 @@ class RNNModel(GenerativeModel):
         return torch.cat(xs), torch.cat(lps)
 
     def _sample_chunk(self, m: int, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.empty((m, self.n_qubits), dtype=torch.long, device=self.device)
+        x = torch.empty((m, self.n_steps * self.patch), dtype=torch.long, device=self.device)
         lp = torch.zeros(m, device=self.device)
         token, state = self._start(m), None
-        phi = None if self.theta is None else torch.zeros(m, 1, self.theta.shape[1], device=self.device)
-        for i in range(self.n_qubits):
-            if phi is not None:
-                phi = phi + self.theta[token][:, None]
+        phi = None if self.theta is None else self.theta[self.n_outcomes].expand(m, 1, -1)
+        for s in range(self.n_steps):
             out, state = self.rnn(self._inputs(token[:, None], phi), state)
-            logp = torch.log_softmax(self.head(out[:, 0]), dim=-1)
-            token = torch.multinomial(logp.exp(), 1, generator=generator)[:, 0]
-            lp += logp.gather(1, token[:, None])[:, 0]
-            x[:, i] = token
-        return x, lp
+            last = s == self.n_steps - 1
+            logp = self._step_logp(self.head(out[:, 0]), last)
+            code = torch.multinomial(logp.exp(), 1, generator=generator)[:, 0]
+            lp += logp.gather(1, code[:, None])[:, 0]
+            width = self._last_width() if last else self.patch
+            digits = code[:, None] // self._place[self.patch - width:] % self.n_outcomes
+            x[:, s * self.patch : s * self.patch + width] = digits
+            if not last:
+                token = code
+                if phi is not None:
+                    phi = phi + self.theta[digits].sum(1)[:, None]
+        return x[:, : self.n_qubits], lp
