@@ -27,14 +27,15 @@ from qgen.targets import make_target
 from qgen.training import TrainConfig, train
 
 RUNS = {  # name: (total budget s, training samples, epochs, F_c / KL goal)
-    "A": (120, 100_000, 3, ("classical_fidelity", ">=", 0.99)),
-    "B": (600, 560_000, 3, ("kl_target_model", "<=", 0.005)),
+    "A": (120, 180_000, 3, ("classical_fidelity", ">=", 0.99)),
+    "B": (600, 1_000_000, 3, ("kl_target_model", "<=", 0.005)),
 }
 # The cosine schedule spans `epochs`, so they are chosen to end inside the budget
-# (~3,300 strings/s here: B, 3 × 560k in ~520 s) and the learning rate anneals fully; with a
-# 200-epoch cap cut by the budget after 5 epochs it stayed near its peak (KL 0.011).
-# A hyperparameter study on a GPU (same sample passes, KL on 20k test strings):
-# lr 1e-3 → KL 0.008–0.014, lr 3e-3 → 0.0032/0.0036, lr 4e-3 → 0.0028 (batch 500).
+# (~6,500 strings/s on one thread with the default preset's 2-qubit patches: B, 3 × 950k in
+# ~450 s) and the learning rate anneals fully; with a 200-epoch cap cut by the budget after
+# 5 epochs it stayed near its peak (KL 0.011).
+# A hyperparameter study on a GPU (same sample passes, KL on 20k test strings, one qubit per
+# step): lr 1e-3 → KL 0.008–0.014, lr 3e-3 → 0.0032/0.0036, lr 4e-3 → 0.0028 (batch 500).
 
 
 def one_run(name: str, preset: str, seed: int) -> dict:
@@ -71,7 +72,10 @@ def main() -> None:
     ap.add_argument("--runs", nargs="+", default=list(RUNS), choices=list(RUNS))
     ap.add_argument("--preset", default="default")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rows = [one_run(r, args.preset, args.seed) for r in args.runs]
     cols = ["run", "budget", "train samples", "epochs", "simulate s", "train s", "total s", "F_c", "KL(P‖q)",
             "goal", "met"]
