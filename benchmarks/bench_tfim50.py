@@ -6,7 +6,10 @@ From simulation to the fidelity report, wall time on this machine:
 Each run: simulate (exact ln P only for val/test), train the RNN under a wall-clock
 budget, evaluate with 20k model samples.  Prints one table; saves JSON.
 
-    python benchmarks/bench_tfim50.py [--runs A B] [--preset default]
+    python benchmarks/bench_tfim50.py [--runs A B] [--preset default] [--threads 1] [--patch 2]
+
+``--patch 2`` reads 2 qubits per RNN step: about 2× the throughput, so the runs train on
+more strings (same epochs); its results go to ``tfim50_patch2.json``.
 """
 
 from __future__ import annotations
@@ -26,20 +29,21 @@ from qgen.povm import pauli4
 from qgen.targets import make_target
 from qgen.training import TrainConfig, train
 
-RUNS = {  # name: (total budget s, training samples, epochs, F_c / KL goal)
-    "A": (120, 180_000, 3, ("classical_fidelity", ">=", 0.99)),
-    "B": (600, 1_000_000, 3, ("kl_target_model", "<=", 0.005)),
+RUNS = {  # name: (total budget s, {patch: training samples}, epochs, F_c / KL goal)
+    "A": (120, {1: 100_000, 2: 180_000}, 3, ("classical_fidelity", ">=", 0.99)),
+    "B": (600, {1: 560_000, 2: 1_000_000}, 3, ("kl_target_model", "<=", 0.005)),
 }
-# The cosine schedule spans `epochs`, so they are chosen to end inside the budget
-# (~6,500 strings/s on one thread with the default preset's 2-qubit patches: B, 3 × 950k in
-# ~450 s) and the learning rate anneals fully; with a 200-epoch cap cut by the budget after
-# 5 epochs it stayed near its peak (KL 0.011).
-# A hyperparameter study on a GPU (same sample passes, KL on 20k test strings, one qubit per
-# step): lr 1e-3 → KL 0.008–0.014, lr 3e-3 → 0.0032/0.0036, lr 4e-3 → 0.0028 (batch 500).
+# The cosine schedule spans `epochs`, so the sizes are chosen to end inside the budget
+# (~3,300 strings/s here a qubit per step: B, 3 × 560k in ~520 s; ~6,000 strings/s on one
+# thread with 2-qubit patches: 3 × 1M in ~480 s) and the learning rate anneals fully; with
+# a 200-epoch cap cut by the budget after 5 epochs it stayed near its peak (KL 0.011).
+# A hyperparameter study on a GPU (same sample passes, KL on 20k test strings):
+# lr 1e-3 → KL 0.008–0.014, lr 3e-3 → 0.0032/0.0036, lr 4e-3 → 0.0028 (batch 500).
 
 
-def one_run(name: str, preset: str, seed: int) -> dict:
-    budget, n_samples, epochs, (score, op, goal) = RUNS[name]
+def one_run(name: str, preset: str, seed: int, patch: int = 1) -> dict:
+    budget, sizes, epochs, (score, op, goal) = RUNS[name]
+    n_samples = sizes[patch]
     t0 = time.perf_counter()
     target = make_target("tfim", n=50, J=1.0, h=1.0, seed=seed)
     ds = simulate(target, pauli4(), n_samples, seed=seed, val_fraction=0.02, test_fraction=0.03,
@@ -47,7 +51,7 @@ def one_run(name: str, preset: str, seed: int) -> dict:
     t_sim = time.perf_counter() - t0
     eval_reserve = 35.0  # measured: evaluating 20k samples at N = 50 takes ~25 s here, and the trainer ~2 s more
     torch.manual_seed(seed)
-    model = create_model("rnn", 50, 4, preset=preset, povm=pauli4())
+    model = create_model("rnn", 50, 4, preset=preset, povm=pauli4(), patch=patch)
     cfg = TrainConfig.from_preset("rnn", preset, epochs=epochs, seed=seed, patience=None,
                                   max_time=max(10.0, budget - t_sim - eval_reserve))
     with tempfile.TemporaryDirectory() as d:
@@ -73,17 +77,19 @@ def main() -> None:
     ap.add_argument("--preset", default="default")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--patch", type=int, default=1, choices=[1, 2], help="qubits per RNN step")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    rows = [one_run(r, args.preset, args.seed) for r in args.runs]
+    rows = [one_run(r, args.preset, args.seed, args.patch) for r in args.runs]
+    name = "tfim50" if args.patch == 1 else f"tfim50_patch{args.patch}"
     cols = ["run", "budget", "train samples", "epochs", "simulate s", "train s", "total s", "F_c", "KL(P‖q)",
             "goal", "met"]
-    print_table(f"RNN ({args.preset} preset) on the 50-qubit critical TFIM, Pauli-4", rows, cols)
-    earlier = json.loads((RESULTS / "tfim50.json").read_text())["rows"] if (RESULTS / "tfim50.json").exists() else []
+    print_table(f"RNN ({args.preset} preset, patch {args.patch}) on the 50-qubit critical TFIM, Pauli-4", rows, cols)
+    earlier = json.loads((RESULTS / f"{name}.json").read_text())["rows"] if (RESULTS / f"{name}.json").exists() else []
     ran = {r["run"] for r in rows}  # a partial run (--runs A) keeps the other runs' rows
     rows = sorted([r for r in earlier if r["run"] not in ran] + rows, key=lambda r: r["run"])
-    print(f"results saved to {save('tfim50', {'rows': rows})}")
+    print(f"results saved to {save(name, {'rows': rows})}")
 
 
 if __name__ == "__main__":

@@ -129,7 +129,7 @@ def test_registry_and_presets():
                                                "schedule": "constant"}
     model = create_model("rnn", 7, 6, cell="lstm", hidden=20)
     config = json.loads(json.dumps(model.config))
-    assert config == {"cell": "lstm", "n_layers": 2, "hidden": 20, "embed": 16, "phases": 4, "patch": 2}
+    assert config == {"cell": "lstm", "n_layers": 2, "hidden": 20, "embed": 16, "phases": 4}
     rebuilt = get_model(model.name)(7, 6, **config)
     rebuilt.load_state_dict(model.state_dict())
     x = torch.randint(6, (10, 7))
@@ -138,8 +138,8 @@ def test_registry_and_presets():
 
 def test_phase_channels_learn_ghz_coherence(tmp_path):
     """GHZ-4 with Pauli-6: the coherence sits only in the 4-body conditional (every
-    3-qubit marginal is the incoherent mixture's).  The RNN's phase channels, a qubit per
-    step, must reconstruct ρ_q = Σ_a q(a) D^a with exact quantum fidelity well above the mixture's 0.5."""
+    3-qubit marginal is the incoherent mixture's).  The default RNN (phase channels) must
+    reconstruct ρ_q = Σ_a q(a) D^a with exact quantum fidelity well above the mixture's 0.5."""
     from qgen.datasets import simulate
     from qgen.metrics import enumerate_strings, exact_scores
     from qgen.povm import pauli6
@@ -149,9 +149,7 @@ def test_phase_channels_learn_ghz_coherence(tmp_path):
     ds = simulate(make_target("ghz", n=4), pauli6(), 60_000, seed=3, val_fraction=0.1, test_fraction=0.0,
                   train_log_prob=False)
     torch.manual_seed(0)
-    # a qubit per step: with the default 2-qubit patches the coherence of GHZ-4 is a 2-patch
-    # term that even phases=0 learns (0.976), so it would not test the phase channels
-    model = create_model("rnn", 4, 6, hidden=32, n_layers=1, patch=1)
+    model = create_model("rnn", 4, 6, hidden=32, n_layers=1)
     train(model, ds.train, ds.val, TrainConfig(epochs=8, batch_size=500, lr=3e-3, seed=0, patience=None, device="cpu"), tmp_path,
           progress=False)
     with torch.no_grad():
@@ -206,8 +204,7 @@ def test_povm_phases_make_ghz_coherence_learnable(tmp_path):
         with torch.no_grad():
             lq = model.log_prob(torch.as_tensor(enumerate_strings(6, 5), dtype=torch.long)).double().numpy()
         fidelity[povm is None] = exact_scores(lq, ds.target.state, ds.povm)["quantum_fidelity"].mean
-    # measured (default 2-qubit patches): 0.93 from the POVM's phases, 0.59 from random phases
-    # (a qubit per step: 0.82 and 0.57)
+    # measured: 0.82 from the POVM's phases, 0.57 from random phases (0.93 and 0.59 with patch=2)
     assert fidelity[False] > 0.75 and fidelity[False] > fidelity[True] + 0.15, fidelity
 
 
