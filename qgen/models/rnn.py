@@ -187,13 +187,14 @@ class RNNModel(GenerativeModel):
         """Qubits in the last patch (``patch`` unless it does not divide N)."""
         return self.n_qubits - (self.n_steps - 1) * self.patch
 
-    def _step_logp(self, logits: torch.Tensor, last: bool) -> torch.Tensor:
-        """log p over the codes of a step's real qubits: the last patch's padding qubits are
-        summed out, p(a_real) = Σ_pad p(a_real, pad)."""
-        if not last or self._last_width() == self.patch:
-            return torch.log_softmax(logits, dim=-1)
-        pad = self.n_outcomes ** (self.patch - self._last_width())
-        return torch.log_softmax(logits, dim=-1).unflatten(-1, (-1, pad)).logsumexp(-1)
+    def _pad_codes(self) -> int:
+        """Outcomes of the last patch's padding qubits (1 when there are none)."""
+        return self.n_outcomes ** (self.patch - self._last_width())
+
+    def _last_logp(self, logits: torch.Tensor) -> torch.Tensor:
+        """log p over the codes of the last patch's real qubits, its padding qubits summed
+        out: p(a_real) = Σ_pad p(a_real, pad)."""
+        return torch.log_softmax(logits, dim=-1).unflatten(-1, (-1, self._pad_codes())).logsumexp(-1)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         x = self.check_outcomes(x)
@@ -207,8 +208,8 @@ class RNNModel(GenerativeModel):
         out, _ = self.rnn(self._inputs(inputs, phi))
         logits = self.head(out)
         lp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, codes[:, :-1, None]).sum((1, 2))
-        last_code = codes[:, -1] // self.n_outcomes ** (self.patch - self._last_width())
-        return lp + self._step_logp(logits[:, -1], last=True).gather(-1, last_code[:, None])[:, 0]
+        last_code = codes[:, -1] // self._pad_codes()
+        return lp + self._last_logp(logits[:, -1]).gather(-1, last_code[:, None])[:, 0]
 
     @torch.no_grad()
     def sample(
@@ -230,7 +231,8 @@ class RNNModel(GenerativeModel):
         for s in range(self.n_steps):
             out, state = self.rnn(self._inputs(token[:, None], phi), state)
             last = s == self.n_steps - 1
-            logp = self._step_logp(self.head(out[:, 0]), last)
+            logits = self.head(out[:, 0])
+            logp = self._last_logp(logits) if last else torch.log_softmax(logits, dim=-1)
             code = torch.multinomial(logp.exp(), 1, generator=generator)[:, 0]
             lp += logp.gather(1, code[:, None])[:, 0]
             width = self._last_width() if last else self.patch
