@@ -117,6 +117,22 @@ def test_patch_of_one_is_the_qubit_by_qubit_network():
     assert two.config["patch"] == 2 and two.n_steps == 3 and two.head.out_features == 16
 
 
+def test_stepped_cpu_gru_is_the_fused_gru():
+    """On the CPU the GRU is stepped time-major with the gru_cell kernel (faster here); its
+    outputs, final state and weight gradients are those of the fused ``nn.GRU`` it replaces."""
+    torch.manual_seed(0)
+    model = RNNModel(6, 4, hidden=12, n_layers=3, phases=2)
+    inputs, state = torch.randn(5, 6, model.rnn.input_size), torch.randn(3, 5, 12)
+    for h0 in (None, state):
+        ours, theirs = model._recur(inputs, h0), model.rnn(inputs, h0)
+        for a, b in zip(ours, theirs):
+            torch.testing.assert_close(a, b)
+        grads = [torch.autograd.grad(out[0].square().sum(), list(model.rnn.parameters())) for out in (ours, theirs)]
+        for a, b in zip(*grads):
+            torch.testing.assert_close(a, b)
+    assert isinstance(RNNModel(3, 4, cell="lstm")._recur(torch.randn(2, 3, 16))[1], tuple)  # LSTMs keep nn.LSTM
+
+
 def test_registry_and_presets():
     assert get_model("rnn") is RNNModel and MODELS["rnn"].likelihood == "exact"
     with pytest.raises(ValueError, match="rnn"):

@@ -3,9 +3,9 @@
 
 P(a) = Π_i p(a_i | a_<i): step i reads an embedding of a_{i−1} (a learned start token
 for i = 0), updates a stacked GRU/LSTM and emits a softmax over the K outcomes.  Training
-and ``log_prob`` run the fused ``nn.GRU``/``nn.LSTM`` over the whole sequence (teacher
-forcing); ``sample`` carries the hidden state step by step and returns the exact
-log-probability of the drawn strings as a by-product.
+and ``log_prob`` run the cell over the whole sequence (teacher forcing: cuDNN on CUDA, the
+``gru_cell`` kernel stepped time-major for a GRU on the CPU); ``sample`` carries the hidden
+state step by step and returns the exact log-probability of the drawn strings as a by-product.
 
 Presets
 -------
@@ -175,6 +175,26 @@ class RNNModel(GenerativeModel):
         e = self.embedding(tokens)
         return e if phi is None else torch.cat([e, torch.cos(phi), torch.sin(phi)], dim=-1)
 
+    def _recur(self, inputs: torch.Tensor, state=None) -> tuple[torch.Tensor, object]:
+        """The stacked cell over inputs (B, T, I): (outputs (B, T, H), final state), as
+        ``self.rnn(inputs, state)``.  A GRU on the CPU is stepped time-major with the
+        ``gru_cell`` kernel (what ``nn.GRUCell`` runs), on ``self.rnn``'s own weights: the
+        fused CPU ``nn.GRU`` runs one layer over all steps and then the next, and trains
+        ~15 % slower here (benchmarks/bench_scale.py, section ``plain``).  CUDA keeps cuDNN."""
+        if not isinstance(self.rnn, nn.GRU) or inputs.device.type != "cpu":
+            return self.rnn(inputs, state)
+        rnn = self.rnn
+        weights = [[getattr(rnn, f"{w}_l{k}") for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+                   for k in range(rnn.num_layers)]
+        h = list(inputs.new_zeros(rnn.num_layers, len(inputs), rnn.hidden_size) if state is None else state)
+        outs = []
+        for t in range(inputs.shape[1]):
+            z = inputs[:, t]
+            for k, w in enumerate(weights):
+                h[k] = z = torch.ops.aten.gru_cell(z, h[k], *w)
+            outs.append(z)
+        return torch.stack(outs, 1), torch.stack(h)
+
     def _start(self, batch: int) -> torch.Tensor:
         return torch.full((batch,), self.n_codes, dtype=torch.long, device=self.device)
 
@@ -205,7 +225,7 @@ class RNNModel(GenerativeModel):
         if self.theta is not None:  # phase added by every input patch (never the padded last one): Σ θ(a)
             start = self.theta[self.n_outcomes].expand(len(x), 1, -1)
             phi = torch.cumsum(torch.cat([start, self.theta[patches[:, :-1]].sum(2)], dim=1), dim=1)
-        out, _ = self.rnn(self._inputs(inputs, phi))
+        out, _ = self._recur(self._inputs(inputs, phi))
         logits = self.head(out)
         lp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, codes[:, :-1, None]).sum((1, 2))
         last_code = codes[:, -1] // self._pad_codes()
@@ -229,7 +249,7 @@ class RNNModel(GenerativeModel):
         token, state = self._start(m), None
         phi = None if self.theta is None else self.theta[self.n_outcomes].expand(m, 1, -1)
         for s in range(self.n_steps):
-            out, state = self.rnn(self._inputs(token[:, None], phi), state)
+            out, state = self._recur(self._inputs(token[:, None], phi), state)
             last = s == self.n_steps - 1
             logits = self.head(out[:, 0])
             logp = self._last_logp(logits) if last else torch.log_softmax(logits, dim=-1)
