@@ -34,9 +34,10 @@ RUNS = {  # name: (total budget s, {patch: training samples}, epochs, F_c / KL g
     "B": (600, {1: 560_000, 2: 1_000_000}, 3, ("kl_target_model", "<=", 0.005)),
 }
 # The cosine schedule spans `epochs`, so the sizes are chosen to end inside the budget
-# (~3,300 strings/s here a qubit per step: B, 3 × 560k in ~520 s; ~6,000 strings/s on one
-# thread with 2-qubit patches: 3 × 1M in ~480 s) and the learning rate anneals fully; with
-# a 200-epoch cap cut by the budget after 5 epochs it stayed near its peak (KL 0.011).
+# (a qubit per step ~3,300 strings/s with the fused nn.GRU, ~3,600 stepped: B, 3 × 560k
+# in 450–520 s; ~6,000 strings/s on one thread with 2-qubit patches: 3 × 1M in ~480 s)
+# and the learning rate anneals fully; with a 200-epoch cap cut by the budget after
+# 5 epochs it stayed near its peak (KL 0.011).
 # A hyperparameter study on a GPU (same sample passes, KL on 20k test strings):
 # lr 1e-3 → KL 0.008–0.014, lr 3e-3 → 0.0032/0.0036, lr 4e-3 → 0.0028 (batch 500).
 
