@@ -188,8 +188,7 @@ class RNNModel(GenerativeModel):
                    for k in range(rnn.num_layers)]
         h = list(inputs.new_zeros(rnn.num_layers, len(inputs), rnn.hidden_size) if state is None else state)
         outs = []
-        for t in range(inputs.shape[1]):
-            z = inputs[:, t]
+        for z in inputs.unbind(1):  # one backward stack, where slicing would zero-fill (B, T, I) per step
             for k, w in enumerate(weights):
                 h[k] = z = torch.ops.aten.gru_cell(z, h[k], *w)
             outs.append(z)
