@@ -180,7 +180,7 @@ class RNNModel(GenerativeModel):
         ``self.rnn(inputs, state)``.  A GRU on the CPU is stepped time-major with the
         ``gru_cell`` kernel (what ``nn.GRUCell`` runs), on ``self.rnn``'s own weights: the
         fused CPU ``nn.GRU`` runs one layer over all steps and then the next, and trains
-        ~15 % slower here (benchmarks/bench_scale.py, section ``plain``).  CUDA keeps cuDNN."""
+        15–20 % slower here (benchmarks/bench_scale.py, section ``plain``).  CUDA keeps cuDNN."""
         if not isinstance(self.rnn, nn.GRU) or inputs.device.type != "cpu":
             return self.rnn(inputs, state)
         rnn = self.rnn
