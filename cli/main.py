@@ -26,9 +26,11 @@ class QgenGroup(click.Group):
         except click.ClickException as e:
             click.echo(f"Error: {' '.join(e.format_message().split())}", err=True)
             code = e.exit_code
-        except click.exceptions.Abort:
-            click.echo("Error: aborted", err=True)
-            code = 1
+        except click.exceptions.Abort as e:
+            # click turns a Ctrl-C that lands while it parses arguments into Abort
+            interrupted = isinstance(e.__cause__, KeyboardInterrupt)
+            click.echo(f"Error: {'interrupted' if interrupted else 'aborted'}", err=True)
+            code = 130 if interrupted else 1
         code = code if isinstance(code, int) else 0
         if standalone_mode:
             sys.exit(code)

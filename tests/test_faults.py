@@ -255,3 +255,15 @@ def test_ctrl_c_during_start_up_exits_quietly(tmp_path, delay):
     lines = [line for line in err.splitlines() if line.strip()]
     assert proc.returncode == 130 and len(lines) == 1 and lines[0].startswith("Error: interrupted"), err
     assert not out.exists()
+
+
+def test_ctrl_c_while_click_parses_arguments_is_an_interrupt(monkeypatch):
+    """A Ctrl-C between start-up and the command, while click parses the arguments, reaches
+    qgen as click's Abort; it still ends with status 130 and ``Error: interrupted``."""
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "make_context", interrupted)
+    res = CliRunner().invoke(cli, ["info", "x.h5"])
+    assert res.exit_code == 130 and res.output.split() == ["Error:", "interrupted"], res.output

@@ -75,10 +75,15 @@ class GenerativeModel(torch.nn.Module):
     ``config``, so ``cls(n_qubits, n_outcomes, **config)`` rebuilds the architecture),
     and may declare ``presets`` (architecture keywords) and ``train_presets`` (keywords
     of ``qgen.training.TrainConfig``) under the same preset names.
+
+    ``shardable_loss`` is true when ``loss(x)`` is the mean over the strings of x of a term
+    that depends on that string alone and draws no random numbers; the CPU trainer may
+    then split a batch over threads (:mod:`qgen.threads`).
     """
 
     name: ClassVar[str]
     likelihood: ClassVar[str]
+    shardable_loss: bool = False
     presets: ClassVar[dict[str, dict[str, Any]]] = {"default": {}}
     train_presets: ClassVar[dict[str, dict[str, Any]]] = {}
 

@@ -116,6 +116,7 @@ class RNNModel(GenerativeModel):
 
     name = "rnn"
     likelihood = "exact"
+    shardable_loss = True
     presets = {
         "default": {"cell": "gru", "n_layers": 2, "hidden": 64, "embed": 16, "phases": 4},
         "paper": {"cell": "gru", "n_layers": 3, "hidden": 100, "embed": 16, "phases": 0},

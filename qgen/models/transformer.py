@@ -123,6 +123,11 @@ class TransformerModel(GenerativeModel):
         self.ln_f = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, n_outcomes)
 
+    @property
+    def shardable_loss(self) -> bool:
+        """Dropout draws random numbers; without it the loss is a per-string mean."""
+        return self.config["dropout"] == 0
+
     def _logp(self, h: torch.Tensor) -> torch.Tensor:
         return torch.log_softmax(self.head(self.ln_f(h)), dim=-1)
 
