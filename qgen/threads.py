@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Self, TypeVar
 
 import torch
 
@@ -52,7 +52,7 @@ class ThreadShards:
         self.k = k
         self._pool = ThreadPoolExecutor(k, thread_name_prefix="qgen-shard")
 
-    def __enter__(self) -> ThreadShards:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -12,11 +12,12 @@ Presets
 ``"paper"``: 3 stacked GRUs of 100 units, trained with batch 500, Adam lr 1e-3 and
 gradient-norm clipping 1.0 as in the paper (constant learning rate).  The paper feeds
 one-hot vectors; a learned embedding of size ≥ K contains that case (W_ih·E), so the
-architecture class is the same.  ~2,100 training samples/s at N = 50 on 2 CPU cores.
+architecture class is the same.  ~2,200 training samples/s at N = 50 on 2 CPU cores
+(1,270 on one).
 
 ``"default"``: 2 GRU layers × 64 units, embedding 16, 4 phase channels (below), Adam lr
 3e-3 with a cosine decay to lr/100 over the run.  Chosen for fidelity per CPU second: on 2
-cores it trains ~2.3× faster than the paper's network, and on 100k Pauli-4 samples of the
+cores it trains ~2.9× faster than the paper's network (~6,400 samples/s), and on 100k Pauli-4 samples of the
 50-qubit critical Ising chain it reached classical fidelity ≈ 0.994 after 2 epochs (shared
 calibration notes); one layer (≈2× faster again) is too shallow to carry long-range
 correlations through a single 64-unit state.  The peak lr was measured on that chain at a
