@@ -30,12 +30,12 @@ from qgen.targets import make_target
 from qgen.training import TrainConfig, train
 
 RUNS = {  # name: (total budget s, {patch: training samples}, epochs, F_c / KL goal)
-    "A": (120, {1: 100_000, 2: 180_000}, 3, ("classical_fidelity", ">=", 0.99)),
-    "B": (600, {1: 560_000, 2: 1_000_000}, 3, ("kl_target_model", "<=", 0.005)),
+    "A": (120, {1: 160_000, 2: 180_000}, 3, ("classical_fidelity", ">=", 0.99)),
+    "B": (600, {1: 1_000_000, 2: 1_000_000}, 3, ("kl_target_model", "<=", 0.005)),
 }
 # The cosine schedule spans `epochs`, so the sizes are chosen to end inside the budget
-# (a qubit per step ~3,300 strings/s with the fused nn.GRU, ~3,600 stepped: B, 3 × 560k
-# in 450–520 s; ~6,000 strings/s on one thread with 2-qubit patches: 3 × 1M in ~480 s)
+# (a qubit per step ~6,400 strings/s on 2 cores with thread shards, B: 3 × 1M in ~470 s;
+# ~6,000 strings/s on one thread with 2-qubit patches: 3 × 1M in ~480 s)
 # and the learning rate anneals fully; with a 200-epoch cap cut by the budget after
 # 5 epochs it stayed near its peak (KL 0.011).
 # A hyperparameter study on a GPU (same sample passes, KL on 20k test strings):
