@@ -192,7 +192,7 @@ def sec_ddp(args) -> list[dict]:
     return [
         {"task": "train GRU 3×256, 1 process × 1 thread", "size": size, "cpu": rate(np.median(one)), "gpu": "",
          "note": "median"},
-        {"task": "train GRU 3×256, 1 process × 2 threads", "size": size, "cpu": rate(np.median(threads)), "gpu": "",
+        {"task": "train GRU 3×256, 1 process × 2 threads (thread shards)", "size": size, "cpu": rate(np.median(threads)), "gpu": "",
          "note": f"{speedup(threads, one)} 1 thread"},
         {"task": "train GRU 3×256, 2 gloo DDP processes", "size": size, "cpu": rate(np.median(ddp)), "gpu": "",
          "note": f"{speedup(ddp, one)} 1 process (target ≥ 1.6×); {speedup(ddp, threads)} 2 threads"},

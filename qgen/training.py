@@ -28,6 +28,8 @@ the same call trains with ``DistributedDataParallel`` (:mod:`qgen.distributed`):
 rank takes its share of every global batch of ``batch_size`` strings, gradients are
 averaged, so the steps equal those of one process up to floating-point order; only rank
 0 writes files.  Models with their own ``training_step`` (the GAN) are refused there.
+In one process on the CPU, a model with ``shardable_loss`` splits every batch over the
+threads instead (:mod:`qgen.threads`), one shard per thread.
 ``TrainConfig.amp`` runs the default step under ``torch.autocast`` (bf16, or fp16 with a
 gradient scaler on CUDA); validation, sampling and checkpoints stay in float32.
 
@@ -516,7 +518,6 @@ class _InMemory:
         pass
 
 
-@torch.no_grad()
 def _validate(model: GenerativeModel, data: torch.Tensor, batch_size: int, seed: int,
               ctx: distributed.Context, shards: ThreadShards | None = None) -> float:
     """Mean validation loss over all ranks' shares (its chunks on ``shards``' threads when
@@ -525,7 +526,7 @@ def _validate(model: GenerativeModel, data: torch.Tensor, batch_size: int, seed:
     devices = [model.device] if model.device.type == "cuda" else []
 
     def chunk_total(chunk: torch.Tensor) -> float:
-        with torch.no_grad():
+        with torch.no_grad():  # grad mode is per thread: set here, where the chunk runs
             return float(model.val_loss(chunk)) * len(chunk)
 
     if shards is not None:  # at least one chunk per thread
