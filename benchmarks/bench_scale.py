@@ -94,24 +94,25 @@ def sec_train(args) -> list[dict]:
     x = tfim_strings(N, args.train_strings + 1000)
     cores = os.cpu_count() or 1
 
-    def speed(name: str, dev: str, threads: int) -> tuple[float, int]:
+    def speed(name: str, dev: str, threads: int) -> tuple[float, int, bool]:
+        """(strings/s, batch size, whether the loss is trained in thread shards)."""
         torch.manual_seed(0)
         model = create_model(name, N, 4)
         cfg = TrainConfig.from_preset(name, epochs=1, patience=None, device=dev, num_threads=threads)
         with tempfile.TemporaryDirectory() as out:
             res = train(model, x[: args.train_strings], x[args.train_strings :], cfg, out, progress=False)
-        return res.history[-1]["samples_per_s"], cfg.batch_size
+        return res.history[-1]["samples_per_s"], cfg.batch_size, model.shardable_loss
 
     rows = []
     for name in MODELS:
         row = {"task": f"train {name} (default preset)", "size": f"{args.train_strings:,} strings, N={N}"}
         for dev in DEVICES:
-            value, batch = speed(name, dev, 1)
+            value, batch, _ = speed(name, dev, 1)
             row["gpu" if dev == "cuda" else "cpu"] = rate(value)
             row["note"] = f"batch {batch}"
             if dev == "cpu" and cores > 1:  # thread shards where the loss allows, else torch's threads
-                many, _ = speed(name, dev, cores)
-                how = "thread shards" if create_model(name, N, 4).shardable_loss else "torch threads"
+                many, _, sharded = speed(name, dev, cores)
+                how = "thread shards" if sharded else "torch threads"
                 row["note"] += f"; {cores} threads ({how}): {rate(many)} ({many / value:.2f}×)"
         rows.append(row)
     return rows
