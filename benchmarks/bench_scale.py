@@ -41,6 +41,7 @@ from qgen.models import MODELS, create_model
 from qgen.povm import pauli4
 from qgen.sampling import sample
 from qgen.targets import make_target
+from qgen import training
 from qgen.training import TrainConfig, train
 
 N = 50
@@ -325,17 +326,24 @@ def sec_plain(args) -> list[dict]:
     for threads in (1, 2):
         torch.set_num_threads(threads)
 
-        def ours(amp: str | None = None, **config) -> float:
+        def ours(amp: str | None = None, shards: bool = True, **config) -> float:
             torch.manual_seed(0)
             model = create_model("rnn", N, 4, **config)
             cfg = TrainConfig.from_preset("rnn", epochs=1, patience=None, device="cpu", num_threads=threads, amp=amp)
-            with tempfile.TemporaryDirectory() as out:
-                return train(model, x[: args.plain_strings], x[args.plain_strings :], cfg, out,
-                             progress=False).history[-1]["samples_per_s"]
+            least = training.MIN_SHARD
+            training.MIN_SHARD = least if shards else cfg.batch_size + 1  # no shards: torch's own threads
+            try:
+                with tempfile.TemporaryDirectory() as out:
+                    return train(model, x[: args.plain_strings], x[args.plain_strings :], cfg, out,
+                                 progress=False).history[-1]["samples_per_s"]
+            finally:
+                training.MIN_SHARD = least
 
-        r = rounds(args.repeats, {"fused": lambda: _plain_gru(xt, 500, 64, 2, 4),
-                                  "cells": lambda: _plain_gru_cells(xt, 500, 64, 2, 4),
-                                  "ours": ours, "patch2": lambda: ours(patch=2), "bf16": lambda: ours("bf16")})
+        runs = {"fused": lambda: _plain_gru(xt, 500, 64, 2, 4), "cells": lambda: _plain_gru_cells(xt, 500, 64, 2, 4),
+                "ours": ours, "patch2": lambda: ours(patch=2), "bf16": lambda: ours("bf16")}
+        if threads > 1:
+            runs["unsharded"] = lambda: ours(shards=False)
+        r = rounds(args.repeats, runs)
         medians |= {(key, threads): float(np.median(v)) for key, v in r.items()}
         gemm = _gemm_rate(500, 64)
         flops = _gru_flops_per_string(N, 4, 64, 2)
@@ -349,6 +357,10 @@ def sec_plain(args) -> list[dict]:
              "cpu": rate(np.median(r["ours"])), "gpu": "",
              "note": f"{speedup(r['ours'], r['fused'])} fused loop, {speedup(r['ours'], r['cells'])} cell loop "
                      "(target ≥ 2×)"},
+            *([{"task": f"qgen RNN default on {threads} torch threads, no thread shards", "size": size,
+                "cpu": rate(np.median(r["unsharded"])), "gpu": "",
+                "note": f"{speedup(r['unsharded'], r['fused'])} fused loop; thread shards are "
+                        f"{speedup(r['ours'], r['unsharded'])} this"}] if "unsharded" in r else []),
             {"task": f"qgen RNN default, --set patch=2 (2 qubits per step), {threads} thread(s)", "size": size,
              "cpu": rate(np.median(r["patch2"])), "gpu": "",
              "note": f"{speedup(r['patch2'], r['fused'])} fused loop, {speedup(r['patch2'], r['cells'])} cell loop"},
