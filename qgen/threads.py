@@ -4,13 +4,14 @@ loss is a mean of per-string terms computed without random numbers
 
 The matrix products of a small autoregressive network are too small for torch's own
 intra-op threads: one step of the default RNN multiplies 500 × 64 by 64 × 192, and on
-this project's 2-core machine 2 torch threads train it at 0.9–1.4× the speed of 1, and
-shards at 1.4–1.7× (benchmarks/bench_scale.py, section ``plain``).  :class:`ThreadShards` instead splits
-every batch into K contiguous shards and computes the loss and the gradients of each on
-its own thread, every thread with one torch thread: torch operators release the GIL and
-the backward pass runs in C++, so the K shards run side by side.  The gradients are
-summed in shard order, so a run is reproducible for a given K, and a step equals the
-one-thread step on the whole batch up to floating-point summation order.
+this project's 2-core machine 2 torch threads train it at 0.9–1.4× the speed of 1.
+:class:`ThreadShards` instead splits every batch into K contiguous shards and computes
+the loss and the gradients of each on its own thread, every thread with one torch
+thread: torch operators release the GIL and the backward pass runs in C++, so the K
+shards run side by side (1.4–1.7× the speed of 1 thread there; benchmarks/bench_scale.py,
+section ``plain``).  The gradients are summed in shard order, so a run is reproducible
+for a given K, and a step equals the one-thread step on the whole batch up to
+floating-point summation order.
 
 Example
 -------
