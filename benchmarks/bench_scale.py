@@ -36,12 +36,12 @@ import torch
 
 from _common import RESULTS, machine, print_table, save
 from bench_measurement import measure
+from qgen import training
 from qgen.datasets import simulate, simulate_to_file
 from qgen.models import MODELS, create_model
 from qgen.povm import pauli4
 from qgen.sampling import sample
 from qgen.targets import make_target
-from qgen import training
 from qgen.training import TrainConfig, train
 
 N = 50
