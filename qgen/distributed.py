@@ -147,14 +147,15 @@ def rank_seed(seed: int, rank: int) -> int:
 
 
 class _Loss(nn.Module):
-    """``forward(x) = model.loss(x)``: what DDP wraps, so its gradient hooks see the loss."""
+    """``forward(x, **kw) = model.loss(x, **kw)``: what DDP wraps, so its gradient hooks see
+    the loss."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model.loss(x)
+    def forward(self, x: torch.Tensor, **kw) -> torch.Tensor:
+        return self.model.loss(x, **kw)
 
 
 def wrap(model: nn.Module, ctx: Context) -> nn.Module:

@@ -1,6 +1,7 @@
 """Data parallelism over threads inside one process, for CPU training of models whose
-loss is a mean of per-string terms computed without random numbers
-(``GenerativeModel.shardable_loss``: the RNN, and the transformer without dropout).
+loss is a mean of per-string terms that draws its random numbers, if any, from a
+generator it is given (``GenerativeModel.shardable_loss``: the RNN, the VAE, and the
+transformer without dropout).
 
 The matrix products of a small autoregressive network are too small for torch's own
 intra-op threads: one step of the default RNN multiplies 500 × 64 by 64 × 192, and on
@@ -9,9 +10,10 @@ this project's 2-core machine 2 torch threads train it at 0.9–1.4× the speed 
 the loss and the gradients of each on its own thread, every thread with one torch
 thread: torch operators release the GIL and the backward pass runs in C++, so the K
 shards run side by side (1.4–1.7× the speed of 1 thread there; benchmarks/bench_scale.py,
-section ``plain``).  The gradients are summed in shard order, so a run is reproducible
-for a given K, and a step equals the one-thread step on the whole batch up to
-floating-point summation order.
+section ``plain``).  The gradients are summed in shard order, and shard s draws its
+random numbers from its own generator, seeded with ``SeedSequence([seed, s])``, so a run
+is reproducible for a given K.  A step of a loss without random numbers equals the
+one-thread step on the whole batch up to floating-point summation order.
 
 Example
 -------
@@ -34,6 +36,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Self, TypeVar
 
+import numpy as np
 import torch
 
 __all__ = ["ThreadShards"]
@@ -67,22 +70,25 @@ class ThreadShards:
         autocast are per thread in torch: ``fn`` sets what it needs."""
         return list(self._pool.map(fn, items))
 
-    def backward(self, loss_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                 params: list[torch.Tensor], scale: float = 1.0, amp: torch.dtype | None = None) -> torch.Tensor:
+    def backward(self, loss_fn: Callable[..., torch.Tensor], x: torch.Tensor, params: list[torch.Tensor],
+                 scale: float = 1.0, amp: torch.dtype | None = None, seed: int = 0) -> torch.Tensor:
         """The mean loss L over the batch ``x`` (a detached float32 scalar), with
         ∇(scale·L) added to each parameter's ``.grad``.
 
-        ``loss_fn(shard)`` must be the mean of per-string terms, so that
-        L = Σ_s (n_s / n) loss_fn(shard_s); ``amp`` runs it under CPU autocast."""
+        ``loss_fn(shard, generator=g)`` must be the mean of per-string terms, so that
+        L = Σ_s (n_s / n) loss_fn(shard_s, g_s), and draw its random numbers from ``g``
+        (g_s seeded with ``SeedSequence([seed, s])``); ``amp`` runs it under CPU autocast."""
         n = len(x)
 
-        def shard(xs: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor | None, ...]]:
+        def shard(job: tuple[int, torch.Tensor]) -> tuple[torch.Tensor, tuple]:
+            s, xs = job
+            generator = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, s]).generate_state(1)[0]))
             with torch.enable_grad(), torch.autocast("cpu", dtype=amp, enabled=amp is not None):
-                loss = loss_fn(xs).float()
+                loss = loss_fn(xs, generator=generator).float()
             return loss.detach() * (len(xs) / n), torch.autograd.grad(loss * (scale * len(xs) / n), params,
                                                                        allow_unused=True)
 
-        losses, grads = zip(*self.map(shard, x.chunk(self.k)))
+        losses, grads = zip(*self.map(shard, enumerate(x.chunk(self.k))))
         for p, gs in zip(params, zip(*grads)):
             for g in gs:
                 if g is not None:

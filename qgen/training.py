@@ -131,7 +131,7 @@ class TrainConfig:
         resumed segments too; checked after every optimizer step.
     log_every : optimizer steps between progress-bar updates.
     num_threads : CPU threads during training; None leaves torch's setting (one per core).
-        A model with ``shardable_loss`` (the RNN; the transformer without dropout) uses
+        A model with ``shardable_loss`` (the RNN, the VAE; the transformer without dropout) uses
         them as data parallelism: every batch is split into that many shards, each
         computed on its own thread with one torch thread (:mod:`qgen.threads`): on 2 cores
         the default RNN trains 1.4–1.7× faster than on one here, where torch's own 2
@@ -347,7 +347,8 @@ def _default_step(loss_fn, model: GenerativeModel, x: torch.Tensor, n_global: in
     opt.zero_grad(set_to_none=True)
     if shards is not None:
         params = [p for p in model.parameters() if p.requires_grad]
-        loss = shards.backward(loss_fn, x, params, weight, AMP_DTYPES.get(cfg.amp))
+        seed = int(torch.randint(2**62, ()))  # from the global RNG, which checkpoints keep
+        loss = shards.backward(loss_fn, x, params, weight, AMP_DTYPES.get(cfg.amp), seed)
     else:
         with torch.autocast(x.device.type, dtype=AMP_DTYPES.get(cfg.amp), enabled=cfg.amp is not None):
             loss = loss_fn(x).float()

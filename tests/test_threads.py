@@ -1,5 +1,6 @@
-"""Thread shards (qgen.threads): the sharded gradient is the whole-batch gradient, the
-trainer uses shards only where the loss allows, and threaded training is reproducible."""
+"""Thread shards (qgen.threads): the sharded gradient is the whole-batch gradient, random
+draws come from per-shard generators, the trainer uses shards only where the loss allows,
+and threaded training is reproducible and resumes exactly."""
 
 import numpy as np
 import pytest
@@ -39,6 +40,39 @@ def test_sharded_gradient_is_the_whole_batch_gradient(name, config, k):
         assert torch.allclose(p.grad, w, rtol=1e-5, atol=1e-7)
 
 
+def test_shards_draw_their_noise_from_their_own_generators():
+    """A VAE's ELBO draws one z per string.  In shards the draws come from generator s,
+    seeded with SeedSequence([seed, s]), never from torch's global RNG: the sharded
+    gradient is the size-weighted sum of the shards' gradients computed one after another
+    with those generators, it is the same for the same seed, and it changes with the seed."""
+    torch.manual_seed(0)
+    model = create_model("vae", N, 4, hidden=16, latent=3, embed=4)
+    params = list(model.parameters())
+    x = strings(101, seed=4)
+
+    def sharded(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        model.zero_grad(set_to_none=True)
+        rng = torch.get_rng_state()
+        with ThreadShards(3) as shards:
+            loss = shards.backward(model.loss, x, params, scale=0.5, seed=seed)
+        assert torch.equal(torch.get_rng_state(), rng)
+        return loss, torch.cat([p.grad.flatten() for p in params])
+
+    model.zero_grad(set_to_none=True)
+    want_loss = 0.0
+    for s, xs in enumerate(x.chunk(3)):
+        g = torch.Generator().manual_seed(int(np.random.SeedSequence([7, s]).generate_state(1)[0]))
+        loss = model.loss(xs, generator=g) * len(xs) / len(x)
+        (0.5 * loss).backward()
+        want_loss += loss.detach()
+    want = torch.cat([p.grad.flatten() for p in params])
+    loss, got = sharded(7)
+    assert torch.allclose(loss, want_loss, rtol=1e-6)
+    assert torch.allclose(got, want, rtol=1e-5, atol=1e-7)
+    assert torch.equal(sharded(7)[1], got)
+    assert (sharded(8)[1] - got).norm() > 1e-3 * got.norm()
+
+
 def test_sharded_step_runs_under_autocast_in_every_thread():
     """Autocast is per thread in torch: the shards must enter it themselves.  Their
     gradients then differ from the float32 ones by bf16 rounding, as the whole batch's do."""
@@ -76,7 +110,8 @@ def test_thread_shards_needs_two_threads():
     ("rnn", {}, 2, 63, 0),
     ("transformer", {}, 3, 500, 3),
     ("transformer", {"dropout": 0.1}, 2, 500, 0),  # dropout draws random numbers
-    ("vae", {}, 2, 500, 0),  # the ELBO's reparametrisation noise too
+    ("vae", {}, 2, 250, 2),  # its ELBO noise comes from the shard's generator
+    ("flow", {}, 2, 250, 0),  # its dequantizer draws from torch's global RNG
     ("gan", {}, 2, 500, 0),  # its own training step
 ])
 def test_trainer_shards_only_losses_that_allow_it(name, config, threads, batch, shards_wanted):
@@ -113,3 +148,40 @@ def test_threaded_training_is_reproducible_and_agrees_with_one_thread(tmp_path):
     assert all(torch.allclose(w2[k], w1[k], atol=2e-4) for k in w2)
     assert np.allclose([h["val_nll"] for h in h2], [h["val_nll"] for h in h1], rtol=1e-5)
     assert h2[-1]["val_nll"] < h2[0]["val_nll"]
+
+
+class Killed(Exception):
+    pass
+
+
+def test_threaded_vae_training_resumes_exactly(tmp_path, monkeypatch):
+    """The shards' seeds are drawn from torch's global RNG, whose state the checkpoint
+    keeps: a 2-thread VAE run killed after its first epoch and resumed ends with the
+    weights of the uninterrupted run, which learned."""
+    rng = np.random.default_rng(1)
+    data = rng.choice(4, size=(2_000, N), p=[0.5, 0.2, 0.2, 0.1]).astype(np.uint8)
+    cfg = TrainConfig(epochs=3, batch_size=100, lr=5e-3, seed=2, num_threads=2)
+
+    def run(out: str, seed: int = 0, resume: bool = False):
+        torch.manual_seed(seed)
+        model = create_model("vae", N, 4, hidden=16, latent=3, embed=4, n_importance=8)
+        return train(model, data[:1_600], data[1_600:], cfg, tmp_path / out, resume=resume, progress=False)
+
+    ref = run("ref")
+    original, calls = training._save_checkpoint, []
+
+    def killed_after_epoch_1(*args):
+        original(*args)
+        calls.append(1)
+        if len(calls) == 1:
+            raise Killed
+
+    monkeypatch.setattr(training, "_save_checkpoint", killed_after_epoch_1)
+    with pytest.raises(Killed):
+        run("run")
+    monkeypatch.setattr(training, "_save_checkpoint", original)
+    res = run("run", seed=5, resume=True)  # other initial weights: all must come from the checkpoint
+    want, got = load_model(tmp_path / "ref")[0].state_dict(), load_model(tmp_path / "run")[0].state_dict()
+    assert all(torch.equal(want[k], got[k]) for k in want)
+    assert [h["val_nll"] for h in res.history] == [h["val_nll"] for h in ref.history]
+    assert ref.history[-1]["val_nll"] < ref.history[0]["val_nll"]

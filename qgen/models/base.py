@@ -76,9 +76,10 @@ class GenerativeModel(torch.nn.Module):
     and may declare ``presets`` (architecture keywords) and ``train_presets`` (keywords
     of ``qgen.training.TrainConfig``) under the same preset names.
 
-    ``shardable_loss`` is true when ``loss(x)`` is the mean over the strings of x of a term
-    that depends on that string alone and draws no random numbers; the CPU trainer may
-    then split a batch over threads (:mod:`qgen.threads`).
+    ``shardable_loss`` is true when ``loss(x, generator=None)`` is the mean over the strings
+    of x of a term that depends on that string alone, and any random numbers it draws come
+    from ``generator``; the CPU trainer then splits a batch over threads
+    (:mod:`qgen.threads`), one seeded generator per shard.
     """
 
     name: ClassVar[str]
@@ -132,8 +133,10 @@ class GenerativeModel(torch.nn.Module):
         """Draw n strings → (outcomes long (n, N), their log_prob or None)."""
         raise NotImplementedError
 
-    def loss(self, x: torch.Tensor) -> torch.Tensor:
-        """Scalar training loss on a batch; the mean negative log-likelihood by default."""
+    def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Scalar training loss on a batch; the mean negative log-likelihood by default.  A
+        loss that draws random numbers takes them from ``generator`` (torch's global RNG
+        when None)."""
         return -self.log_prob(x).mean()
 
     def val_loss(self, x: torch.Tensor) -> torch.Tensor:
