@@ -40,13 +40,18 @@ def test_sharded_gradient_is_the_whole_batch_gradient(name, config, k):
         assert torch.allclose(p.grad, w, rtol=1e-5, atol=1e-7)
 
 
-def test_shards_draw_their_noise_from_their_own_generators():
-    """A VAE's ELBO draws one z per string.  In shards the draws come from generator s,
-    seeded with SeedSequence([seed, s]), never from torch's global RNG: the sharded
-    gradient is the size-weighted sum of the shards' gradients computed one after another
-    with those generators, it is the same for the same seed, and it changes with the seed."""
+@pytest.mark.parametrize("name, config", [
+    ("vae", {"hidden": 16, "latent": 3, "embed": 4}),
+    ("flow", {"n_layers": 2, "hidden": 8}),
+])
+def test_shards_draw_their_noise_from_their_own_generators(name, config):
+    """The VAE's ELBO and the flow's bound draw noise for every string.  In shards the
+    draws come from generator s, seeded with SeedSequence([seed, s]), never from torch's
+    global RNG: the sharded gradient is the size-weighted sum of the shards' gradients
+    computed one after another with those generators, it is the same for the same seed,
+    and it changes with the seed."""
     torch.manual_seed(0)
-    model = create_model("vae", N, 4, hidden=16, latent=3, embed=4)
+    model = create_model(name, N, 4, **config)
     params = list(model.parameters())
     x = strings(101, seed=4)
 

@@ -294,10 +294,12 @@ class FlowModel(GenerativeModel):
         """Importance-weighted estimate of ln P(a) with S = ``n_importance`` (see module doc)."""
         return self.log_prob_estimate(x)[0]
 
-    def loss(self, x: torch.Tensor) -> torch.Tensor:
-        """−mean importance-weighted bound with k = ``train_draws`` draws from torch's global RNG."""
+    def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """−mean importance-weighted bound with k = ``train_draws`` draws (from ``generator``,
+        torch's global RNG when None).  Not ``shardable_loss``: its 256-wide couplings keep
+        torch's own threads busy, and thread shards trained it slower on 2 cores."""
         k = self.config["train_draws"]
-        return -(torch.logsumexp(self._log_weights(x, k, None), 0) - math.log(k)).mean()
+        return -(torch.logsumexp(self._log_weights(x, k, generator), 0) - math.log(k)).mean()
 
     def val_loss(self, x: torch.Tensor) -> torch.Tensor:
         """Mean negative IW estimate with S = min(8, n_importance): between −ELBO and the NLL."""
