@@ -11,7 +11,7 @@ early stopping: the validation NLL is too noisy at this scale to see the coheren
 KL(GHZ‖mixture) = 0.030 nats at N = 6 and 0.0135 at N = 8 under Pauli-6, and 16–40× less
 under Pauli-4), with and without the RNN's phase channels.
 
-    python benchmarks/bench_ghz.py [--quick] [--only fc|quantum] [--patch 2]
+    python benchmarks/bench_ghz.py [--quick] [--only fc|quantum] [--n 6 8] [--povm pauli4] [--seed S] [--patch 2]
 
 ``--patch P`` trains the RNN with P qubits per step; results go to ``ghz_…_patchP.json``.
 """
@@ -62,7 +62,7 @@ def quantum(n: int, povm: str, n_train: int, epochs: int, phases: int, patch: in
         train(model, ds.train, ds.val, cfg, d, progress=False)
     ex = exact_scores(model_log_prob(model, enumerate_strings(ds.povm.n_outcomes, n)), ds.target.state, ds.povm)
     qf = ex["quantum_fidelity"].mean
-    return {"N": n, "POVM": povm, "phases": phases, "train samples": f"{len(ds.train):,}", "epochs": epochs,
+    return {"N": n, "POVM": povm, "phases": phases, "seed": seed, "train samples": f"{len(ds.train):,}", "epochs": epochs,
             "seconds": f"{time.perf_counter() - t0:.0f}", "F_c exact": f"{ex['classical_fidelity'].mean:.4f}",
             "KL(P‖q) exact": f"{ex['kl_target_model'].mean:.4f}", "quantum F (ρ_q, exact)": f"{qf:.4f}",
             "goal": "quantum F ≥ 0.95", "met": "yes" if qf >= 0.95 else "NO"}
@@ -74,6 +74,8 @@ def main() -> None:
     ap.add_argument("--only", choices=["fc", "quantum"], help="run one of the two tables")
     ap.add_argument("--n", type=int, nargs="+", help="only these N in the quantum-fidelity table")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--povm", choices=["pauli4", "pauli6"], help="only this POVM in the quantum-fidelity table")
+    ap.add_argument("--seed", type=int, default=0, help="seed of data, weights and batches")
     ap.add_argument("--patch", type=int, default=1, help="qubits per RNN step")
     args = ap.parse_args()
     if args.threads:
@@ -81,21 +83,22 @@ def main() -> None:
     out = {}
     if args.only != "fc":
         cases = [(6, "pauli6", 300_000, 20, 4), (6, "pauli6", 300_000, 20, 0)]
-        if not args.quick:
-            cases += [(8, "pauli6", 400_000, 20, 4), (6, "pauli4", 300_000, 20, 4)]
-        cases = [c for c in cases if args.n is None or c[0] in args.n]
-        out["quantum"] = [quantum(*c, args.patch) for c in cases]
+        if not args.quick:  # Pauli-4's coherence signal is 16–40× weaker: more passes, more data
+            cases += [(8, "pauli6", 400_000, 20, 4), (6, "pauli4", 300_000, 40, 4), (8, "pauli4", 1_000_000, 20, 4)]
+        cases = [c for c in cases if (args.n is None or c[0] in args.n) and args.povm in (None, c[1])]
+        out["quantum"] = [quantum(*c, args.patch, seed=args.seed) for c in cases]
         print_table("RNN on small GHZ states: exact quantum fidelity of ρ_q", out["quantum"],
-                    ["N", "POVM", "phases", "train samples", "epochs", "seconds", "F_c exact", "KL(P‖q) exact",
+                    ["N", "POVM", "phases", "seed", "train samples", "epochs", "seconds", "F_c exact", "KL(P‖q) exact",
                      "quantum F (ρ_q, exact)", "goal", "met"])
     if args.only != "quantum":
         cases = [(20, "pauli4", 20_000, 20), (20, "pauli6", 20_000, 20)]
         if not args.quick:
             cases += [(50, "pauli4", 20_000, 20), (50, "pauli6", 20_000, 20)]
-        out["fc"] = [one(*c, args.patch) for c in cases]
+        out["fc"] = [one(*c, args.patch, seed=args.seed) for c in cases]
         print_table("RNN (default preset) on GHZ states: classical fidelity", out["fc"],
                     ["N", "POVM", "train samples", "epochs", "seconds", "F_c", "goal", "met"])
     name = (("ghz" if args.only is None else f"ghz_{args.only}") + ("_n" + "_".join(map(str, args.n)) if args.n else "")
+            + (f"_{args.povm}" if args.povm else "") + (f"_seed{args.seed}" if args.seed else "")
             + (f"_patch{args.patch}" if args.patch != 1 else ""))
     print(f"results saved to {save(name, out)}")
 
