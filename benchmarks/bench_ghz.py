@@ -84,7 +84,7 @@ def main() -> None:
     if args.only != "fc":
         cases = [(6, "pauli6", 300_000, 20, 4), (6, "pauli6", 300_000, 20, 0)]
         if not args.quick:  # Pauli-4's coherence signal is 16–40× weaker: more passes, more data
-            cases += [(8, "pauli6", 400_000, 20, 4), (6, "pauli4", 300_000, 40, 4), (8, "pauli4", 1_000_000, 40, 4)]
+            cases += [(8, "pauli6", 400_000, 20, 4), (6, "pauli4", 300_000, 40, 4), (8, "pauli4", 1_000_000, 60, 4)]
         cases = [c for c in cases if (args.n is None or c[0] in args.n) and args.povm in (None, c[1])]
         out["quantum"] = [quantum(*c, args.patch, seed=args.seed) for c in cases]
         print_table("RNN on small GHZ states: exact quantum fidelity of ρ_q", out["quantum"],
