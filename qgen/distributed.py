@@ -43,7 +43,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["Context", "from_env", "setup", "share", "all_sum", "gather", "barrier", "rank_seed", "wrap"]
+__all__ = ["Context", "from_env", "setup", "share", "all_sum", "gather", "barrier", "rank_seed", "stream_seed", "wrap"]
 
 
 @dataclass(frozen=True)
@@ -140,10 +140,16 @@ def barrier(ctx: Context) -> None:
         dist.barrier()
 
 
+def stream_seed(*key: int) -> int:
+    """A 32-bit torch seed for the independent stream ``SeedSequence([*key])``, e.g.
+    ``(seed, rank)``, ``(seed, epoch)`` or ``(seed, shard)``."""
+    return int(np.random.SeedSequence(list(key)).generate_state(1)[0])
+
+
 def rank_seed(seed: int, rank: int) -> int:
     """Seed of rank r's torch RNG (noise drawn inside a model's loss): ``seed`` itself on
     rank 0, an independent stream ``SeedSequence([seed, r])`` on the others."""
-    return seed if rank == 0 else int(np.random.SeedSequence([seed, rank]).generate_state(1)[0])
+    return seed if rank == 0 else stream_seed(seed, rank)
 
 
 class _Loss(nn.Module):

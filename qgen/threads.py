@@ -36,8 +36,9 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Self, TypeVar
 
-import numpy as np
 import torch
+
+from .distributed import stream_seed
 
 __all__ = ["ThreadShards"]
 
@@ -82,7 +83,7 @@ class ThreadShards:
 
         def shard(job: tuple[int, torch.Tensor]) -> tuple[torch.Tensor, tuple]:
             s, xs = job
-            generator = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, s]).generate_state(1)[0]))
+            generator = torch.Generator().manual_seed(stream_seed(seed, s))
             with torch.enable_grad(), torch.autocast("cpu", dtype=amp, enabled=amp is not None):
                 loss = loss_fn(xs, generator=generator).float()
             return loss.detach() * (len(xs) / n), torch.autograd.grad(loss * (scale * len(xs) / n), params,

@@ -287,7 +287,7 @@ def _fingerprint(x: np.ndarray) -> str:
 
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
     """Shuffling RNG of one epoch, a function of (seed, epoch) only."""
-    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0]))
+    return torch.Generator().manual_seed(distributed.stream_seed(seed, epoch))
 
 
 def _make_optimizers(model: GenerativeModel, cfg: TrainConfig) -> list[torch.optim.Optimizer]:
