@@ -110,20 +110,29 @@ def _observables(ds: Dataset, x_model: np.ndarray) -> dict[str, Any]:
     from the raw training data and from the held-out test data, and model − test data
     (the test split is independent of the model, so the two error bars add in quadrature)."""
     target, povm = ds.target, ds.povm
+    fams = _families(ds)
+    coefs = [c for cs, _, _ in fams.values() for c in cs]
+    opss = [o for _, os, _ in fams.values() for o in os]
+    # every observable of every family in one pass over each sample set
+    exact = metrics.exact_observables(target.state, coefs, opss).tolist() if target is not None else None
+    model = metrics.observables(x_model, povm, coefs, opss)
+    data = metrics.observables(ds.train, povm, coefs, opss)
+    test = (metrics.observables(ds.test, povm, coefs, opss) if len(ds.test) > 1
+            else [Estimate.unavailable("no test split")] * len(opss))
     out: dict[str, Any] = {}
-    for name, (coefs, opss, axis) in _families(ds).items():
-        row: dict[str, Any] = {"axis": axis}
-        row["exact"] = (
-            [float(metrics.exact_observable(target.state, c, o)) for c, o in zip(coefs, opss)]
-            if target is not None else None
-        )
-        model = [metrics.observable(x_model, povm, c, o) for c, o in zip(coefs, opss)]
-        row["model"] = [e.to_dict() for e in model]
-        row["data"] = [metrics.observable(ds.train, povm, c, o).to_dict() for c, o in zip(coefs, opss)]
-        test = [metrics.observable(ds.test, povm, c, o) if len(ds.test) > 1 else Estimate.unavailable("no test split")
-                for c, o in zip(coefs, opss)]
-        row["test"] = [e.to_dict() for e in test]
-        row["model_minus_test"] = [_minus(m, t, "model − held-out test data").to_dict() for m, t in zip(model, test)]
+    start = 0
+    for name, (cs, _, axis) in fams.items():
+        part = slice(start, start + len(cs))
+        start = part.stop
+        row: dict[str, Any] = {
+            "axis": axis,
+            "exact": None if exact is None else exact[part],
+            "model": [e.to_dict() for e in model[part]],
+            "data": [e.to_dict() for e in data[part]],
+            "test": [e.to_dict() for e in test[part]],
+            "model_minus_test": [_minus(m, t, "model − held-out test data").to_dict()
+                                 for m, t in zip(model[part], test[part])],
+        }
         if axis is None:  # a single observable
             row = {k: (v[0] if isinstance(v, list) else v) for k, v in row.items() if k != "axis"}
         out[name] = row

@@ -12,9 +12,9 @@ eqs. 1–3).
 * :func:`quantum_fidelity`: ⟨ψ|ρ_q|ψ⟩ from model samples (pure targets).
 * Pauli observables given as ``(coefs (T,), ops (T, N))`` with ops in 0..3 = I, X, Y, Z:
   dual-frame (classical-shadow-like) estimators :func:`pauli_estimator`,
-  :func:`observable`, :func:`pauli_expectations` — applied to model samples, or to the
+  :func:`observable`, :func:`observables`, :func:`pauli_expectations` — applied to model samples, or to the
   measured data themselves for the raw-data baseline — and the exact values
-  :func:`exact_pauli_expectations`, :func:`exact_observable`.
+  :func:`exact_pauli_expectations`, :func:`exact_observable`, :func:`exact_observables`.
 * :func:`exact_scores`: everything exactly by enumerating all K^N strings (N ≤ 8).
 
 Example
@@ -47,12 +47,14 @@ __all__ = [
     "correlation_ops",
     "enumerate_strings",
     "exact_observable",
+    "exact_observables",
     "exact_pauli_expectations",
     "exact_scores",
     "fidelity_moment_base",
     "kl_divergence",
     "magnetization_ops",
     "observable",
+    "observables",
     "pauli_estimator",
     "pauli_expectations",
     "quantum_fidelity",
@@ -220,22 +222,31 @@ def _bad_terms(povm: POVM, ops: np.ndarray) -> np.ndarray:
     return np.any(~_estimable_paulis(povm)[ops], axis=1)
 
 
-def _term_values(samples: np.ndarray, povm: POVM, ops: np.ndarray) -> Iterator[np.ndarray]:
-    """Per term t, the (B,) values v_bt = Π_{i: ops_ti ≠ I} Q[a_bi, ops_ti]."""
-    q = povm.pauli_table
-    cols = np.ascontiguousarray(np.asarray(samples).T)  # (N, B): contiguous per site
+def _term_values(cols: np.ndarray, povm: POVM, ops: np.ndarray) -> Iterator[np.ndarray]:
+    """Per term t, the (B,) values v_bt = Π_{i: ops_ti ≠ I} Q[a_bi, ops_ti], from the
+    outcomes as site columns ``cols`` (N, B) (see :func:`_columns`)."""
+    q = np.ascontiguousarray(povm.pauli_table.T)  # q[k] = Q[:, k]
     for term in ops:
         v = np.ones(cols.shape[1])
         for i in np.flatnonzero(term):
-            v *= q[:, term[i]][cols[i]]
+            v *= np.take(q[term[i]], cols[i])
         yield v
 
 
-def _prepare(samples: np.ndarray, ops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _columns(samples: np.ndarray, povm: POVM) -> np.ndarray:
+    """Samples (B, N) of ``povm``'s outcomes as contiguous site columns (N, B)."""
     samples = np.asarray(samples)
     if samples.ndim != 2:
         raise ValueError(f"samples must have shape (B, N), got {samples.shape}")
-    return samples, _check_ops(ops, samples.shape[1])
+    if samples.size and (samples.min() < 0 or samples.max() >= povm.n_outcomes):
+        raise ValueError(f"outcomes must lie in [0, {povm.n_outcomes - 1}] for POVM '{povm.name}'")
+    return np.ascontiguousarray(samples.T, dtype=np.intp)
+
+
+def _prepare(samples: np.ndarray, povm: POVM, ops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Site columns of the samples (:func:`_columns`) and the checked Pauli strings."""
+    cols = _columns(samples, povm)
+    return cols, _check_ops(ops, cols.shape[0])
 
 
 def pauli_estimator(samples: np.ndarray, povm: POVM, ops: np.ndarray) -> np.ndarray:
@@ -253,11 +264,11 @@ def pauli_estimator(samples: np.ndarray, povm: POVM, ops: np.ndarray) -> np.ndar
     array([[ 3.,  9.],
            [-3.,  9.]])
     """
-    samples, ops = _prepare(samples, ops)
+    cols, ops = _prepare(samples, povm, ops)
     if _bad_terms(povm, ops).any():
         raise ValueError(f"POVM '{povm.name}' cannot estimate some of these Pauli strings (not in its span)")
-    out = np.empty((ops.shape[0], samples.shape[0]))
-    for t, v in enumerate(_term_values(samples, povm, ops)):
+    out = np.empty((ops.shape[0], cols.shape[1]))
+    for t, v in enumerate(_term_values(cols, povm, ops)):
         out[t] = v
     return out.T
 
@@ -273,19 +284,38 @@ def observable(samples: np.ndarray, povm: POVM, coefs: np.ndarray, ops: np.ndarr
     >>> print(e)  # per sample 0.5·(±3) + 9
     9.0 ± 1.5
     """
-    samples, ops = _prepare(samples, ops)
-    coefs = np.asarray(coefs, dtype=np.float64)
-    if coefs.shape != (ops.shape[0],):
-        raise ValueError(f"need one coefficient per Pauli string: {coefs.shape} vs {ops.shape[0]} strings")
-    bad = _bad_terms(povm, ops) & (coefs != 0)
-    if bad.any():
-        return Estimate.unavailable(
-            f"POVM '{povm.name}' cannot estimate {int(bad.sum())} of the Pauli strings (not in its span)"
-        )
-    total = np.zeros(samples.shape[0])
-    for c, v in zip(coefs, _term_values(samples, povm, ops)):
-        total += c * v
-    return mean_estimate(total)
+    return observables(samples, povm, [coefs], [ops])[0]
+
+
+def observables(samples: np.ndarray, povm: POVM, coefs: list[np.ndarray], ops: list[np.ndarray]) -> list[Estimate]:
+    """:func:`observable` for many observables O_j = (coefs[j], ops[j]) on the same samples,
+    reading the samples once (a family such as ⟨σz_i⟩ for every i, or C(r) for every r).
+
+    >>> from qgen.povm import pauli6
+    >>> x = np.array([[0, 2], [0, 3]])  # outcomes |0⟩,|+⟩ and |0⟩,|−⟩
+    >>> zx = np.array([[3, 0], [0, 1]])  # σz_0, σx_1
+    >>> [str(e) for e in observables(x, pauli6(), [np.ones(1), np.array([0.5, 1.0])], [zx[:1], zx])]
+    ['3', '1.5 ± 3.0']
+    """
+    if len(coefs) != len(ops):
+        raise ValueError(f"{len(coefs)} coefficient arrays for {len(ops)} sets of Pauli strings")
+    cols = _columns(samples, povm)
+    out = []
+    for c, o in zip(coefs, ops):
+        o = _check_ops(o, cols.shape[0])
+        c = np.asarray(c, dtype=np.float64)
+        if c.shape != (o.shape[0],):
+            raise ValueError(f"need one coefficient per Pauli string: {c.shape} vs {o.shape[0]} strings")
+        bad = _bad_terms(povm, o) & (c != 0)
+        if bad.any():
+            out.append(Estimate.unavailable(
+                f"POVM '{povm.name}' cannot estimate {int(bad.sum())} of the Pauli strings (not in its span)"))
+            continue
+        total = np.zeros(cols.shape[1])
+        for ct, v in zip(c, _term_values(cols, povm, o)):
+            total += ct * v
+        out.append(mean_estimate(total))
+    return out
 
 
 def pauli_expectations(samples: np.ndarray, povm: POVM, ops: np.ndarray) -> list[Estimate]:
@@ -296,11 +326,11 @@ def pauli_expectations(samples: np.ndarray, povm: POVM, ops: np.ndarray) -> list
     >>> [str(e) for e in pauli_expectations(np.array([[0, 2], [0, 3]]), pauli6(), np.array([[3, 0], [0, 1]]))]
     ['3', '0.0 ± 3.0']
     """
-    samples, ops = _prepare(samples, ops)
+    cols, ops = _prepare(samples, povm, ops)
     bad = _bad_terms(povm, ops)
     reason = f"POVM '{povm.name}' cannot estimate this Pauli string (not in its span)"
     return [Estimate.unavailable(reason) if b else mean_estimate(v)
-            for b, v in zip(bad, _term_values(samples, povm, ops))]
+            for b, v in zip(bad, _term_values(cols, povm, ops))]
 
 
 def exact_pauli_expectations(state: State, ops: np.ndarray) -> np.ndarray:
@@ -322,7 +352,29 @@ def exact_observable(state: State, coefs: np.ndarray, ops: np.ndarray) -> float:
     >>> exact_observable(ghz(3), np.array([-1.0, -1.0]), np.array([[3, 3, 0], [0, 3, 3]]))
     -2.0
     """
-    return float(np.dot(np.asarray(coefs, dtype=np.float64), exact_pauli_expectations(state, ops)))
+    return float(exact_observables(state, [coefs], [ops])[0])
+
+
+def exact_observables(state: State, coefs: list[np.ndarray], ops: list[np.ndarray]) -> np.ndarray:
+    """Exact ⟨O_j⟩ = Σ_t c_jt Tr[σ_{ops_jt} ρ] for many observables O_j = (coefs[j], ops[j])
+    at once: all their Pauli strings go through one batched contraction, so a family of
+    many small observables (⟨σz_i⟩ for every i) costs one sweep of the MPS, not one each.
+
+    >>> from qgen.states import ghz
+    >>> exact_observables(ghz(2), [np.ones(1), np.ones(2)], [np.array([[3, 3]]), np.array([[1, 1], [3, 0]])])
+    array([1., 1.])
+    """
+    if len(coefs) != len(ops):
+        raise ValueError(f"{len(coefs)} coefficient arrays for {len(ops)} sets of Pauli strings")
+    ops = [_check_ops(o, state.n_qubits) for o in ops]
+    coefs = [np.asarray(c, dtype=np.float64) for c in coefs]
+    for c, o in zip(coefs, ops):
+        if c.shape != (len(o),):
+            raise ValueError(f"need one coefficient per Pauli string: {c.shape} vs {len(o)} strings")
+    if not ops:
+        return np.zeros(0)
+    weighted = np.concatenate(coefs) * exact_pauli_expectations(state, np.concatenate(ops))
+    return np.bincount(np.repeat(np.arange(len(ops)), [len(o) for o in ops]), weighted, len(ops))
 
 
 def magnetization_ops(n: int, axis: str = "z") -> np.ndarray:

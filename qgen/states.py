@@ -198,8 +198,8 @@ class MPS:
     def norm(self) -> float:
         """⟨ψ|ψ⟩^{1/2} by a left-to-right transfer-matrix sweep."""
         env = np.ones((1, 1))
-        for a in self.tensors:
-            env = np.einsum("ab,asc,bsd->cd", env, a.conj(), a, optimize=True)
+        for a in self.tensors:  # E'[c, d] = Σ_{a,s,b} conj(A)[a,s,c] E[a,b] A[b,s,d]
+            env = np.tensordot(a.conj(), np.tensordot(env, a, axes=(1, 0)), axes=((0, 1), (0, 1)))
         return float(np.sqrt(abs(env[0, 0])))
 
     def right_canonical(self) -> "MPS":

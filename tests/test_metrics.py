@@ -19,12 +19,14 @@ from qgen.metrics import (
     correlation_ops,
     enumerate_strings,
     exact_observable,
+    exact_observables,
     exact_pauli_expectations,
     exact_scores,
     fidelity_moment_base,
     kl_divergence,
     magnetization_ops,
     observable,
+    observables,
     pauli_estimator,
     pauli_expectations,
     quantum_fidelity,
@@ -305,6 +307,45 @@ def test_observable_helpers_and_correlations():
                        for i in range(n - 2)])
     assert exact_observable(state, coefs, ops) == pytest.approx(ref_avg, abs=1e-12)
     assert magnetization_ops(3, "y").tolist() == [[2, 0, 0], [0, 2, 0], [0, 0, 2]]
+
+
+def test_many_observables_at_once_match_kronecker_references():
+    """The batched forms (one contraction, one pass over the samples) against explicit
+    Kronecker products: the TFIM energy, every ⟨σx_i⟩, every C(r), and an empty sum,
+    for a pure (MPS) and a depolarized dense state."""
+    n = 5
+    coefs_h, ops_h, _, psi = _tfim(n, 1.0, 0.5)
+    corr = [correlation_average(n, r) for r in range(1, n)]
+    coefs = [coefs_h, *[np.ones(1)] * n, *[c for c, _ in corr], np.zeros(0)]
+    opss = [ops_h, *[o[None] for o in magnetization_ops(n, "x")], *[o for _, o in corr], np.zeros((0, n), int)]
+
+    def reference(rho):
+        return [float(np.real(np.trace(rho @ sum((c * pauli_string_matrix(s) for c, s in zip(cs, os)),
+                                                 np.zeros((2**n, 2**n))))))
+                for cs, os in zip(coefs, opss)]
+
+    rho = np.outer(psi, psi)
+    assert np.allclose(exact_observables(DenseState(psi).to_mps(), coefs, opss), reference(rho), atol=1e-10)
+    p = 0.2
+    noisy = DenseState(psi).with_noise(p)
+    assert np.allclose(exact_observables(noisy, coefs, opss), reference(depolarize_kraus(rho, p)), atol=1e-10)
+    assert exact_observables(noisy, [], []).shape == (0,)
+
+    x = sample(DenseState(psi), tetra(), 40000, seed=3)
+    got = observables(x, tetra(), coefs, opss)
+    ref = reference(rho)
+    assert all(within(e, r, 4) for e, r in zip(got[:-1], ref[:-1])), list(zip(got, ref))
+    assert got[-1].mean == 0 and got[-1].stderr == 0  # the empty sum is exactly zero
+    # a term outside the POVM's span makes only its own observable unavailable
+    xt = sample(DenseState(psi), trine(), 1000, seed=3)
+    mixed = observables(xt, trine(), [np.ones(1), np.ones(1)], [np.array([[2, 0, 0, 0, 0]]), opss[1]])
+    assert not mixed[0].available and mixed[1].available
+    with pytest.raises(ValueError, match=r"outcomes must lie in \[0, 2\]"):
+        observables(x, trine(), [np.ones(1)], [opss[1]])
+    with pytest.raises(ValueError, match="one coefficient per Pauli string"):
+        observables(x, tetra(), [np.ones(2)], [opss[1]])
+    with pytest.raises(ValueError, match="one coefficient per Pauli string"):
+        exact_observables(noisy, [np.ones(2)], [opss[1]])
 
 
 def test_non_ic_povm_cannot_estimate_sigma_y():
