@@ -38,7 +38,7 @@ from .contract import DENSE_TABLE_MAX, expect_products
 from .povm import PAULI, POVM
 from .sampling import probabilities
 from .states import MPS, DenseState, State
-from .stats import Estimate, mean_estimate
+from .stats import Estimate, mean_estimate, mean_estimates
 
 __all__ = [
     "FIDELITY_STDERR_MAX",
@@ -233,20 +233,25 @@ def _term_values(cols: np.ndarray, povm: POVM, ops: np.ndarray) -> Iterator[np.n
         yield v
 
 
-def _columns(samples: np.ndarray, povm: POVM) -> np.ndarray:
-    """Samples (B, N) of ``povm``'s outcomes as contiguous site columns (N, B)."""
+def _check_samples(samples: np.ndarray, povm: POVM) -> np.ndarray:
+    """Samples as an array (B, N) of ``povm``'s outcomes, or a one-line ``ValueError``."""
     samples = np.asarray(samples)
     if samples.ndim != 2:
         raise ValueError(f"samples must have shape (B, N), got {samples.shape}")
     if samples.size and (samples.min() < 0 or samples.max() >= povm.n_outcomes):
         raise ValueError(f"outcomes must lie in [0, {povm.n_outcomes - 1}] for POVM '{povm.name}'")
+    return samples
+
+
+def _columns(samples: np.ndarray) -> np.ndarray:
+    """Checked samples (B, N) as contiguous site columns (N, B) of indices."""
     return np.ascontiguousarray(samples.T, dtype=np.intp)
 
 
 def _prepare(samples: np.ndarray, povm: POVM, ops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Site columns of the samples (:func:`_columns`) and the checked Pauli strings."""
-    cols = _columns(samples, povm)
-    return cols, _check_ops(ops, cols.shape[0])
+    """Site columns of the checked samples and the checked Pauli strings."""
+    samples = _check_samples(samples, povm)
+    return _columns(samples), _check_ops(ops, samples.shape[1])
 
 
 def pauli_estimator(samples: np.ndarray, povm: POVM, ops: np.ndarray) -> np.ndarray:
@@ -287,9 +292,13 @@ def observable(samples: np.ndarray, povm: POVM, coefs: np.ndarray, ops: np.ndarr
     return observables(samples, povm, [coefs], [ops])[0]
 
 
-def observables(samples: np.ndarray, povm: POVM, coefs: list[np.ndarray], ops: list[np.ndarray]) -> list[Estimate]:
-    """:func:`observable` for many observables O_j = (coefs[j], ops[j]) on the same samples,
-    reading the samples once (a family such as ⟨σz_i⟩ for every i, or C(r) for every r).
+def observables(
+    samples: np.ndarray, povm: POVM, coefs: list[np.ndarray], ops: list[np.ndarray], chunk_size: int = 16384
+) -> list[Estimate]:
+    """:func:`observable` for many observables O_j = (coefs[j], ops[j]) on the same samples
+    (a family such as ⟨σz_i⟩ for every i, or C(r) for every r), in one pass over the
+    samples, ``chunk_size`` strings at a time: memory stays bounded by the chunk, whatever
+    the number of samples (:func:`qgen.stats.mean_estimates` merges the chunks' moments).
 
     >>> from qgen.povm import pauli6
     >>> x = np.array([[0, 2], [0, 3]])  # outcomes |0⟩,|+⟩ and |0⟩,|−⟩
@@ -299,22 +308,32 @@ def observables(samples: np.ndarray, povm: POVM, coefs: list[np.ndarray], ops: l
     """
     if len(coefs) != len(ops):
         raise ValueError(f"{len(coefs)} coefficient arrays for {len(ops)} sets of Pauli strings")
-    cols = _columns(samples, povm)
-    out = []
-    for c, o in zip(coefs, ops):
-        o = _check_ops(o, cols.shape[0])
+    samples = _check_samples(samples, povm)
+    out: list[Estimate | None] = [None] * len(ops)
+    live = []  # (j, coefs, ops) of the observables the POVM can estimate
+    for j, (c, o) in enumerate(zip(coefs, ops)):
+        o = _check_ops(o, samples.shape[1])
         c = np.asarray(c, dtype=np.float64)
         if c.shape != (o.shape[0],):
             raise ValueError(f"need one coefficient per Pauli string: {c.shape} vs {o.shape[0]} strings")
         bad = _bad_terms(povm, o) & (c != 0)
         if bad.any():
-            out.append(Estimate.unavailable(
-                f"POVM '{povm.name}' cannot estimate {int(bad.sum())} of the Pauli strings (not in its span)"))
-            continue
-        total = np.zeros(cols.shape[1])
-        for ct, v in zip(c, _term_values(cols, povm, o)):
-            total += ct * v
-        out.append(mean_estimate(total))
+            out[j] = Estimate.unavailable(
+                f"POVM '{povm.name}' cannot estimate {int(bad.sum())} of the Pauli strings (not in its span)")
+        else:
+            live.append((j, c, o))
+
+    def totals() -> Iterator[np.ndarray]:  # per chunk of samples, the per-sample sums Σ_t c_t v_bt
+        for start in range(0, len(samples), chunk_size):
+            cols = _columns(samples[start : start + chunk_size])
+            chunk = np.zeros((len(live), cols.shape[1]))
+            for row, (_, c, o) in zip(chunk, live):
+                for ct, v in zip(c, _term_values(cols, povm, o)):
+                    row += ct * v
+            yield chunk
+
+    for (j, _, _), e in zip(live, mean_estimates(totals(), len(live))):
+        out[j] = e
     return out
 
 
@@ -326,11 +345,8 @@ def pauli_expectations(samples: np.ndarray, povm: POVM, ops: np.ndarray) -> list
     >>> [str(e) for e in pauli_expectations(np.array([[0, 2], [0, 3]]), pauli6(), np.array([[3, 0], [0, 1]]))]
     ['3', '0.0 ± 3.0']
     """
-    cols, ops = _prepare(samples, povm, ops)
-    bad = _bad_terms(povm, ops)
-    reason = f"POVM '{povm.name}' cannot estimate this Pauli string (not in its span)"
-    return [Estimate.unavailable(reason) if b else mean_estimate(v)
-            for b, v in zip(bad, _term_values(cols, povm, ops))]
+    ops = _check_ops(ops, _check_samples(samples, povm).shape[1])
+    return observables(samples, povm, [np.ones(1)] * len(ops), [o[None] for o in ops])
 
 
 def exact_pauli_expectations(state: State, ops: np.ndarray) -> np.ndarray:

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Estimate", "mean_estimate"]
+__all__ = ["Estimate", "mean_estimate", "mean_estimates"]
 
 
 def _join(*notes: str) -> str:
@@ -132,3 +133,32 @@ def mean_estimate(values: np.ndarray, note: str = "") -> Estimate:
     if n == 1:
         return Estimate(float(v[0]), math.nan, 1, _join(note, "single sample: no error bar"))
     return Estimate(float(v.mean()), float(v.std(ddof=1) / math.sqrt(n)), n, note)
+
+
+def mean_estimates(chunks: Iterable[np.ndarray], rows: int, note: str = "") -> list[Estimate]:
+    """Row-wise :func:`mean_estimate` of finite values that arrive in column chunks
+    (``rows``, S_c), without holding them all: the chunks' means and squared deviations
+    are merged one by one (Chan, Golub & LeVeque, Am. Stat. 37, 242 (1983), eq. 2.1).
+
+    >>> v = np.array([[1.0, 3.0, 5.0], [2.0, 2.0, 2.0]])
+    >>> [str(e) for e in mean_estimates([v[:, :2], v[:, 2:]], 2)]  # as mean_estimate(v[0]), (v[1])
+    ['3.0 ± 1.2', '2']
+    """
+    n, mean, m2 = 0, np.zeros(rows), np.zeros(rows)
+    for c in chunks:
+        c = np.asarray(c, dtype=np.float64)
+        if c.ndim != 2 or c.shape[0] != rows:
+            raise ValueError(f"chunks must have shape ({rows}, S), got {c.shape}")
+        if not np.isfinite(c).all():
+            raise ValueError("mean_estimates needs finite values (mean_estimate handles NaN and inf)")
+        if c.shape[1] == 0:
+            continue
+        nb, mb = c.shape[1], c.mean(axis=1)
+        delta, total = mb - mean, n + nb
+        m2 = m2 + ((c - mb[:, None]) ** 2).sum(axis=1) + delta**2 * (n * nb / total)
+        mean = mean + delta * (nb / total)
+        n = total
+    if n < 2:  # no samples, or one: mean_estimate says so
+        return [mean_estimate(np.array([m])[:n], note) for m in mean]
+    return [Estimate(float(m), float(math.sqrt(s / (n - 1) / n)), n, note) for m, s in zip(mean, m2)]
+

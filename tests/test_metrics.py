@@ -336,6 +336,8 @@ def test_many_observables_at_once_match_kronecker_references():
     ref = reference(rho)
     assert all(within(e, r, 4) for e, r in zip(got[:-1], ref[:-1])), list(zip(got, ref))
     assert got[-1].mean == 0 and got[-1].stderr == 0  # the empty sum is exactly zero
+    for a, b in zip(observables(x, tetra(), coefs, opss, chunk_size=999), got):  # chunks merge exactly
+        assert a.n == b.n and a.mean == pytest.approx(b.mean, abs=1e-12) and a.stderr == pytest.approx(b.stderr)
     # a term outside the POVM's span makes only its own observable unavailable
     xt = sample(DenseState(psi), trine(), 1000, seed=3)
     mixed = observables(xt, trine(), [np.ones(1), np.ones(1)], [np.array([[2, 0, 0, 0, 0]]), opss[1]])

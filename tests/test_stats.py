@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from qgen.stats import Estimate, mean_estimate
+from qgen.stats import Estimate, mean_estimate, mean_estimates
 
 
 def test_format_two_significant_digits_of_the_error():
@@ -71,3 +71,30 @@ def test_mean_estimate_edge_cases():
     inf = mean_estimate(np.array([1.0, np.inf]))
     assert inf.mean == math.inf and "infinite" in inf.note
     assert not mean_estimate(np.array([np.inf, -np.inf])).available
+
+
+def test_mean_estimates_merges_chunks_like_the_whole_array():
+    """Row-wise mean ± s/√n from uneven chunks (one empty) equals numpy on the joined
+    array, also with a large common offset, where a naive Σv² − n·mean² would lose every
+    digit of the variance."""
+    rng = np.random.default_rng(0)
+    v = np.concatenate([rng.normal(size=(2, 1001)), 1e8 + rng.normal(size=(1, 1001))])
+    cuts = [0, 1, 400, 400, 999, 1001]
+    got = mean_estimates((v[:, a:b] for a, b in zip(cuts, cuts[1:])), 3)
+    for e, row in zip(got, v):
+        assert e.n == 1001 and e.mean == pytest.approx(row.mean(), rel=1e-14)
+        assert e.stderr == pytest.approx(row.std(ddof=1) / math.sqrt(1001), rel=1e-9)
+    naive = math.sqrt(max(0.0, (np.sum(v[2] ** 2) - 1001 * v[2].mean() ** 2) / 1000 / 1001))
+    assert abs(naive - got[2].stderr) > 0.5 * got[2].stderr  # what the merge avoids
+
+
+def test_mean_estimates_edge_cases():
+    assert [e.note for e in mean_estimates([], 2)] == ["no samples"] * 2
+    one = mean_estimates([np.array([[2.0], [3.0]])], 2)
+    assert [e.mean for e in one] == [2.0, 3.0] and all(math.isnan(e.stderr) for e in one)
+    assert mean_estimates([np.zeros((0, 4))], 0) == []
+    with pytest.raises(ValueError, match="finite"):
+        mean_estimates([np.array([[1.0, math.inf]])], 1)
+    with pytest.raises(ValueError, match=r"shape \(2, S\)"):
+        mean_estimates([np.zeros((3, 4))], 2)
+
