@@ -217,7 +217,8 @@ def evaluate(
     else:
         scores["test_nll"] = mean_estimate(-test_lq, note="" if model.likelihood == "exact" else "estimated likelihood")
     # the target's exact ln P on model samples is only needed with a model likelihood
-    lp_model = exact_log_prob(target.state, povm, x) if target is not None and has_lik else None
+    gpu = model.device if model.device.type == "cuda" else None  # the MPS sweep runs there too
+    lp_model = exact_log_prob(target.state, povm, x, device=gpu) if target is not None and has_lik else None
     if target is None:
         for k in ("classical_fidelity", "kl_target_model", "kl_model_target", "quantum_fidelity"):
             scores[k] = no_target

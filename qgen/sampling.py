@@ -200,13 +200,16 @@ def log_prob(
     povm: POVM,
     outcomes: np.ndarray,
     *,
-    chunk_size: int = 128,
+    chunk_size: int | None = None,
     workers: int | None = None,
     progress: bool = False,
+    device: str | None = None,
 ) -> np.ndarray:
     """Exact log P(a) for each row of ``outcomes`` (``(B, N)`` ints in [0, K)); −inf
-    where P(a) = 0."""
+    where P(a) = 0.  ``chunk_size`` and ``device`` as in
+    :func:`qgen.contract.expect_products` (default chunk 128 on the CPU)."""
     _check_povm(povm)
-    p = expect_products(state, povm.elements, outcomes, chunk_size, workers, progress).real
+    chunk_size = chunk_size or (128 if device is None else None)
+    p = expect_products(state, povm.elements, outcomes, chunk_size, workers, progress, device).real
     with np.errstate(divide="ignore"):
         return np.log(np.clip(p, 0.0, None))

@@ -97,6 +97,24 @@ def test_mps_and_dense_log_prob_agree(n, real):
     np.testing.assert_allclose(log_prob(mps, pauli4(), a), log_prob(dense, pauli4(), a), atol=1e-10)
 
 
+@pytest.mark.parametrize("p", [0.0, 0.3])
+def test_torch_sweep_matches_references(p):
+    """The torch MPS sweep (``device=``, for GPUs; run here on the CPU) against the GHZ
+    closed form at N = 50 and the dense table of random complex and real MPS, with noise
+    and with several chunks."""
+    rng = np.random.default_rng(2)
+    for povm in (pauli4(), pauli6()):
+        a = rng.integers(0, povm.n_outcomes, (300, 50))
+        np.testing.assert_allclose(log_prob(depolarize(ghz(50), p), povm, a, device="cpu", chunk_size=128),
+                                   ghz_logp_closed_form(povm.elements, a, p), atol=1e-10)
+    for real in (True, False):
+        mps = depolarize(random_mps(7, 5, seed=4, real=real), p)
+        a = rng.integers(0, 4, (500, 7))
+        dense = DenseState(mps.to_dense(), noise=p)
+        np.testing.assert_allclose(log_prob(mps, pauli4(), a, device="cpu"), log_prob(dense, pauli4(), a),
+                                   atol=1e-10)
+
+
 def test_unnormalised_and_non_canonical_mps():
     mps = random_mps(6, 3, seed=2)
     scaled = MPS(tuple(t * 1.7 for t in mps.tensors))
