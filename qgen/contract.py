@@ -30,11 +30,16 @@ array([1.])
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba
 import numpy as np
 
 from ._chunks import chunked_map
 from .states import MPS, DenseState, State, depolarize_ops
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["expect_products", "operator_table", "DENSE_TABLE_MAX"]
 
@@ -98,7 +103,7 @@ def _mps_expect(mps: MPS, ops: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return env[0, 0]
 
 
-def _mps_expect_torch(mps: MPS, ops: np.ndarray, idx: np.ndarray, device) -> np.ndarray:
+def _mps_expect_torch(mps: MPS, ops: np.ndarray, idx: np.ndarray, device: str | torch.device) -> np.ndarray:
     """:func:`_mps_expect` in torch on ``device`` (a GPU): the same sweep, complex128,
     with the environment carried as (bra, ket, B) and the per-string 2×2 operator applied
     as a broadcast product."""
@@ -150,7 +155,7 @@ def expect_products(
     chunk_size: int | None = None,
     workers: int | None = None,
     progress: bool = False,
-    device: str | None = None,
+    device: str | torch.device | None = None,
 ) -> np.ndarray:
     """Tr[(ops[idx[b,0]] ⊗ … ⊗ ops[idx[b,N-1]]) ρ] for every row b of ``idx``.
 

@@ -12,9 +12,10 @@ eqs. 1–3).
 * :func:`quantum_fidelity`: ⟨ψ|ρ_q|ψ⟩ from model samples (pure targets).
 * Pauli observables given as ``(coefs (T,), ops (T, N))`` with ops in 0..3 = I, X, Y, Z:
   dual-frame (classical-shadow-like) estimators :func:`pauli_estimator`,
-  :func:`observable`, :func:`observables`, :func:`pauli_expectations` — applied to model samples, or to the
-  measured data themselves for the raw-data baseline — and the exact values
-  :func:`exact_pauli_expectations`, :func:`exact_observable`, :func:`exact_observables`.
+  :func:`observable`, :func:`observables`, :func:`pauli_expectations` — applied to model
+  samples, or to the measured data themselves for the raw-data baseline — and the exact
+  values :func:`exact_pauli_expectations`, :func:`exact_observable`,
+  :func:`exact_observables`.
 * :func:`exact_scores`: everything exactly by enumerating all K^N strings (N ≤ 8).
 
 Example

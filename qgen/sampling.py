@@ -32,6 +32,8 @@ True
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba
 import numpy as np
 
@@ -39,6 +41,9 @@ from ._chunks import chunked_map
 from .contract import DENSE_TABLE_MAX, expect_products, operator_table
 from .povm import POVM
 from .states import DenseState, State, depolarize_ops
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["sample", "log_prob", "probabilities", "rank_one_pieces", "BlockSampler", "BLOCK"]
 
@@ -203,13 +208,14 @@ def log_prob(
     chunk_size: int | None = None,
     workers: int | None = None,
     progress: bool = False,
-    device: str | None = None,
+    device: str | torch.device | None = None,
 ) -> np.ndarray:
     """Exact log P(a) for each row of ``outcomes`` (``(B, N)`` ints in [0, K)); −inf
     where P(a) = 0.  ``chunk_size`` and ``device`` as in
     :func:`qgen.contract.expect_products` (default chunk 128 on the CPU)."""
     _check_povm(povm)
-    chunk_size = chunk_size or (128 if device is None else None)
+    if chunk_size is None and device is None:
+        chunk_size = 128
     p = expect_products(state, povm.elements, outcomes, chunk_size, workers, progress, device).real
     with np.errstate(divide="ignore"):
         return np.log(np.clip(p, 0.0, None))

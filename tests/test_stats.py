@@ -1,5 +1,6 @@
 """Estimate: formatting, unavailable values, JSON round trips, mean ± standard error."""
 
+import itertools
 import json
 import math
 
@@ -80,7 +81,7 @@ def test_mean_estimates_merges_chunks_like_the_whole_array():
     rng = np.random.default_rng(0)
     v = np.concatenate([rng.normal(size=(2, 1001)), 1e8 + rng.normal(size=(1, 1001))])
     cuts = [0, 1, 400, 400, 999, 1001]
-    got = mean_estimates((v[:, a:b] for a, b in zip(cuts, cuts[1:])), 3)
+    got = mean_estimates((v[:, a:b] for a, b in itertools.pairwise(cuts)), 3)
     for e, row in zip(got, v):
         assert e.n == 1001 and e.mean == pytest.approx(row.mean(), rel=1e-14)
         assert e.stderr == pytest.approx(row.std(ddof=1) / math.sqrt(1001), rel=1e-9)
