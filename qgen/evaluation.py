@@ -237,7 +237,7 @@ def evaluate(
     else:
         scores["test_nll"] = mean_estimate(-test_lq, note="" if model.likelihood == "exact" else "estimated likelihood")
     # the target's exact ln P on model samples is only needed with a model likelihood
-    gpu = model.device if model.device.type == "cuda" else None  # the MPS sweep runs there too
+    gpu = model.device if model.device.type == "cuda" else None  # the MPS sweeps run there too
     lp_model = exact_log_prob(target.state, povm, x, device=gpu) if target is not None and has_lik else None
     if target is None:
         for k in ("classical_fidelity", "kl_target_model", "kl_model_target", "quantum_fidelity"):
@@ -255,7 +255,7 @@ def evaluate(
             else Estimate.unavailable("no exact ln P stored for the test split") if lp_test is None or len(lp_test) < 2
             else metrics.kl_divergence(lp_test, test_lq)
         )
-        scores["quantum_fidelity"] = metrics.quantum_fidelity(target.state, povm, x)
+        scores["quantum_fidelity"] = metrics.quantum_fidelity(target.state, povm, x, device=gpu)
     if has_lik and model.likelihood == "estimate":
         for k in ("classical_fidelity", "kl_model_target", "kl_target_model"):
             note = "; ".join(filter(None, (scores[k].note, "uses the model's estimated likelihood")))

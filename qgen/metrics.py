@@ -32,6 +32,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -40,6 +41,9 @@ from .povm import PAULI, POVM
 from .sampling import probabilities
 from .states import MPS, DenseState, State
 from .stats import Estimate, mean_estimate, mean_estimates
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "FIDELITY_STDERR_MAX",
@@ -137,9 +141,11 @@ def kl_divergence(logp_p: np.ndarray, logp_q: np.ndarray) -> Estimate:
 # -- quantum fidelity from samples ----------------------------------------------------
 
 
-def quantum_fidelity(state: State, povm: POVM, samples: np.ndarray) -> Estimate:
+def quantum_fidelity(state: State, povm: POVM, samples: np.ndarray, device: str | torch.device | None = None
+                     ) -> Estimate:
     """F = ⟨ψ|ρ_q|ψ⟩ = E_{a~q}[⟨ψ|D^{a_1}⊗…⊗D^{a_N}|ψ⟩] for a pure target |ψ⟩, from
-    model samples (ρ_q = Σ_a q(a) D^{a_1}⊗…⊗D^{a_N}, Carrasquilla et al. 2019).
+    model samples (ρ_q = Σ_a q(a) D^{a_1}⊗…⊗D^{a_N}, Carrasquilla et al. 2019); the
+    MPS sweep runs on ``device`` as in :func:`qgen.contract.expect_products`.
 
     Unavailable for mixed targets (noisy or a density matrix) and non-IC POVMs.  The
     estimator's variance grows exponentially with N; when the standard error exceeds
@@ -160,7 +166,7 @@ def quantum_fidelity(state: State, povm: POVM, samples: np.ndarray) -> Estimate:
         )
     if not povm.is_ic:
         return Estimate.unavailable(f"POVM '{povm.name}' is not informationally complete: ρ_q is not determined")
-    values = expect_products(state, povm.duals, np.asarray(samples)).real
+    values = expect_products(state, povm.duals, np.asarray(samples), device=device).real
     est = mean_estimate(values)
     n_q = state.n_qubits
     predicted = np.sqrt(max(fidelity_moment_base(povm) ** n_q - 1, 0.0) / max(est.n, 1))

@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 from qgen.contract import expect_products, operator_table
+from qgen.metrics import quantum_fidelity
 from qgen.povm import PAULI, get_povm, pauli4, pauli6
 from qgen.sampling import log_prob, sample
 from qgen.states import DenseState, MPS, cluster, depolarize, ghz, product_state, random_mps, w_state
@@ -113,6 +114,10 @@ def test_torch_sweep_matches_references(p):
         dense = DenseState(mps.to_dense(), noise=p)
         np.testing.assert_allclose(log_prob(mps, pauli4(), a, device="cpu"), log_prob(dense, pauli4(), a),
                                    atol=1e-10)
+    # the fidelity estimator's sweep over the duals takes the same path
+    a = sample(ghz(8), pauli6(), 2000, seed=5)
+    assert quantum_fidelity(ghz(8), pauli6(), a, device="cpu").mean == pytest.approx(
+        quantum_fidelity(ghz(8), pauli6(), a).mean, abs=1e-12)
 
 
 def test_unnormalised_and_non_canonical_mps():
