@@ -33,40 +33,20 @@ from .models import GenerativeModel
 from .resources import check_memory, estimate_enumeration, estimate_model_sampling
 from .sampling import log_prob as exact_log_prob
 from .stats import Estimate, mean_estimate
-from .threads import ThreadShards
 
 __all__ = ["evaluate", "model_log_prob", "model_sample", "check_sampling_fits", "ENUMERATE_MAX", "SAMPLE_CHUNK"]
 
 ENUMERATE_MAX = 4**8
 """Largest K^N for which scores are also computed exactly by enumeration."""
 
-_MIN_THREAD_STRINGS = 512  # fewer strings per thread do not repay starting the threads
 
-
+@torch.no_grad()
 def model_log_prob(model: GenerativeModel, x: np.ndarray, batch: int = 8192) -> np.ndarray:
     """ln q(a) of the model for outcome strings ``x`` (exact or estimated, per
-    ``model.likelihood``), as float64 numpy, ``batch`` strings at a time.  An exact
-    likelihood on the CPU is computed on one thread per torch thread, each with a share
-    of the batches (:class:`qgen.threads.ThreadShards`; torch's own threads scale poorly
-    on the small matrix products of an RNN step)."""
+    ``model.likelihood``), as float64 numpy."""
     dev = model.device
-
-    def chunk(i: int) -> torch.Tensor:
-        with torch.no_grad():
-            return model.log_prob(torch.as_tensor(x[i : i + batch], dtype=torch.long, device=dev)).double().cpu()
-
-    threads = torch.get_num_threads()
-    k = min(threads, len(x) // _MIN_THREAD_STRINGS)
-    if dev.type != "cpu" or model.likelihood != "exact" or k < 2:
-        out = [chunk(i) for i in range(0, len(x), batch)]
-    else:
-        batch = min(batch, -(-len(x) // k))  # every thread gets work
-        torch.set_num_threads(1)
-        try:
-            with ThreadShards(k) as shards:
-                out = shards.map(chunk, range(0, len(x), batch))
-        finally:
-            torch.set_num_threads(threads)
+    out = [model.log_prob(torch.as_tensor(x[i : i + batch], dtype=torch.long, device=dev)).double().cpu()
+           for i in range(0, len(x), batch)]
     return torch.cat(out).numpy() if out else np.zeros(0)
 
 

@@ -169,29 +169,3 @@ def test_threaded_vae_training_resumes_exactly(tmp_path, monkeypatch):
         return create_model("vae", N, 4, hidden=16, latent=3, embed=4, n_importance=8)
 
     assert_resume_is_exact(make_model, data[:1_600], data[1_600:], cfg, tmp_path, monkeypatch)
-
-
-@pytest.mark.parametrize("name, sharded", [("rnn", True), ("transformer", True), ("vae", False)])
-def test_model_log_prob_on_threads_equals_one_thread(monkeypatch, name, sharded):
-    """Evaluation's ln q runs exact likelihoods on one thread per torch thread, with the
-    same values as on one thread; an estimated likelihood (VAE: random importance
-    samples) stays on torch's threads; torch's thread count is restored."""
-    from qgen import evaluation
-
-    used = []
-    monkeypatch.setattr(evaluation, "ThreadShards", lambda k: used.append(k) or ThreadShards(k))
-    torch.manual_seed(0)
-    model = create_model(name, N, 4).eval()
-    x = strings(2_000, 5).numpy()
-    torch.manual_seed(1)
-    one = evaluation.model_log_prob(model, x, batch=300)
-    before = torch.get_num_threads()
-    torch.set_num_threads(3)
-    try:
-        torch.manual_seed(1)
-        got = evaluation.model_log_prob(model, x, batch=300)
-        assert torch.get_num_threads() == 3
-    finally:
-        torch.set_num_threads(before)
-    assert used == ([3] if sharded else [])
-    np.testing.assert_allclose(got, one, rtol=1e-6 if name == "vae" else 1e-12, atol=1e-5 if name == "vae" else 1e-10)
