@@ -217,6 +217,19 @@ def _check_ops(ops: np.ndarray, n: int) -> np.ndarray:
     return ops.astype(np.int64)
 
 
+def _check_observables(coefs: list[np.ndarray], ops: list[np.ndarray], n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Observables O_j = Σ_t coefs[j]_t σ_{ops[j]_t} on n qubits as checked (coefs, ops) pairs."""
+    if len(coefs) != len(ops):
+        raise ValueError(f"{len(coefs)} coefficient arrays for {len(ops)} sets of Pauli strings")
+    out = []
+    for c, o in zip(coefs, ops):
+        o, c = _check_ops(o, n), np.asarray(c, dtype=np.float64)
+        if c.shape != (len(o),):
+            raise ValueError(f"need one coefficient per Pauli string: {c.shape} vs {len(o)} strings")
+        out.append((c, o))
+    return out
+
+
 def _estimable_paulis(povm: POVM) -> np.ndarray:
     """Bool (4,): σ_k lies in the span of the POVM elements, i.e. Σ_a Q[a, k] M^a = σ_k.
     Only then is E_P[Q[a, k]] = Tr(σ_k ρ) (dual-frame estimator unbiased)."""
@@ -313,16 +326,10 @@ def observables(
     >>> [str(e) for e in observables(x, pauli6(), [np.ones(1), np.array([0.5, 1.0])], [zx[:1], zx])]
     ['3', '1.5 ± 3.0']
     """
-    if len(coefs) != len(ops):
-        raise ValueError(f"{len(coefs)} coefficient arrays for {len(ops)} sets of Pauli strings")
     samples = _check_samples(samples, povm)
     out: list[Estimate | None] = [None] * len(ops)
     live = []  # (j, coefs, ops) of the observables the POVM can estimate
-    for j, (c, o) in enumerate(zip(coefs, ops)):
-        o = _check_ops(o, samples.shape[1])
-        c = np.asarray(c, dtype=np.float64)
-        if c.shape != (o.shape[0],):
-            raise ValueError(f"need one coefficient per Pauli string: {c.shape} vs {o.shape[0]} strings")
+    for j, (c, o) in enumerate(_check_observables(coefs, ops, samples.shape[1])):
         bad = _bad_terms(povm, o) & (c != 0)
         if bad.any():
             out[j] = Estimate.unavailable(
@@ -387,15 +394,10 @@ def exact_observables(state: State, coefs: list[np.ndarray], ops: list[np.ndarra
     >>> exact_observables(ghz(2), [np.ones(1), np.ones(2)], [np.array([[3, 3]]), np.array([[1, 1], [3, 0]])])
     array([1., 1.])
     """
-    if len(coefs) != len(ops):
-        raise ValueError(f"{len(coefs)} coefficient arrays for {len(ops)} sets of Pauli strings")
-    ops = [_check_ops(o, state.n_qubits) for o in ops]
-    coefs = [np.asarray(c, dtype=np.float64) for c in coefs]
-    for c, o in zip(coefs, ops):
-        if c.shape != (len(o),):
-            raise ValueError(f"need one coefficient per Pauli string: {c.shape} vs {len(o)} strings")
-    if not ops:
+    checked = _check_observables(coefs, ops, state.n_qubits)
+    if not checked:
         return np.zeros(0)
+    coefs, ops = zip(*checked)
     weighted = np.concatenate(coefs) * exact_pauli_expectations(state, np.concatenate(ops))
     return np.bincount(np.repeat(np.arange(len(ops)), [len(o) for o in ops]), weighted, len(ops))
 
