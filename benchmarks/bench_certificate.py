@@ -21,17 +21,16 @@ import time
 from pathlib import Path
 
 import torch
-
 from _common import print_table, save
-from qgen.certificate import certificate
+
 from qgen.datasets import simulate
-from qgen.evaluation import evaluate, model_sample
-from qgen.metrics import observable
+from qgen.measurements import pauli4
 from qgen.models import create_model
-from qgen.povm import pauli4
+from qgen.scores import certificate, observable
 from qgen.stats import Estimate
 from qgen.targets import make_target
 from qgen.training import TrainConfig, parse_duration, train
+from qgen.workflows import evaluate, model_sample
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from reference import tfim_open_energy, tfim_open_gap  # noqa: E402  (independent free fermions)

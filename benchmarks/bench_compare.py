@@ -20,13 +20,13 @@ import tempfile
 import time
 
 import torch
-
 from _common import save
-from qgen.compare import compare, format_comparison
+
 from qgen.datasets import simulate
-from qgen.povm import pauli4
+from qgen.measurements import pauli4
 from qgen.targets import make_target
 from qgen.training import parse_duration
+from qgen.workflows import compare, format_comparison
 
 CASES = {"ghz20": ("ghz", 20, "2m"), "tfim20": ("tfim", 20, "2m"), "tfim50": ("tfim", 50, "4m")}
 

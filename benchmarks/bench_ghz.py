@@ -23,15 +23,15 @@ import tempfile
 import time
 
 import torch
-
 from _common import print_table, save
+
 from qgen.datasets import simulate
-from qgen.evaluation import evaluate, model_log_prob
-from qgen.metrics import enumerate_strings, exact_scores
+from qgen.measurements import get_povm
 from qgen.models import create_model
-from qgen.povm import get_povm
+from qgen.scores import enumerate_strings, exact_scores
 from qgen.targets import make_target
 from qgen.training import TrainConfig, train
+from qgen.workflows import evaluate, model_log_prob
 
 
 def one(n: int, povm: str, n_train: int, epochs: int, patch: int, seed: int = 0) -> dict:

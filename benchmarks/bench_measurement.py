@@ -14,10 +14,9 @@ import argparse
 import time
 
 import numpy as np
-
 from _common import peak_rss_mb, print_table, save
-from qgen.povm import pauli4
-from qgen.sampling import log_prob, sample
+
+from qgen.measurements import log_prob, pauli4, sample
 from qgen.targets import make_target
 
 

@@ -33,16 +33,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from _common import RESULTS, machine, print_table, save
 from bench_measurement import measure
-from qgen import training
+
 from qgen.datasets import simulate, simulate_to_file
+from qgen.measurements import pauli4, sample
 from qgen.models import MODELS, create_model
-from qgen.povm import pauli4
-from qgen.sampling import sample
 from qgen.targets import make_target
-from qgen.training import TrainConfig, train
+from qgen.training import TrainConfig, step, train
 
 N = 50
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -80,7 +78,7 @@ def speedup(fast: list[float], slow: list[float]) -> str:
 
 def _gpu_log_prob_rate(n: int, count: int) -> str:
     """Exact target ln P of ``count`` strings with the torch MPS sweep on CUDA."""
-    from qgen.sampling import log_prob
+    from qgen.measurements import log_prob
 
     state = make_target("tfim", n=n).state
     a = sample(state, pauli4(), count, seed=1)
@@ -153,7 +151,7 @@ def sec_sample(args) -> list[dict]:
 
 
 def sec_evaluate(args) -> list[dict]:
-    from qgen.evaluation import evaluate
+    from qgen.workflows import evaluate
 
     ds = simulate(make_target("tfim", n=N), pauli4(), 3 * args.eval_strings, seed=0, val_fraction=1 / 3,
                   test_fraction=1 / 3)
@@ -349,14 +347,14 @@ def sec_plain(args) -> list[dict]:
             torch.manual_seed(0)
             model = create_model("rnn", N, 4, **config)
             cfg = TrainConfig.from_preset("rnn", epochs=1, patience=None, device="cpu", num_threads=threads, amp=amp)
-            least = training.MIN_SHARD
-            training.MIN_SHARD = least if shards else cfg.batch_size + 1  # no shards: torch's own threads
+            least = step.MIN_SHARD
+            step.MIN_SHARD = least if shards else cfg.batch_size + 1  # no shards: torch's own threads
             try:
                 with tempfile.TemporaryDirectory() as out:
                     return train(model, x[: args.plain_strings], x[args.plain_strings :], cfg, out,
                                  progress=False).history[-1]["samples_per_s"]
             finally:
-                training.MIN_SHARD = least
+                step.MIN_SHARD = least
 
         runs = {"fused": lambda: _plain_gru(xt, 500, 64, 2, 4), "cells": lambda: _plain_gru_cells(xt, 500, 64, 2, 4),
                 "ours": ours, "patch2": lambda: ours(patch=2), "bf16": lambda: ours("bf16")}

@@ -20,14 +20,14 @@ import tempfile
 import time
 
 import torch
-
 from _common import RESULTS, print_table, save
+
 from qgen.datasets import simulate
-from qgen.evaluation import evaluate
+from qgen.measurements import pauli4
 from qgen.models import create_model
-from qgen.povm import pauli4
 from qgen.targets import make_target
 from qgen.training import TrainConfig, train
+from qgen.workflows import evaluate
 
 RUNS = {  # name: (total budget s, {patch: training samples}, epochs, F_c / KL goal)
     "A": (120, {1: 160_000, 2: 180_000}, 3, ("classical_fidelity", ">=", 0.99)),

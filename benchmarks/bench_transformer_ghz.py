@@ -24,14 +24,14 @@ import tempfile
 import time
 
 import torch
-
 from _common import RESULTS, print_table, save
+
 from qgen.datasets import simulate
-from qgen.evaluation import evaluate
+from qgen.measurements import pauli6
 from qgen.models import create_model
-from qgen.povm import pauli6
 from qgen.targets import make_target
 from qgen.training import TrainConfig, load_model, parse_duration, train
+from qgen.workflows import evaluate
 
 GOAL = 0.99
 NAME = "transformer_ghz"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from qgen.datasets import read_dataset
+from qgen.datasets.hdf5 import read_dataset
 
 from .main import cli
 from .options import writable_directory
@@ -24,10 +24,10 @@ def compare(data, models, max_time, n_samples, seed, output, quiet) -> None:
     \b
     Example:  qgen compare tfim20.h5 --models rnn,transformer,flow,vae,gan --max-time 5m
     """
-    from qgen.compare import compare as run_compare
-    from qgen.compare import format_comparison
     from qgen.models import get_model
     from qgen.training import parse_duration
+    from qgen.workflows import compare as run_compare
+    from qgen.workflows import format_comparison
 
     names = [m.strip() for m in models.split(",") if m.strip()]
     if not names:

@@ -25,8 +25,9 @@ def demo(output, n, h, samples, max_time, seed, quiet) -> None:
 
     Equivalent to ``qgen simulate tfim …``, ``qgen train …``, ``qgen evaluate …``.
     """
-    from qgen.datasets import simulate, write_dataset
-    from qgen.povm import pauli4
+    from qgen.datasets import simulate
+    from qgen.datasets.hdf5 import write_dataset
+    from qgen.measurements import pauli4
     from qgen.resources import check_memory, estimate_simulate
     from qgen.targets import make_target
     from qgen.training import parse_duration
@@ -48,7 +49,7 @@ def demo(output, n, h, samples, max_time, seed, quiet) -> None:
     click.echo(f"      {len(result.history)} epochs, best validation NLL {result.best_val_nll:.4f}, "
                f"stopped by {result.stop_reason}")
     click.echo("[3/3] evaluate")
-    from qgen.reports import format_table
+    from qgen.workflows import format_table
 
     report, paths = run_evaluation(str(out / "run"), str(data), seed=seed)
     click.echo(format_table(report))

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from qgen.datasets import read_dataset
+from qgen.datasets.hdf5 import read_dataset
 
 from .main import cli
 from .options import writable_directory
@@ -14,9 +14,8 @@ from .options import writable_directory
 
 def run_evaluation(run: str, data: str, n_samples: int = 20_000, seed: int = 0, output: str | None = None):
     """Library-level body of ``qgen evaluate``: returns (report, written paths)."""
-    from qgen.evaluation import evaluate
-    from qgen.reports import write_report
     from qgen.training import load_model
+    from qgen.workflows import evaluate, write_report
 
     writable_directory(output or run)
     ds = read_dataset(data)
@@ -37,7 +36,7 @@ def evaluate(run, data, n_samples, seed, output) -> None:
     \b
     Example:  qgen evaluate runs/tfim50 --data tfim50.h5
     """
-    from qgen.reports import format_table
+    from qgen.workflows import format_table
 
     t0 = time.perf_counter()
     report, paths = run_evaluation(run, data, n_samples, seed, output)

@@ -7,10 +7,11 @@ import time
 import click
 import numpy as np
 
-from qgen.datasets import Dataset, attach_target, read_dataset, write_dataset
-from qgen.importers import RECORD_FORMATS, RESULT_VALUES, import_records, parse_target
-from qgen.povm import POVM_NAMES
+from qgen.datasets import RECORD_FORMATS, RESULT_VALUES, Dataset, attach_target, import_records
+from qgen.datasets.hdf5 import read_dataset, write_dataset
+from qgen.measurements import POVM_NAMES
 from qgen.stats import mean_estimate
+from qgen.targets import parse_target
 
 from .main import cli
 from .options import writable_output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from qgen.datasets import read_dataset
+from qgen.datasets.hdf5 import read_dataset
 
 from .main import cli
 

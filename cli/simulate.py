@@ -7,7 +7,7 @@ import time
 import click
 
 from qgen.datasets import simulate_to_file, split_counts
-from qgen.povm import POVM_NAMES, get_povm
+from qgen.measurements import POVM_NAMES, get_povm
 from qgen.resources import check_simulate
 from qgen.targets import TARGET_KINDS, make_target
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from qgen.datasets import read_dataset
+from qgen.datasets.hdf5 import read_dataset
 
 from .main import cli
 from .options import int_list, writable_directory
@@ -30,9 +30,9 @@ def sweep(data, sizes, model_name, max_time, epochs, n_samples, seed, output, re
     Example:  qgen sweep data.h5 --samples 1000,3000,10000,30000,100000 --model rnn --max-time 5m
     """
     from qgen.models import get_model
-    from qgen.sweep import format_sweep
-    from qgen.sweep import sweep as run_sweep
     from qgen.training import parse_duration
+    from qgen.workflows import format_sweep
+    from qgen.workflows import sweep as run_sweep
 
     n_list = int_list(sizes)
     get_model(model_name)  # an unknown name fails before any training

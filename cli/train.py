@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from qgen._io import atomic_write_text
-from qgen.datasets import read_dataset, read_header, write_samples
-from qgen.povm import POVM
+from qgen.datasets.hdf5 import read_dataset, read_header, write_samples
+from qgen.measurements import POVM
 
 from .main import cli
 from .options import writable_output
@@ -42,11 +42,10 @@ def run_training(data: str, model_name: str, preset: str | None, out_dir: str, *
     rank 0 writes ``run.json`` and the trainer's files."""
     import torch
 
-    from qgen import distributed
     from qgen.models import create_model
-    from qgen.streaming import DEFAULT_BUFFER, HDF5Stream
     from qgen.resources import check_memory, estimate_training_data
-    from qgen.training import TrainConfig, resolve_device, train
+    from qgen.training import TrainConfig, distributed, resolve_device, train
+    from qgen.training.streaming import DEFAULT_BUFFER, HDF5Stream
 
     if not stream and (buffer is not None or shards is not None):
         raise click.BadParameter("only with --stream", param_hint="--buffer/--shards")
@@ -118,7 +117,7 @@ def train(data, model_name, preset, output, epochs, batch_size, lr, schedule, pa
               torchrun --no-python --nproc-per-node 2 qgen train tfim50.h5 -o runs/ddp
               qgen train big.h5 --stream --buffer 262144 -o runs/big
     """
-    from qgen import distributed
+    from qgen.training import distributed
 
     t0 = time.perf_counter()
     result, model = run_training(
@@ -145,8 +144,8 @@ def train(data, model_name, preset, output, epochs, batch_size, lr, schedule, pa
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .h5 file.")
 def sample(run, n_samples, seed, output) -> None:
     """Draw outcome strings (with their model ln q) from the trained model in RUN."""
-    from qgen.evaluation import model_sample
     from qgen.training import load_model
+    from qgen.workflows import model_sample
 
     output = writable_output(output)
     model, meta = load_model(run)
@@ -163,7 +162,7 @@ def sample(run, n_samples, seed, output) -> None:
 
 def _run_povm(run_json: Path, name: str, k: int) -> POVM:
     """The POVM of the run's dataset (read from its file), else the named one."""
-    from qgen.povm import get_povm
+    from qgen.measurements import get_povm
 
     if run_json.is_file():
         data = json.loads(run_json.read_text()).get("data")

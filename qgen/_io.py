@@ -15,6 +15,13 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+__all__ = ["FormatError", "atomic_write", "atomic_write_text", "remove_stale_temporaries"]
+
+
+class FormatError(ValueError):
+    """A file that cannot be read as the stated format; the message is one line."""
+
+
 _HOST = socket.gethostname().replace(".", "_").replace("-", "_") or "host"
 
 

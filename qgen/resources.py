@@ -158,7 +158,7 @@ def _size(value, name: str) -> int:
 
 def estimate_simulate(n_samples: int, n_qubits: int, *, bond_dim: int = 2, workers: int = 1,
                       dense_table: int = 0, streamed: bool = False) -> int:
-    """Peak bytes of simulating ``n_samples`` strings (:func:`qgen.datasets.simulate`, or
+    """Peak bytes of simulating ``n_samples`` strings (:func:`qgen.datasets.simulation`, or
     :func:`qgen.datasets.simulate_to_file` with ``streamed=True``).
 
     Stored: uint8 outcomes and float64 ln P, n·(N + 8), twice while the blocks are
@@ -186,7 +186,7 @@ def estimate_dataset_file(n_samples: int, n_qubits: int, povm_elements: np.ndarr
     qubit (0.34 for Pauli-4, 1 for the tetrahedral POVM, 1.58 for Pauli-6) and no lossless
     code stores n strings in fewer than n·N·h/8 bytes on average.  ln P is not counted.
 
-    >>> from qgen.povm import pauli6
+    >>> from qgen.measurements import pauli6
     >>> estimate_dataset_file(8000, 10, pauli6().elements)
     15849
     """
@@ -240,7 +240,7 @@ def estimate_sparse_hamiltonian(hamiltonian) -> int:
     column, value) as COO and as CSR, the (2^N, N) bit table and the (2^N, k) int64 sign
     table of the largest group of k terms sharing a mask.
 
-    >>> from qgen.hamiltonians import tfim
+    >>> from qgen.targets import tfim
     >>> format_bytes(estimate_sparse_hamiltonian(tfim(16)))
     '84.0 MiB'
     """
@@ -253,7 +253,7 @@ def estimate_exact_ground_state(hamiltonian) -> int:
     """Exact diagonalisation: the sparse matrix (:func:`estimate_sparse_hamiltonian`)
     plus ARPACK's ~25 Lanczos vectors of 2^N complex128 entries.
 
-    >>> from qgen.hamiltonians import tfim
+    >>> from qgen.targets import tfim
     >>> format_bytes(estimate_exact_ground_state(tfim(16)))
     '109.0 MiB'
     """
@@ -312,7 +312,7 @@ def check_simulate(target, povm, n_samples: int, *, workers: int | None = None, 
     and, with an ``output`` file, the disk it needs at least (:func:`estimate_dataset_file`).
 
     >>> from qgen.targets import make_target
-    >>> from qgen.povm import pauli4
+    >>> from qgen.measurements import pauli4
     >>> check_simulate(make_target("ghz", n=50), pauli4(), 10**12)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from qgen import training
-from qgen.training import TrainConfig, train
+from qgen.training import TrainConfig, loop, train
 
 
 class Killed(Exception):
@@ -23,13 +22,13 @@ def assert_resume_is_exact(make_model: Callable[[int], torch.nn.Module], train_x
     weights: everything must come from the checkpoint); compare every tensor."""
     reference = make_model(1)
     train(reference, train_x, val_x, cfg, tmp_path / "ref", progress=False)
-    original = training._save_checkpoint
+    original = loop.save_checkpoint
 
     def killed_after_first_epoch(*args):
         original(*args)
         raise Killed
 
-    monkeypatch.setattr(training, "_save_checkpoint", killed_after_first_epoch)
+    monkeypatch.setattr(loop, "save_checkpoint", killed_after_first_epoch)
     with pytest.raises(Killed):
         train(make_model(1), train_x, val_x, cfg, tmp_path / "run", progress=False)
     monkeypatch.undo()

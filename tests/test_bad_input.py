@@ -23,20 +23,23 @@ from badinput.corpus import CASES, DATA, TARGET, Case, build_base
 from click.testing import CliRunner
 from qgen.cli import cli
 
-from qgen.datasets import DatasetError, read_dataset, read_header, read_samples
-from qgen.hamiltonians import Hamiltonian
-from qgen.importers import (
-    FormatError,
-    import_records,
+from qgen.datasets import DatasetError, FormatError, import_records
+from qgen.datasets.hdf5 import read_dataset, read_header, read_samples
+from qgen.measurements import POVM, POVMError
+from qgen.models import create_model
+from qgen.resources import ResourceError
+from qgen.targets import (
+    MPS,
+    DenseState,
+    Hamiltonian,
+    Target,
+    ghz,
+    make_target,
     parse_target,
+    product_state,
     read_mps_npz,
     read_povm_genmodel_mps,
 )
-from qgen.models import create_model
-from qgen.povm import POVM, POVMError
-from qgen.resources import ResourceError
-from qgen.states import MPS, DenseState, ghz, product_state
-from qgen.targets import Target, make_target
 from qgen.training import TrainConfig, load_model
 
 CELLS = [(case, command) for case in CASES for command in case.commands]
@@ -282,7 +285,7 @@ def test_simulate_estimate_bounds_the_measured_peak():
     import tracemalloc
 
     from qgen.datasets import simulate
-    from qgen.povm import pauli4
+    from qgen.measurements import pauli4
     from qgen.resources import estimate_simulate
 
     target = make_target("ghz", n=20)
@@ -300,8 +303,9 @@ def test_simulate_estimate_bounds_the_measured_peak():
 def test_dataset_file_bound_is_below_every_real_file(tmp_path):
     """The information-theoretic lower bound on a dataset file's size is below the sizes
     of real (gzip-compressed) files, even for a state of low entropy."""
-    from qgen.datasets import simulate, write_dataset
-    from qgen.povm import pauli4, pauli6, tetra
+    from qgen.datasets import simulate
+    from qgen.datasets.hdf5 import write_dataset
+    from qgen.measurements import pauli4, pauli6, tetra
     from qgen.resources import estimate_dataset_file
 
     for povm in (pauli4(), pauli6(), tetra()):
@@ -312,7 +316,7 @@ def test_dataset_file_bound_is_below_every_real_file(tmp_path):
 
 
 def test_check_simulate_refuses_memory_and_disk_up_front(tmp_path):
-    from qgen.povm import pauli4
+    from qgen.measurements import pauli4
     from qgen.resources import check_simulate
 
     target = make_target("ghz", n=50)
@@ -327,7 +331,7 @@ def test_check_simulate_refuses_memory_and_disk_up_front(tmp_path):
 
 def test_library_simulate_refuses_up_front():
     from qgen.datasets import simulate
-    from qgen.povm import pauli4
+    from qgen.measurements import pauli4
 
     with pytest.raises(ResourceError, match="needs ~"):
         simulate(make_target("ghz", n=50), pauli4(), 10**12)
@@ -335,7 +339,7 @@ def test_library_simulate_refuses_up_front():
 
 def test_library_simulate_to_file_refuses_up_front(tmp_path):
     from qgen.datasets import simulate_to_file
-    from qgen.povm import pauli4
+    from qgen.measurements import pauli4
 
     with pytest.raises(ResourceError, match="on disk"):
         simulate_to_file(tmp_path / "x.h5", make_target("ghz", n=50), pauli4(), 10**14)

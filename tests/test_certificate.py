@@ -10,16 +10,13 @@ import pytest
 import qutip
 from reference import tfim_open_energy, tfim_open_gap
 
-import qgen.certificate as cert
-from qgen.certificate import ASSUMPTION, certificate, fidelity_lower_bound
-from qgen.datasets import Dataset, read_dataset, simulate, write_dataset
-from qgen.groundstate import ground_state
-from qgen.hamiltonians import tfim
-from qgen.metrics import observable
-from qgen.povm import pauli4
-from qgen.states import DenseState, product_state
+import qgen.scores.certificates as cert
+from qgen.datasets import Dataset, simulate
+from qgen.datasets.hdf5 import read_dataset, write_dataset
+from qgen.measurements import pauli4
+from qgen.scores import ASSUMPTION, certificate, fidelity_lower_bound, observable
 from qgen.stats import Estimate
-from qgen.targets import Target, make_target
+from qgen.targets import DenseState, Target, ground_state, make_target, product_state, tfim
 
 
 def qutip_tfim_matrix(n, J, h):

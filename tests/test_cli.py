@@ -8,9 +8,9 @@ import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from qgen.cli import cli
-from qgen.datasets import read_dataset, read_samples
+
+from qgen.datasets.hdf5 import read_dataset, read_samples
 
 
 def run(*args):
@@ -131,7 +131,7 @@ def test_simulate_every_target_kind(tmp_path, args, name):
     ds = read_dataset(tmp_path / "d.h5")
     assert ds.target.name == name and np.all(np.isfinite(ds.log_prob))
     if ds.target.hamiltonian is not None:  # the stored state has the stored energy
-        from qgen.metrics import exact_observable
+        from qgen.scores import exact_observable
 
         c, o = ds.target.hamiltonian.pauli_indices()
         assert abs(exact_observable(ds.target.state, c, o) - ds.target.info["energy"]) < 1e-8

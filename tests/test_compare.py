@@ -3,15 +3,15 @@
 import json
 
 from click.testing import CliRunner
-
 from qgen.cli import cli
-from qgen.compare import compare, format_comparison
-from qgen.datasets import simulate, write_dataset
-from qgen.evaluation import histogram_scores
-from qgen.metrics import enumerate_strings
-from qgen.povm import pauli4
-from qgen.sampling import probabilities, sample
+
+from qgen.datasets import simulate
+from qgen.datasets.hdf5 import write_dataset
+from qgen.measurements import pauli4, probabilities, sample
+from qgen.scores import enumerate_strings
 from qgen.targets import make_target
+from qgen.workflows import compare, format_comparison
+from qgen.workflows.evaluation import histogram_scores
 
 
 def test_histogram_scores_of_exact_samples_approach_one():
@@ -43,8 +43,8 @@ def test_compare_two_backends_table_and_files(tmp_path):
 
 
 def test_gan_scores_are_na_above_enumeration_size(tmp_path):
-    from qgen.evaluation import evaluate
     from qgen.models import create_model
+    from qgen.workflows import evaluate
 
     ds = simulate(make_target("ghz", n=10), pauli4(), 500, seed=0)
     rep = evaluate(create_model("gan", 10, 4), ds, n_samples=200)

@@ -4,12 +4,10 @@ import h5py
 import numpy as np
 import pytest
 
-from qgen.datasets import Dataset, DatasetError, read_dataset, simulate, split_counts, write_dataset
-from qgen.hamiltonians import tfim
-from qgen.povm import get_povm, pauli4
-from qgen.sampling import log_prob
-from qgen.states import DenseState, depolarize, random_mps
-from qgen.targets import Target, make_target
+from qgen.datasets import Dataset, DatasetError, simulate, split_counts
+from qgen.datasets.hdf5 import read_dataset, write_dataset
+from qgen.measurements import get_povm, log_prob, pauli4
+from qgen.targets import DenseState, Target, depolarize, make_target, random_mps, tfim
 
 
 def roundtrip(ds, tmp_path):
@@ -186,8 +184,9 @@ def test_shipped_examples_are_valid_and_reproducible(tmp_path):
 def test_one_worker_simulation_uses_one_blas_thread(monkeypatch):
     """``workers=1`` computes every block with BLAS limited to one thread: more only
     oversubscribe the small products (7,700 strings/s instead of 3,100 on 2 cores)."""
-    import qgen.datasets as datasets
     from threadpoolctl import threadpool_info, threadpool_limits
+
+    import qgen.datasets.simulation as datasets
 
     seen, block = [], datasets._block
 

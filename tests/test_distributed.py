@@ -15,20 +15,21 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from qgen.cli.train import run_training
 from safetensors.torch import load_file
 
-from qgen.cli.train import run_training
-from qgen.datasets import simulate, write_dataset
-from qgen.distributed import Context, setup, share
-from qgen.povm import pauli4
+from qgen.datasets import simulate
+from qgen.datasets.hdf5 import write_dataset
+from qgen.measurements import pauli4
 from qgen.targets import make_target
+from qgen.training.distributed import Context, setup, share
 
 # Runs `qgen` commands (separated by " | ") in every torchrun process, logging each file
 # the trainer or `qgen train` writes to writes.<rank>.
 LAUNCHER = textwrap.dedent("""
     import os, signal, sys
     import qgen.cli.train as cli_train
-    import qgen.training as training
+    from qgen.training import callbacks, checkpoint, loop
     from qgen.cli.main import cli
 
     rank = os.environ["RANK"]
@@ -50,19 +51,20 @@ LAUNCHER = textwrap.dedent("""
             return step(*args)
         return stepped
 
-    training.atomic_write = spy(training.atomic_write)
+    checkpoint.atomic_write = spy(checkpoint.atomic_write)
+    callbacks.atomic_write = spy(callbacks.atomic_write)
     cli_train.atomic_write_text = spy(cli_train.atomic_write_text)
-    default_step = training._default_step
+    default_step = loop.default_step
     for command in sys.argv[2].split(" | "):
         if command.startswith("@sigint-rank1 "):
             command = command.split(" ", 1)[1]
             if rank == "1":
-                training._default_step = sigint_at_step(5, default_step)
+                loop.default_step = sigint_at_step(5, default_step)
         try:
             code = cli.main(command.split(), standalone_mode=False)
         except SystemExit as stop:
             code = stop.code
-        training._default_step = default_step
+        loop.default_step = default_step
         print(f"rank {rank} exit {code}", flush=True)
 """)
 

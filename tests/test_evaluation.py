@@ -7,16 +7,14 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-
 from qgen.cli import cli
-from qgen.datasets import Dataset, attach_target, read_dataset, simulate
-from qgen.evaluation import evaluate
-from qgen.hamiltonians import tfim
+
+from qgen.datasets import Dataset, attach_target, simulate
+from qgen.datasets.hdf5 import read_dataset
+from qgen.measurements import pauli4, probabilities
 from qgen.models import GenerativeModel
-from qgen.povm import pauli4
-from qgen.reports import format_table, write_report
-from qgen.sampling import probabilities
-from qgen.targets import Target, make_target
+from qgen.targets import Target, make_target, tfim
+from qgen.workflows import evaluate, format_table, write_report
 
 
 class Oracle(GenerativeModel):

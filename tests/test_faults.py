@@ -29,7 +29,7 @@ from click.testing import CliRunner
 from qgen.cli import cli
 from safetensors import safe_open
 
-from qgen.datasets import read_dataset
+from qgen.datasets.hdf5 import read_dataset
 from qgen.training import load_model
 
 QGEN = [sys.executable, "-c", "from qgen.cli import main; main()"]

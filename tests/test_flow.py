@@ -7,15 +7,13 @@ own samples (χ²), ELBO ≤ estimate, deterministic persistence, learning a GHZ
 import numpy as np
 import pytest
 import torch
+from resume import assert_resume_is_exact
 from scipy.stats import chisquare
 
-from resume import assert_resume_is_exact
-
 from qgen.datasets import simulate
-from qgen.metrics import enumerate_strings
+from qgen.measurements import pauli4, probabilities
 from qgen.models import MODELS, FlowModel, create_model, training_preset
-from qgen.povm import pauli4
-from qgen.sampling import probabilities
+from qgen.scores import enumerate_strings
 from qgen.targets import make_target
 from qgen.training import TrainConfig, load_model, save_model, train
 

@@ -6,13 +6,11 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from resume import assert_resume_is_exact
 
-from qgen.metrics import enumerate_strings
 from qgen.models import GANModel, create_model
+from qgen.scores import enumerate_strings
 from qgen.training import TrainConfig, load_model, save_model, train
-
 
 P1 = np.array([0.5, 0.2, 0.2, 0.1])
 

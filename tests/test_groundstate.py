@@ -9,9 +9,18 @@ import pytest
 import qutip
 from reference import tfim_open_energy, tfim_open_gap, tfim_open_sx, tfim_open_zz
 
-from qgen.groundstate import GroundState, SpectralGap, excited_state, ground_state, spectral_gap
-from qgen.hamiltonians import Hamiltonian, tfim, xxz
-from qgen.states import MPS, DenseState
+from qgen.targets import (
+    MPS,
+    DenseState,
+    GroundState,
+    Hamiltonian,
+    SpectralGap,
+    excited_state,
+    ground_state,
+    spectral_gap,
+    tfim,
+    xxz,
+)
 
 SX = np.array([[0.0, 1.0], [1.0, 0.0]])
 SZ = np.diag([1.0, -1.0])

@@ -6,7 +6,7 @@ from functools import reduce
 import numpy as np
 import pytest
 
-from qgen.hamiltonians import Hamiltonian, heisenberg, tfim, tfim_2d, xxz
+from qgen.targets import Hamiltonian, heisenberg, tfim, tfim_2d, xxz
 
 _P = {
     "I": np.eye(2),

@@ -5,14 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from qgen.cli import cli
 from test_importers import SHARED, lab_pauli_records, write_records
 
-from qgen.cli import cli
-from qgen.datasets import read_dataset
-from qgen.importers import read_pauli_records, read_povm_genmodel_mps
-from qgen.povm import pauli4
-from qgen.sampling import log_prob, sample
-from qgen.states import ghz
+from qgen.datasets import read_pauli_records
+from qgen.datasets.hdf5 import read_dataset
+from qgen.measurements import log_prob, pauli4, sample
+from qgen.targets import ghz, read_povm_genmodel_mps
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "datasets" / "examples" / "ghz4_pauli_records.txt"
 

@@ -8,27 +8,29 @@ import pytest
 from reference import tfim_open_energy
 from scipy.stats import chi2
 
-from qgen import importers
-from qgen.datasets import DatasetError, attach_target, simulate
-from qgen.hamiltonians import tfim
-from qgen.importers import (
-    FormatError,
+from qgen.datasets import DatasetError, FormatError, attach_target, simulate
+from qgen.datasets import rows as importers
+from qgen.datasets.records import (
     basis_balance,
     import_records,
-    parse_hamiltonian,
-    parse_target,
     pauli_records_to_outcomes,
-    read_mps_npz,
     read_onehot,
     read_outcome_indices,
     read_pauli_records,
-    read_povm_genmodel_mps,
 )
-from qgen.metrics import exact_observable
-from qgen.povm import pauli4, pauli6
-from qgen.sampling import log_prob, probabilities, sample
-from qgen.states import MPS, DenseState, random_mps
-from qgen.targets import make_target
+from qgen.measurements import log_prob, pauli4, pauli6, probabilities, sample
+from qgen.scores import exact_observable
+from qgen.targets import (
+    MPS,
+    DenseState,
+    make_target,
+    parse_hamiltonian,
+    parse_target,
+    random_mps,
+    read_mps_npz,
+    read_povm_genmodel_mps,
+    tfim,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "povm_genmodel"
 

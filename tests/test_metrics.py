@@ -12,30 +12,31 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from qgen.metrics import (
+from qgen.measurements import get_povm, log_prob, pauli4, probabilities, sample, tetra, trine
+from qgen.scores import (
     FIDELITY_STDERR_MAX,
     classical_fidelity,
-    correlation_average,
-    correlation_ops,
     enumerate_strings,
-    exact_observable,
-    exact_observables,
-    exact_pauli_expectations,
     exact_scores,
     fidelity_moment_base,
     kl_divergence,
+    quantum_fidelity,
+    reconstruct_density_matrix,
+)
+from qgen.scores.observables import (
+    correlation_average,
+    correlation_ops,
+    exact_observable,
+    exact_observables,
+    exact_pauli_expectations,
     magnetization_ops,
     observable,
     observables,
     pauli_estimator,
     pauli_expectations,
-    quantum_fidelity,
-    reconstruct_density_matrix,
 )
-from qgen.povm import get_povm, pauli4, tetra, trine
-from qgen.sampling import log_prob, probabilities, sample
-from qgen.states import DenseState, cluster, ghz, product_state, random_mps, w_state
 from qgen.stats import mean_estimate
+from qgen.targets import DenseState, cluster, ghz, product_state, random_mps, w_state
 
 # -- independent helpers (no qgen code) -----------------------------------------------
 

@@ -157,8 +157,8 @@ def test_phase_channels_learn_ghz_coherence(tmp_path):
     3-qubit marginal is the incoherent mixture's).  The default RNN (phase channels) must
     reconstruct ρ_q = Σ_a q(a) D^a with exact quantum fidelity well above the mixture's 0.5."""
     from qgen.datasets import simulate
-    from qgen.metrics import enumerate_strings, exact_scores
-    from qgen.povm import pauli6
+    from qgen.measurements import pauli6
+    from qgen.scores import enumerate_strings, exact_scores
     from qgen.targets import make_target
     from qgen.training import TrainConfig, train
 
@@ -175,9 +175,9 @@ def test_phase_channels_learn_ghz_coherence(tmp_path):
 
 
 def test_povm_sets_the_initial_phases(tmp_path):
-    from qgen.training import load_model, save_model
+    from qgen.measurements import pauli4, pauli6
     from qgen.models.rnn import povm_phases
-    from qgen.povm import pauli4, pauli6
+    from qgen.training import load_model, save_model
 
     # ⟨0|M|1⟩ of Pauli-6 (Z±, X±, Y±): 0, 0, ½·⅓, −½·⅓, −i·½·⅓, +i·½·⅓
     np.testing.assert_allclose(povm_phases(pauli6()), [0, 0, 0, np.pi, -np.pi / 2, np.pi / 2], atol=1e-12)
@@ -204,8 +204,8 @@ def test_povm_phases_make_ghz_coherence_learnable(tmp_path):
     and ρ_q reaches a high quantum fidelity; from a random start the model is still near
     the incoherent mixture (0.5).  At N = 8 the gap is 0.991 vs 0.501 (benchmarks/bench_ghz.py)."""
     from qgen.datasets import simulate
-    from qgen.metrics import enumerate_strings, exact_scores
-    from qgen.povm import pauli6
+    from qgen.measurements import pauli6
+    from qgen.scores import enumerate_strings, exact_scores
     from qgen.targets import make_target
     from qgen.training import TrainConfig, train
 
@@ -229,8 +229,8 @@ def test_patches_expose_ghz_coherence_without_phases(tmp_path):
     product and the GRU stays at the incoherent mixture (0.5); with 2-qubit patches it is a
     product of two patch factors and the same GRU learns it (measured 0.976 vs 0.498)."""
     from qgen.datasets import simulate
-    from qgen.metrics import enumerate_strings, exact_scores
-    from qgen.povm import pauli6
+    from qgen.measurements import pauli6
+    from qgen.scores import enumerate_strings, exact_scores
     from qgen.targets import make_target
     from qgen.training import TrainConfig, train
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from qgen.povm import POVM, POVMError, get_povm, pauli4, pauli6, tetra, trine
+from qgen.measurements import POVM, POVMError, get_povm, pauli4, pauli6, tetra, trine
 
 KET = {"0": [1, 0], "1": [0, 1], "+": [1, 1], "-": [1, -1], "+i": [1, 1j], "-i": [1, -1j]}
 

@@ -25,26 +25,12 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qgen.datasets import (
-    DatasetError,
-    read_dataset,
-    read_header,
-    read_samples,
-    simulate,
-    write_dataset,
-    write_samples,
-)
-from qgen.importers import (
-    FormatError,
-    import_records,
-    parse_target,
-    read_mps_npz,
-    read_povm_genmodel_mps,
-)
+from qgen.datasets import DatasetError, FormatError, import_records, simulate
+from qgen.datasets.hdf5 import read_dataset, read_header, read_samples, write_dataset, write_samples
+from qgen.measurements import pauli4
 from qgen.models import create_model
-from qgen.povm import pauli4
 from qgen.resources import ResourceError
-from qgen.targets import make_target
+from qgen.targets import make_target, parse_target, read_mps_npz, read_povm_genmodel_mps
 from qgen.training import TrainConfig, load_model, save_model, train
 
 FAST = settings(max_examples=20, deadline=None, derandomize=True, database=None,

@@ -7,11 +7,27 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from qgen.contract import expect_products, operator_table
-from qgen.metrics import quantum_fidelity
-from qgen.povm import PAULI, get_povm, pauli4, pauli6
-from qgen.sampling import log_prob, sample
-from qgen.states import DenseState, MPS, cluster, depolarize, ghz, product_state, random_mps, w_state
+from qgen.measurements import (
+    expect_products,
+    get_povm,
+    log_prob,
+    operator_table,
+    pauli4,
+    pauli6,
+    sample,
+)
+from qgen.scores import quantum_fidelity
+from qgen.targets import (
+    MPS,
+    PAULI,
+    DenseState,
+    cluster,
+    depolarize,
+    ghz,
+    product_state,
+    random_mps,
+    w_state,
+)
 
 POVMS = ["pauli4", "tetra", "pauli6", "trine"]
 ALPHA = 1e-4  # false-alarm rate of each statistical test below (seeds are fixed, so runs are repeatable)
@@ -231,7 +247,8 @@ def test_bad_input():
 def test_simulation_file_is_identical_for_any_number_of_processes(tmp_path):
     """Blocks computed by 1 process, 2 spawned processes or threads give the same file
     contents (strings and exact ln P), and the same as the in-memory simulation."""
-    from qgen.datasets import read_dataset, simulate, simulate_to_file
+    from qgen.datasets import simulate, simulate_to_file
+    from qgen.datasets.hdf5 import read_dataset
     from qgen.targets import Target
 
     target = Target(random_mps(10, 4, seed=3), "random")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from qgen.states import DenseState, MPS, depolarize, depolarize_ops, ghz, product_state, random_mps
+from qgen.targets import MPS, DenseState, depolarize, depolarize_ops, ghz, product_state, random_mps
 
 X = np.array([[0, 1], [1, 0]], complex)
 Y = np.array([[0, -1j], [1j, 0]], complex)

@@ -9,15 +9,14 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-
-from qgen import training
 from qgen.cli.main import cli
-from qgen.datasets import Dataset, DatasetError, write_dataset
-from qgen.distributed import Context
+
+from qgen.datasets import Dataset, DatasetError
+from qgen.datasets.hdf5 import write_dataset
+from qgen.measurements import pauli4
 from qgen.models import create_model
-from qgen.povm import pauli4
-from qgen.streaming import HDF5Stream
-from qgen.training import TrainConfig, train
+from qgen.training import HDF5Stream, TrainConfig, loop, train
+from qgen.training.distributed import Context
 
 N_QUBITS = 8  # 4^8 distinct strings: each row can spell its own index in base 4
 
@@ -101,7 +100,7 @@ def test_stream_training_resumes_exactly_mid_epoch(tmp_path, monkeypatch):
     ref = train(reference, stream, x[2_500:], cfg, tmp_path / "ref", progress=False)
     assert ref.history[-1]["val_nll"] < ref.history[0]["val_nll"] < np.log(4) * N_QUBITS
     ticks = itertools.count()  # 1 ms per clock reading: a deterministic stop in epoch 1
-    monkeypatch.setattr(training.time, "perf_counter", lambda: next(ticks) * 1e-3)
+    monkeypatch.setattr(loop.time, "perf_counter", lambda: next(ticks) * 1e-3)
     short = TrainConfig(**{**cfg.__dict__, "max_time": 0.04})
     first = train(model(0), stream, x[2_500:], short, tmp_path / "run", progress=False)
     monkeypatch.undo()

@@ -6,13 +6,14 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
-import qgen.sweep as sweep_module
 from qgen.cli import cli
-from qgen.datasets import Dataset, simulate, write_dataset
-from qgen.povm import pauli4
-from qgen.sweep import format_sweep, nested_subset, sweep
+
+import qgen.workflows.sweeps as sweep_module
+from qgen.datasets import Dataset, simulate
+from qgen.datasets.hdf5 import write_dataset
+from qgen.measurements import pauli4
 from qgen.targets import make_target
+from qgen.workflows import format_sweep, nested_subset, sweep
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,9 @@ import pytest
 import torch
 from resume import assert_resume_is_exact
 
-from qgen import distributed, training
 from qgen.models import create_model
-from qgen.threads import ThreadShards
-from qgen.training import TrainConfig, load_model, train
+from qgen.training import TrainConfig, distributed, load_model, step, train
+from qgen.training.threads import ThreadShards
 
 N = 8
 
@@ -126,7 +125,7 @@ def test_trainer_shards_only_losses_that_allow_it(name, config, threads, batch, 
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        with training._thread_shards(model, own_step, distributed.Context(), batch) as shards:
+        with step.thread_shards(model, own_step, distributed.Context(), batch) as shards:
             assert (shards.k if shards else 0) == shards_wanted
             assert torch.get_num_threads() == (1 if shards else threads)
     finally:

@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from qgen import training
 from qgen.models import create_model
-from qgen.training import TrainConfig, load_model, parse_duration, save_model, train
+from qgen.training import TrainConfig, load_model, loop, parse_duration, save_model, train
 
 P1 = np.array([0.5, 0.2, 0.2, 0.1])
 STRINGS = np.array(list(itertools.product(range(4), repeat=6)))  # all 4^6 outcome strings
@@ -82,7 +81,7 @@ def test_resume_after_epoch_is_exact(tmp_path, monkeypatch, schedule):
     reference = small_rnn(seed=1)
     ref = train(reference, data[:2_500], data[2_500:], cfg, tmp_path / "ref", progress=False)
 
-    original, calls = training._save_checkpoint, []
+    original, calls = loop.save_checkpoint, []
 
     def killed_after_epoch_2(*args):  # the process dies right after epoch 2's checkpoint
         original(*args)
@@ -90,10 +89,10 @@ def test_resume_after_epoch_is_exact(tmp_path, monkeypatch, schedule):
         if len(calls) == 2:
             raise Killed
 
-    monkeypatch.setattr(training, "_save_checkpoint", killed_after_epoch_2)
+    monkeypatch.setattr(loop, "save_checkpoint", killed_after_epoch_2)
     with pytest.raises(Killed):
         train(small_rnn(seed=1), data[:2_500], data[2_500:], cfg, tmp_path / "run", progress=False)
-    monkeypatch.setattr(training, "_save_checkpoint", original)
+    monkeypatch.setattr(loop, "save_checkpoint", original)
 
     resumed = small_rnn(seed=99)  # different initial weights: everything must come from the checkpoint
     res = train(resumed, data[:2_500], data[2_500:], cfg, tmp_path / "run", resume=True, progress=False)
@@ -110,7 +109,7 @@ def test_resume_after_max_time_mid_epoch_is_exact(tmp_path, monkeypatch):
     train(reference, data[:5_000], data[5_000:], cfg, tmp_path / "ref", progress=False)
 
     ticks = itertools.count()  # a clock that advances 1 ms per reading: a deterministic stop point
-    monkeypatch.setattr(training.time, "perf_counter", lambda: next(ticks) * 1e-3)
+    monkeypatch.setattr(loop.time, "perf_counter", lambda: next(ticks) * 1e-3)
     short = TrainConfig(**{**cfg.__dict__, "max_time": 0.08})
     first = train(small_rnn(seed=2), data[:5_000], data[5_000:], short, tmp_path / "run", progress=False)
     monkeypatch.undo()

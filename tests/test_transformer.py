@@ -4,12 +4,11 @@ persistence, learning a product distribution, exact resume through the trainer."
 import numpy as np
 import pytest
 import torch
+from resume import assert_resume_is_exact
 from scipy.stats import chisquare
 
-from resume import assert_resume_is_exact
-
-from qgen.metrics import enumerate_strings
 from qgen.models import MODELS, TransformerModel, create_model, training_preset
+from qgen.scores import enumerate_strings
 from qgen.training import TrainConfig, load_model, save_model, train
 
 P1 = np.array([0.5, 0.2, 0.2, 0.1])

@@ -6,8 +6,8 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
-from qgen.metrics import enumerate_strings
 from qgen.models import VAEModel, create_model
+from qgen.scores import enumerate_strings
 from qgen.training import TrainConfig, load_model, save_model, train
 
 

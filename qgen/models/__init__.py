@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..povm import POVM
+from qgen.measurements.povm import POVM
+
 from .base import LIKELIHOODS, MODELS, GenerativeModel, register_model
 from .flow import FlowModel
 from .gan import GANModel

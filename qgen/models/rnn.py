@@ -82,7 +82,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..povm import POVM
+from qgen.measurements.povm import POVM
+
 from .base import GenerativeModel, register_model
 
 __all__ = ["RNNModel", "povm_phases"]
@@ -94,7 +95,7 @@ _MAX_CODES = 4096  # largest softmax over the outcomes of one patch
 def povm_phases(povm: POVM) -> list[float]:
     """arg⟨0|M^a|1⟩ for every outcome a (0 where the element has no 0–1 coherence).
 
-    >>> from qgen.povm import pauli6
+    >>> from qgen.measurements import pauli6
     >>> [round(x, 3) for x in povm_phases(pauli6())]
     [0.0, 0.0, 0.0, 3.142, -1.571, 1.571]
     """

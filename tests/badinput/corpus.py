@@ -35,8 +35,9 @@ from qgen.cli import cli
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from qgen.datasets import simulate, write_dataset, write_samples
-from qgen.povm import pauli4, pauli6, trine
+from qgen.datasets import simulate
+from qgen.datasets.hdf5 import write_dataset, write_samples
+from qgen.measurements import pauli4, pauli6, trine
 from qgen.targets import make_target
 
 HUGE = 10**12  # strings: more than any machine holds

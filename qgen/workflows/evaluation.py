@@ -9,7 +9,7 @@ model adds anything.
 Example
 -------
 >>> from qgen.targets import make_target
->>> from qgen.povm import pauli4
+>>> from qgen.measurements import pauli4
 >>> from qgen.datasets import simulate
 >>> from qgen.models import create_model
 >>> ds = simulate(make_target("ghz", n=4), pauli4(), 500, seed=0)
@@ -26,13 +26,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import metrics
-from .certificate import certificate
-from .datasets import Dataset
-from .models import GenerativeModel
-from .resources import check_memory, estimate_enumeration, estimate_model_sampling
-from .sampling import log_prob as exact_log_prob
-from .stats import Estimate, mean_estimate
+from qgen.datasets.dataset import Dataset
+from qgen.measurements.sampling import log_prob as exact_log_prob
+from qgen.models import GenerativeModel
+from qgen.resources import check_memory, estimate_enumeration, estimate_model_sampling
+from qgen.scores.certificates import certificate
+from qgen.scores.distribution import classical_fidelity, kl_divergence
+from qgen.scores.enumeration import enumerate_strings, exact_scores
+from qgen.scores.fidelity import quantum_fidelity
+from qgen.scores.observables import (
+    correlation_average,
+    exact_observables,
+    magnetization_ops,
+    observables,
+)
+from qgen.stats import Estimate, mean_estimate
 
 __all__ = ["evaluate", "model_log_prob", "model_sample", "check_sampling_fits", "ENUMERATE_MAX", "SAMPLE_CHUNK"]
 
@@ -91,9 +99,9 @@ def _families(ds: Dataset) -> dict[str, tuple[list, list, list | None]]:
         c, o = ds.target.hamiltonian.pauli_indices()
         fams["energy"] = ([c], [o], None)
     for axis in ("x", "z"):
-        ops = metrics.magnetization_ops(n, axis)
+        ops = magnetization_ops(n, axis)
         fams[f"magnetization_{axis}"] = ([np.ones(1)] * n, [o[None] for o in ops], list(range(n)))
-    corr = [metrics.correlation_average(n, r) for r in range(1, n)]
+    corr = [correlation_average(n, r) for r in range(1, n)]
     fams["correlation_zz"] = ([c for c, _ in corr], [o for _, o in corr], list(range(1, n)))
     return fams
 
@@ -114,10 +122,10 @@ def _observables(ds: Dataset, x_model: np.ndarray) -> dict[str, Any]:
     coefs = [c for cs, _, _ in fams.values() for c in cs]
     opss = [o for _, os, _ in fams.values() for o in os]
     # every observable of every family in one pass over each sample set
-    exact = metrics.exact_observables(target.state, coefs, opss).tolist() if target is not None else None
-    model = metrics.observables(x_model, povm, coefs, opss)
-    data = metrics.observables(ds.train, povm, coefs, opss)
-    test = (metrics.observables(ds.test, povm, coefs, opss) if len(ds.test) > 1
+    exact = exact_observables(target.state, coefs, opss).tolist() if target is not None else None
+    model = observables(x_model, povm, coefs, opss)
+    data = observables(ds.train, povm, coefs, opss)
+    test = (observables(ds.test, povm, coefs, opss) if len(ds.test) > 1
             else [Estimate.unavailable("no test split")] * len(opss))
     out: dict[str, Any] = {}
     start = 0
@@ -151,7 +159,7 @@ def histogram_scores(x: np.ndarray, state, povm, n_boot: int = 20, seed: int = 0
 
     def scores(c: np.ndarray) -> dict[str, Estimate]:
         with np.errstate(divide="ignore"):
-            return metrics.exact_scores(np.log(c / c.sum()), state, povm)
+            return exact_scores(np.log(c / c.sum()), state, povm)
 
     base = scores(counts)
     boots = [scores(rng.multinomial(len(x), counts / len(x))) for _ in range(n_boot)]
@@ -225,17 +233,17 @@ def evaluate(
     small = povm.n_outcomes**ds.n_qubits <= enumerate_max
     hist = histogram_scores(x, target.state, povm, seed=seed) if target is not None and not has_lik and small else None
     if target is not None:
-        scores["classical_fidelity"] = (metrics.classical_fidelity(lq, lp_model) if has_lik
+        scores["classical_fidelity"] = (classical_fidelity(lq, lp_model) if has_lik
                                         else hist["classical_fidelity"] if hist else no_lik)
-        scores["kl_model_target"] = (metrics.kl_divergence(lq, lp_model) if has_lik
+        scores["kl_model_target"] = (kl_divergence(lq, lp_model) if has_lik
                                      else hist["kl_model_target"] if hist else no_lik)
         lp_test = ds.split_log_prob("test")
         scores["kl_target_model"] = (
             hist["kl_target_model"] if hist else no_lik if not has_lik
             else Estimate.unavailable("no exact ln P stored for the test split") if lp_test is None or len(lp_test) < 2
-            else metrics.kl_divergence(lp_test, test_lq)
+            else kl_divergence(lp_test, test_lq)
         )
-        scores["quantum_fidelity"] = metrics.quantum_fidelity(target.state, povm, x, device=gpu)
+        scores["quantum_fidelity"] = quantum_fidelity(target.state, povm, x, device=gpu)
     if has_lik and model.likelihood == "estimate":
         for k in ("classical_fidelity", "kl_model_target", "kl_target_model"):
             note = "; ".join(filter(None, (scores[k].note, "uses the model's estimated likelihood")))
@@ -247,9 +255,9 @@ def evaluate(
     elif target is not None and has_lik and small:
         check_memory(estimate_enumeration(ds.n_qubits, povm.n_outcomes),
                      f"enumerating all {povm.n_outcomes}^{ds.n_qubits} strings")
-        allx = metrics.enumerate_strings(povm.n_outcomes, ds.n_qubits)
+        allx = enumerate_strings(povm.n_outcomes, ds.n_qubits)
         exact = {k: v.to_dict() if isinstance(v, Estimate) else v
-                 for k, v in metrics.exact_scores(model_log_prob(model, allx), target.state, povm).items()}
+                 for k, v in exact_scores(model_log_prob(model, allx), target.state, povm).items()}
 
     observables = _observables(ds, x)
     n_params = sum(p.numel() for p in model.parameters())

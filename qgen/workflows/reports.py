@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ._io import atomic_write, atomic_write_text
+from qgen._io import atomic_write, atomic_write_text
 
 __all__ = ["write_report", "format_table", "format_estimate", "format_columns", "short_cell", "observable_summary",
            "plot_observables", "is_unresolved"]

@@ -21,8 +21,8 @@ ket) it contracts first, so the environment is never transposed.
 
 Example
 -------
->>> from qgen.states import ghz
->>> from qgen.povm import PAULI
+>>> from qgen.targets import ghz
+>>> from qgen.targets import PAULI
 >>> zz = np.array([[3, 3, 0]])          # σz ⊗ σz ⊗ I
 >>> expect_products(ghz(3), PAULI, zz).real
 array([1.])
@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING
 import numba
 import numpy as np
 
-from ._chunks import chunked_map
-from .states import MPS, DenseState, State, depolarize_ops
+from qgen._chunks import chunked_map
+from qgen.targets.states import MPS, DenseState, State, depolarize_ops
 
 if TYPE_CHECKING:
     import torch

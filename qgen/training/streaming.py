@@ -26,7 +26,7 @@ Example
 >>> from pathlib import Path
 >>> from qgen.datasets import simulate_to_file
 >>> from qgen.targets import make_target
->>> from qgen.povm import pauli4
+>>> from qgen.measurements import pauli4
 >>> path = Path(tempfile.mkdtemp()) / "ghz.h5"
 >>> _ = simulate_to_file(path, make_target("ghz", n=6), pauli4(), 2000, seed=0, chunk_rows=300)
 >>> stream = HDF5Stream(path, buffer=600)
@@ -49,8 +49,9 @@ import h5py
 import numpy as np
 import torch
 
-from .datasets import DatasetError, DatasetHeader, read_header
-from .distributed import Context
+from qgen.datasets.dataset import DatasetError
+from qgen.datasets.hdf5 import DatasetHeader, read_header
+from qgen.training.distributed import Context
 
 __all__ = ["HDF5Stream", "StreamBatches", "DEFAULT_BUFFER"]
 

@@ -12,6 +12,7 @@ sorted by (body count, sites, letters).  A constant is the term ``(c, "", ())``.
 
 Example
 -------
+>>> from qgen.targets import tfim
 >>> H = tfim(3, J=1.0, h=0.5)
 >>> H.terms[:2]
 ((-0.5, 'X', (0,)), (-0.5, 'X', (1,)))
@@ -29,10 +30,15 @@ from itertools import product
 import numpy as np
 import scipy.sparse as sp
 
-from qgen.povm import PAULI
-from qgen.resources import check_memory, estimate_hamiltonian, estimate_sparse_hamiltonian
+from qgen.resources import check_memory, estimate_sparse_hamiltonian
 
-__all__ = ["Hamiltonian", "heisenberg", "tfim", "tfim_2d", "xxz"]
+__all__ = ["PAULI", "Hamiltonian"]
+
+
+PAULI = np.array(
+    [[[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=complex
+)
+"""I, σx, σy, σz, indexed 0–3 (the order used for Pauli strings throughout qgen)."""
 
 _LETTERS = "IXYZ"  # index = position in qgen.povm.PAULI
 _FROM_QOBJ_MAX_QUBITS = 10
@@ -40,7 +46,7 @@ _FROM_QOBJ_MAX_QUBITS = 10
 Term = tuple[float, str, tuple[int, ...]]
 
 
-def _check_coef(coef, where: str) -> float:
+def check_coefficient(coef, where: str) -> float:
     if isinstance(coef, (bool, np.bool_)) or not isinstance(coef, numbers.Number):
         raise ValueError(f"{where}: coefficient {coef!r} is not a real number")
     if isinstance(coef, numbers.Complex) and not isinstance(coef, numbers.Real):
@@ -60,7 +66,7 @@ def _canonical_term(term, n_qubits: int | None) -> Term:
     except (TypeError, ValueError):
         raise ValueError(f"term {term!r} is not a (coef, letters, sites) triple") from None
     where = f"term {term!r}"
-    coef = _check_coef(coef, where)
+    coef = check_coefficient(coef, where)
     if not isinstance(letters, str):
         raise ValueError(f"{where}: Pauli letters must be a string such as 'ZZ'")
     letters = letters.upper()
@@ -176,7 +182,7 @@ class Hamiltonian:
     def __mul__(self, scalar) -> Hamiltonian:
         if not isinstance(scalar, numbers.Number):
             return NotImplemented
-        s = _check_coef(scalar, "scalar factor")
+        s = check_coefficient(scalar, "scalar factor")
         return Hamiltonian(self.n_qubits, tuple((s * c, a, q) for c, a, q in self.terms))
 
     __rmul__ = __mul__
@@ -348,98 +354,3 @@ def _term_str(term: Term) -> str:
     coef, letters, sites = term
     ops = " ".join(f"{a}{s}" for a, s in zip(letters, sites))
     return f"{coef:g}*{ops}" if ops else f"{coef:g}"
-
-
-# -- lattices and model constructors --------------------------------------------------
-def _check_boundary(boundary: str) -> bool:
-    if boundary not in ("open", "periodic"):
-        raise ValueError(f"boundary must be 'open' or 'periodic', got {boundary!r}")
-    return boundary == "periodic"
-
-
-def _lattice_bonds(shape: tuple[int, ...], boundary: str) -> list[tuple[int, int]]:
-    """Nearest-neighbour bonds of a hypercubic lattice, sites numbered in C order
-    (for lx × ly: i = x*ly + y).  Periodic wrap bonds are added only along directions of
-    length > 2, so no bond is ever doubled (a periodic length-2 direction has one bond)."""
-    periodic = _check_boundary(boundary)
-    if any(isinstance(L, bool) or not isinstance(L, (int, np.integer)) or L < 1 for L in shape):
-        raise ValueError(f"lattice lengths must be integers ≥ 1, got {shape}")
-    n = int(np.prod([int(L) for L in shape], dtype=object))
-    check_memory(estimate_hamiltonian(n * (1 + 3 * len(shape))), f"a Hamiltonian on {n:,} sites")
-    index = np.arange(int(np.prod(shape))).reshape(shape)
-    bonds = []
-    for axis, length in enumerate(shape):
-        shifted = np.roll(index, -1, axis=axis)
-        stop = length if periodic and length > 2 else length - 1
-        a = np.take(index, range(stop), axis=axis).ravel()
-        b = np.take(shifted, range(stop), axis=axis).ravel()
-        bonds += list(zip(a.tolist(), b.tolist()))
-    return bonds
-
-
-def _ising(shape: tuple[int, ...], J: float, h: float, boundary: str, name: str, params: dict):
-    J, h = _check_coef(J, "J"), _check_coef(h, "h")
-    bonds = _lattice_bonds(shape, boundary)
-    n = int(np.prod(shape))
-    if n < 2:
-        raise ValueError(f"the Ising model needs at least 2 sites, got {n}")
-    terms = [(-J, "ZZ", b) for b in bonds]
-    terms += [(-h, "X", (i,)) for i in range(n)]
-    return Hamiltonian(n, tuple(terms), name, params)
-
-
-def tfim(n: int, J: float = 1.0, h: float = 1.0, boundary: str = "open") -> Hamiltonian:
-    """Transverse-field Ising chain H = −J Σ_i σz_i σz_{i+1} − h Σ_i σx_i (n ≥ 2).
-
-    ``boundary="periodic"`` adds the bond (n−1, 0), except for n = 2 where it would
-    duplicate bond (0, 1) and is left out (so the n = 2 chain is the same either way).
-
-    >>> len(tfim(4)), len(tfim(4, boundary="periodic"))
-    (7, 8)
-    """
-    params = {"n": n, "J": J, "h": h, "boundary": boundary}
-    return _ising((n,), J, h, boundary, "tfim", params)
-
-
-def tfim_2d(
-    lx: int, ly: int, J: float = 1.0, h: float = 1.0, boundary: str = "open"
-) -> Hamiltonian:
-    """Transverse-field Ising model on an lx × ly square lattice, site i = x*ly + y;
-    H = −J Σ_⟨ij⟩ σz_i σz_j − h Σ_i σx_i.  Periodic wraps are added along directions of
-    length > 2 only (never doubling a bond).
-
-    >>> len(tfim_2d(2, 3)), len(tfim_2d(3, 3, boundary="periodic"))
-    (13, 27)
-    """
-    params = {"lx": lx, "ly": ly, "J": J, "h": h, "boundary": boundary}
-    return _ising((lx, ly), J, h, boundary, "tfim_2d", params)
-
-
-def xxz(n: int, J: float = 1.0, delta: float = 1.0, boundary: str = "open") -> Hamiltonian:
-    """XXZ chain H = J Σ_i (σx_i σx_{i+1} + σy_i σy_{i+1} + Δ σz_i σz_{i+1}) (Pauli
-    matrices, not spin-½; periodic as in :func:`tfim`).
-
-    >>> xxz(2, J=1.0, delta=0.5).terms
-    ((1.0, 'XX', (0, 1)), (1.0, 'YY', (0, 1)), (0.5, 'ZZ', (0, 1)))
-    """
-    return _xxz(
-        n, J, delta, boundary, "xxz", {"n": n, "J": J, "delta": delta, "boundary": boundary}
-    )
-
-
-def heisenberg(n: int, J: float = 1.0, boundary: str = "open") -> Hamiltonian:
-    """Heisenberg chain H = J Σ_i σ_i · σ_{i+1} (:func:`xxz` with Δ = 1)."""
-    return _xxz(n, J, 1.0, boundary, "heisenberg", {"n": n, "J": J, "boundary": boundary})
-
-
-def _xxz(n: int, J: float, delta: float, boundary: str, name: str, params: dict) -> Hamiltonian:
-    J, delta = _check_coef(J, "J"), _check_coef(delta, "delta")
-    bonds = _lattice_bonds((n,), boundary)
-    if n < 2:
-        raise ValueError(f"the XXZ chain needs n ≥ 2, got {n}")
-    terms = [
-        (c, a, b)
-        for b in bonds
-        for c, a in ((J, "XX"), (J, "YY"), (J * delta, "ZZ"))
-    ]
-    return Hamiltonian(n, tuple(terms), name, params)

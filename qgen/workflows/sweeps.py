@@ -21,7 +21,7 @@ points already done with the same data and settings.
 Example
 -------
 >>> from qgen.targets import make_target
->>> from qgen.povm import pauli4
+>>> from qgen.measurements import pauli4
 >>> from qgen.datasets import simulate
 >>> import tempfile
 >>> ds = simulate(make_target("ghz", n=3), pauli4(), 1000, seed=0)
@@ -41,11 +41,11 @@ from typing import Any
 
 import numpy as np
 
-from ._io import atomic_write, atomic_write_text
-from .compare import fit_and_evaluate
-from .datasets import Dataset
-from .evaluation import check_sampling_fits
-from .reports import format_columns, is_unresolved, observable_summary, short_cell
+from qgen._io import atomic_write, atomic_write_text
+from qgen.datasets.dataset import Dataset
+from qgen.workflows.comparison import fit_and_evaluate
+from qgen.workflows.evaluation import check_sampling_fits
+from qgen.workflows.reports import format_columns, is_unresolved, observable_summary, short_cell
 
 __all__ = ["nested_subset", "sweep", "format_sweep", "plot_sweep", "observable_errors"]
 
@@ -65,7 +65,7 @@ def nested_subset(ds: Dataset, n: int, seed: int = 0) -> Dataset:
     and the whole test split (with the stored ln P of each).
 
     >>> from qgen.targets import make_target
-    >>> from qgen.povm import pauli4
+    >>> from qgen.measurements import pauli4
     >>> from qgen.datasets import simulate
     >>> ds = simulate(make_target("ghz", n=3), pauli4(), 1000, seed=0)
     >>> small, big = nested_subset(ds, 100), nested_subset(ds, 400)

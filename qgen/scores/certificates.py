@@ -33,12 +33,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .datasets import Dataset
-from .groundstate import GroundState, spectral_gap
-from .metrics import exact_observable
-from .states import DenseState
-from .stats import Estimate
-from .targets import Target
+from qgen.datasets.dataset import Dataset
+from qgen.scores.observables import exact_observable
+from qgen.stats import Estimate
+from qgen.targets.groundstate import spectral_gap
+from qgen.targets.solvers import GroundState
+from qgen.targets.states import DenseState
+from qgen.targets.target import Target
 
 __all__ = ["ASSUMPTION", "FORMULA", "UNPHYSICAL_SIGMAS", "certificate", "fidelity_lower_bound"]
 
@@ -150,7 +151,7 @@ def certificate(ds: Dataset, energy: Estimate, *, method: str = "auto") -> dict[
     or mixed target, a state that is not a ground state, or an unresolved gap.
 
     >>> from qgen.targets import make_target
-    >>> from qgen.povm import pauli4
+    >>> from qgen.measurements import pauli4
     >>> from qgen.datasets import simulate
     >>> ds = simulate(make_target("tfim", n=6, h=2.0), pauli4(), 100, seed=0)
     >>> e0 = ds.target.info["energy"]

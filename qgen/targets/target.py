@@ -4,6 +4,7 @@ the ground-state certificate), built from a short recipe or from your own Hamilt
 
 Example
 -------
+>>> from qgen.targets import make_target
 >>> t = make_target("ghz", n=4, noise=0.1)
 >>> t.describe()
 'ghz n=4 noise=0.1 (MPS, max bond 2)'
@@ -17,24 +18,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .groundstate import AUTO_EXACT_MAX_QUBITS, GroundState, ground_state
-from .hamiltonians import Hamiltonian, heisenberg, tfim, tfim_2d, xxz
-from .resources import check_memory, estimate_dmrg, estimate_exact_ground_state
-from .states import MPS, DenseState, State, cluster, depolarize, ghz, product_state, w_state
+from qgen.resources import check_memory, estimate_dmrg, estimate_exact_ground_state
+from qgen.targets.groundstate import AUTO_EXACT_MAX_QUBITS, ground_state
+from qgen.targets.hamiltonians import Hamiltonian
+from qgen.targets.solvers import GroundState
+from qgen.targets.states import MPS, DenseState, State
 
-__all__ = [
-    "HAMILTONIAN_KINDS",
-    "STATE_KINDS",
-    "TARGET_KINDS",
-    "Target",
-    "ground_state_info",
-    "make_target",
-    "target_from_hamiltonian",
-]
-
-HAMILTONIAN_KINDS = ("tfim", "tfim2d", "heisenberg", "xxz")
-STATE_KINDS = ("ghz", "w", "cluster", "product")
-TARGET_KINDS = HAMILTONIAN_KINDS + STATE_KINDS
+__all__ = ["Target", "ground_state_info", "target_from_hamiltonian"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,67 +84,6 @@ class Target:
             "dense vector" if self.state.data.ndim == 1 else "density matrix")
         noise = f" noise={self.noise:g}" if self.noise else ""
         return f"{self.name} n={self.n_qubits}{noise} ({kind})"
-
-
-def make_target(
-    kind: str,
-    n: int | None = None,
-    *,
-    J: float = 1.0,
-    h: float = 1.0,
-    delta: float = 1.0,
-    lx: int | None = None,
-    ly: int | None = None,
-    boundary: str = "open",
-    noise: float = 0.0,
-    method: str = "auto",
-    bond_dims: tuple[int, ...] = (8, 16, 32, 64),
-    cutoff: float = 1e-11,
-    seed: int | None = 0,
-    product: str = "0",
-) -> Target:
-    """Build a target from a recipe.
-
-    Hamiltonian ground states (``tfim``: H = −J Σ σzσz − h Σ σx; ``tfim2d`` on an lx×ly
-    lattice; ``xxz``: J Σ (σxσx + σyσy + Δ σzσz); ``heisenberg``: Δ = 1) are solved with
-    :func:`qgen.groundstate.ground_state` (``method`` = auto | exact | dmrg).  Named states
-    (``ghz``, ``w``, ``cluster``, ``product`` with single-qubit label ``product``) are
-    exact MPS.  ``noise`` applies local depolarizing noise of that strength.
-    """
-    kind = kind.lower()
-    if kind not in TARGET_KINDS:
-        raise ValueError(f"unknown target '{kind}'; choose one of {', '.join(TARGET_KINDS)}")
-    if kind == "tfim2d":
-        if not lx or not ly:
-            raise ValueError("tfim2d needs the lattice size lx and ly")
-        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in (lx, ly)):
-            raise ValueError(f"tfim2d needs integer lattice sizes lx, ly ≥ 1, got {lx!r}, {ly!r}")
-        n = lx * ly
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-        raise ValueError(f"number of qubits must be an integer ≥ 2, got {n}")
-    n = int(n)
-    if kind in HAMILTONIAN_KINDS:
-        H = {
-            "tfim": lambda: tfim(n, J=J, h=h, boundary=boundary),
-            "tfim2d": lambda: tfim_2d(lx, ly, J=J, h=h, boundary=boundary),
-            "xxz": lambda: xxz(n, J=J, delta=delta, boundary=boundary),
-            "heisenberg": lambda: heisenberg(n, J=J, boundary=boundary),
-        }[kind]()
-        target = target_from_hamiltonian(H, kind, method=method, bond_dims=bond_dims, cutoff=cutoff,
-                                         seed=seed)
-        state, params, info = target.state, target.params, target.info
-    else:
-        state = {
-            "ghz": lambda: ghz(n),
-            "w": lambda: w_state(n),
-            "cluster": lambda: cluster(n),
-            "product": lambda: product_state(product, n),
-        }[kind]()
-        H, info = None, {}
-        params = {"n": n} | ({"product": product} if kind == "product" else {})
-    if noise:
-        params["noise"] = float(noise)
-    return Target(depolarize(state, noise), kind, params, H, info)
 
 
 def _check_mps_norm(mps: MPS) -> None:
@@ -222,7 +151,7 @@ def target_from_hamiltonian(
     :func:`qgen.groundstate.ground_state` (``method`` = auto | exact | dmrg) unless a
     ``ground`` state of it is given.  ``name`` defaults to ``H.name``.
 
-    >>> from qgen.hamiltonians import Hamiltonian
+    >>> from qgen.targets import Hamiltonian
     >>> H = Hamiltonian.from_terms([(-1.0, "ZZ", (i, i + 1)) for i in range(3)]
     ...                            + [(-1.0, "X", (i,)) for i in range(4)], name="my-ising")
     >>> t = target_from_hamiltonian(H)

@@ -4,7 +4,7 @@
 Example
 -------
 >>> from qgen.targets import make_target
->>> from qgen.povm import pauli4
+>>> from qgen.measurements import pauli4
 >>> from qgen.datasets import simulate
 >>> import tempfile
 >>> ds = simulate(make_target("ghz", n=3), pauli4(), 600, seed=0)
@@ -22,13 +22,15 @@ from typing import Any
 
 import torch
 
-from ._io import atomic_write, atomic_write_text
-from .datasets import Dataset
-from .evaluation import check_sampling_fits, evaluate
-from .models import create_model
-from .reports import format_columns, short_cell
-from .stats import Estimate
-from .training import TrainConfig, load_model, train
+from qgen._io import atomic_write, atomic_write_text
+from qgen.datasets.dataset import Dataset
+from qgen.models import create_model
+from qgen.stats import Estimate
+from qgen.training.checkpoint import load_model
+from qgen.training.config import TrainConfig
+from qgen.training.loop import train
+from qgen.workflows.evaluation import check_sampling_fits, evaluate
+from qgen.workflows.reports import format_columns, short_cell
 
 __all__ = ["compare", "fit_and_evaluate", "format_comparison", "plot_comparison"]
 

@@ -26,13 +26,9 @@ from functools import cached_property
 
 import numpy as np
 
+from qgen.targets.hamiltonians import PAULI
+
 __all__ = ["POVM", "POVMError", "pauli4", "tetra", "pauli6", "trine", "get_povm", "POVM_NAMES"]
-
-PAULI = np.array(
-    [[[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=complex
-)
-"""I, σx, σy, σz, indexed 0–3 (the order used for Pauli strings throughout qgen)."""
-
 
 class POVMError(ValueError):
     """A set of matrices that is not a valid POVM."""

@@ -38,7 +38,7 @@ from typing import Self, TypeVar
 
 import torch
 
-from .distributed import stream_seed
+from qgen.training.distributed import stream_seed
 
 __all__ = ["ThreadShards"]
 

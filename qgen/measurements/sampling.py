@@ -21,8 +21,8 @@ share the blocks (see :class:`BlockSampler`).
 
 Example
 -------
->>> from qgen.states import ghz
->>> from qgen.povm import pauli4
+>>> from qgen.targets import ghz
+>>> from qgen.measurements import pauli4
 >>> a = sample(ghz(10), pauli4(), 1000, seed=0)
 >>> a.shape, a.dtype
 ((1000, 10), dtype('uint8'))
@@ -37,10 +37,10 @@ from typing import TYPE_CHECKING
 import numba
 import numpy as np
 
-from ._chunks import chunked_map
-from .contract import DENSE_TABLE_MAX, expect_products, operator_table
-from .povm import POVM
-from .states import DenseState, State, depolarize_ops
+from qgen._chunks import chunked_map
+from qgen.measurements.contract import DENSE_TABLE_MAX, expect_products, operator_table
+from qgen.measurements.povm import POVM
+from qgen.targets.states import DenseState, State, depolarize_ops
 
 if TYPE_CHECKING:
     import torch
@@ -144,8 +144,8 @@ class BlockSampler:
     ``heavy`` says so (then splitting the blocks over processes pays off).  Smaller dense
     states draw from the cumulative probability table.
 
-    >>> from qgen.states import ghz
-    >>> from qgen.povm import pauli4
+    >>> from qgen.targets import ghz
+    >>> from qgen.measurements import pauli4
     >>> draw = BlockSampler(ghz(6), pauli4(), seed=3)
     >>> bool((draw(1, 10) == sample(ghz(6), pauli4(), BLOCK + 10, seed=3)[BLOCK:]).all())
     True

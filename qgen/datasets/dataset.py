@@ -1,0 +1,155 @@
+"""The in-memory dataset: POVM outcome strings with their train/validation/test split,
+exact ln P where known, the target (if any) and provenance.
+
+Example
+-------
+>>> from qgen.measurements import pauli4
+>>> ds = Dataset(np.zeros((10, 3), np.uint8), pauli4(), split_counts(10, (0.2, 0.1)))
+>>> ds.split, ds.train.shape
+((7, 2, 1), (7, 3))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from qgen.measurements.povm import POVM
+from qgen.targets.target import Target
+
+__all__ = ["Dataset", "DatasetError", "split_counts"]
+
+
+class DatasetError(ValueError):
+    """A dataset file or request that cannot be used; the message is one line."""
+
+
+@dataclass(eq=False)
+class Dataset:
+    """POVM outcome strings with their provenance.
+
+    ``outcomes[:n_train]`` is the training split, then validation, then test.
+    ``log_prob`` holds the exact ln P(a) (NaN where not computed); ``target`` is None
+    for measured data whose state is not known.
+    """
+
+    outcomes: np.ndarray
+    povm: POVM
+    split: tuple[int, int, int]
+    log_prob: np.ndarray | None = None
+    target: Target | None = None
+    seed: int | None = None
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        o = np.asarray(self.outcomes)
+        if o.ndim != 2 or o.shape[0] == 0 or o.shape[1] == 0:
+            raise DatasetError(f"outcomes must be a non-empty (n_samples, n_qubits) array, got shape {o.shape}")
+        if not np.issubdtype(o.dtype, np.integer):
+            raise DatasetError(f"outcomes must be integers, got {o.dtype}")
+        if o.min() < 0 or o.max() >= self.povm.n_outcomes:
+            raise DatasetError(f"outcomes must lie in [0, {self.povm.n_outcomes - 1}] for POVM '{self.povm.name}'")
+        self.outcomes = o.astype(np.uint8, copy=False)
+        self.split = _check_split(self.split, o.shape[0])
+        if self.log_prob is not None:
+            lp = np.asarray(self.log_prob, dtype=np.float64)
+            if lp.shape != (o.shape[0],):
+                raise DatasetError(f"log_prob has shape {lp.shape}, expected ({o.shape[0]},)")
+            if np.any(lp > 1e-9):
+                raise DatasetError("log_prob contains positive values (probabilities above 1)")
+            self.log_prob = lp
+        if self.target is not None and self.target.n_qubits != o.shape[1]:
+            raise DatasetError(f"target has {self.target.n_qubits} qubits but outcomes have {o.shape[1]}")
+
+    @property
+    def n_samples(self) -> int:
+        return self.outcomes.shape[0]
+
+    @property
+    def n_qubits(self) -> int:
+        return self.outcomes.shape[1]
+
+    def _part(self, k: int) -> slice:
+        start = sum(self.split[:k])
+        return slice(start, start + self.split[k])
+
+    @property
+    def train(self) -> np.ndarray:
+        return self.outcomes[self._part(0)]
+
+    @property
+    def val(self) -> np.ndarray:
+        return self.outcomes[self._part(1)]
+
+    @property
+    def test(self) -> np.ndarray:
+        return self.outcomes[self._part(2)]
+
+    def split_log_prob(self, name: str) -> np.ndarray | None:
+        """Exact ln P of the 'train', 'val' or 'test' split, or None if not stored."""
+        if self.log_prob is None:
+            return None
+        lp = self.log_prob[self._part(("train", "val", "test").index(name))]
+        return None if lp.size == 0 or np.isnan(lp).any() else lp
+
+    def identity(self) -> dict:
+        """What a model trained on this data must agree with."""
+        return {"n_qubits": self.n_qubits, "n_outcomes": self.povm.n_outcomes, "povm": self.povm.name}
+
+    def describe(self) -> str:
+        """Readable multi-line summary (``qgen info``)."""
+        n_tr, n_va, n_te = self.split
+        lines = [
+            f"samples   {self.n_samples} (train {n_tr}, validation {n_va}, test {n_te})",
+            f"qubits    {self.n_qubits}",
+            f"POVM      {self.povm.describe()}",
+        ]
+        if self.log_prob is not None:
+            have = [s for s in ("train", "val", "test") if self.split_log_prob(s) is not None]
+            lines.append(f"exact lnP {', '.join(have) if have else 'none'}")
+        t = self.target
+        if t is None:
+            lines.append("target    none attached")
+        else:
+            lines.append(f"target    {t.describe()}")
+            if t.params:
+                lines.append("params    " + ", ".join(f"{k}={v}" for k, v in t.params.items()))
+            if t.info:
+                i = t.info
+                lines.append(
+                    f"energy    {i['energy']:.12g} (variance {i['variance']:.2g}, {i['method']}"
+                    + (f", bond {i['bond_dim']}, truncation {i['truncation_error']:.2g}" if i.get("bond_dim") else "")
+                    + ")"
+                )
+            if t.hamiltonian is not None and not t.info:
+                h = t.hamiltonian
+                lines.append(f"hamilt.   {h.name} " + ", ".join(f"{k}={v}" for k, v in h.params.items()))
+        lines.append(f"seed      {self.seed}" if self.seed is not None else "seed      none")
+        for k in ("qgen_version", "created", "source"):
+            if k in self.meta:
+                v = self.meta[k]
+                if isinstance(v, dict):  # an import's provenance
+                    v = (f"{v.get('file')} ({v.get('format')}, {v.get('shots')} shots, "
+                         f"{'shuffled' if v.get('shuffled') else 'file order'})")
+                lines.append(f"{k:<9} {v}")
+        lines += [f"warning   {w}" for w in self.meta.get("warnings", [])]
+        return "\n".join(lines)
+
+
+def _check_split(split, n: int) -> tuple[int, int, int]:
+    split = tuple(int(s) for s in split)
+    if len(split) != 3 or min(split) < 0 or sum(split) != n or split[0] == 0:
+        raise DatasetError(f"split {split} must be 3 non-negative counts (train > 0) summing to {n}")
+    return split
+
+
+def split_counts(n: int, fractions: tuple[float, float]) -> tuple[int, int, int]:
+    """(n_train, n_val, n_test) from validation and test fractions."""
+    f_val, f_test = fractions
+    if not (0 <= f_val < 1 and 0 <= f_test < 1 and f_val + f_test < 1):
+        raise DatasetError(f"validation/test fractions {fractions} must be in [0, 1) and sum below 1")
+    n_val, n_test = int(round(f_val * n)), int(round(f_test * n))
+    if n - n_val - n_test < 1:
+        raise DatasetError(f"{n} samples leave no training data")
+    return n - n_val - n_test, n_val, n_test

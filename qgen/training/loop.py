@@ -1,0 +1,337 @@
+"""Maximum-likelihood training of generative models on POVM outcome strings, with
+resumable checkpoints that never unpickle anything.
+
+``train`` minimises ``model.loss`` over minibatches (Adam/AdamW, gradient-norm clipping,
+learning-rate schedule), evaluates the validation NLL after every epoch, early-stops on
+it and writes, atomically, into ``out_dir``:
+
+* ``checkpoint.safetensors`` – latest full training state (weights, optimizer, schedule,
+  early-stopping counters, history, RNG state); ``resume=True`` continues from it to
+  bit-identical weights, even after a ``max_time`` stop in the middle of an epoch;
+* ``model.safetensors`` – the weights with the best validation NLL (read by ``load_model``);
+* ``metrics.jsonl`` – one JSON line per epoch; ``training_curve.png`` – NLL against epoch.
+
+Models that are not trained by minimising one loss (adversarial ones) may define two
+hooks, used instead of the default single AdamW step on ``model.loss``:
+
+* ``configure_optimizers(config) -> list[torch.optim.Optimizer]``;
+* ``training_step(x, optimizers, step, grad_clip) -> dict[str, torch.Tensor]`` – one
+  update on batch ``x`` at global step ``step``; the ``"loss"`` entry is logged as
+  ``train_nll``, every other entry as ``train_<key>`` (epoch means) in ``metrics.jsonl``.
+
+Every optimizer and its schedule are checkpointed, so resume stays exact.
+
+Scale.  ``train_x`` may be a :class:`qgen.streaming.HDF5Stream` instead of an array:
+the training split is then read from its HDF5 file chunk by chunk with bounded memory
+(the checkpoint's epoch and batch are the position in the stream).  Under ``torchrun``
+the same call trains with ``DistributedDataParallel`` (:mod:`qgen.distributed`): each
+rank takes its share of every global batch of ``batch_size`` strings, gradients are
+averaged, so the steps equal those of one process up to floating-point order; only rank
+0 writes files.  Models with their own ``training_step`` (the GAN) are refused there.
+In one process on the CPU, a model with ``shardable_loss`` splits every batch over the
+threads instead (:mod:`qgen.threads`), one shard per thread.
+``TrainConfig.amp`` runs the default step under ``torch.autocast`` (bf16, or fp16 with a
+gradient scaler on CUDA); validation, sampling and checkpoints stay in float32.
+
+All files are safetensors (tensors) with their metadata as JSON in the header.
+
+Example
+-------
+>>> import numpy as np, tempfile
+>>> from qgen.models import create_model
+>>> from qgen.training import TrainConfig, load_model
+>>> rng = np.random.default_rng(0)
+>>> data = rng.choice(4, size=(600, 5), p=[0.5, 0.2, 0.2, 0.1]).astype(np.uint8)
+>>> model = create_model("rnn", 5, 4, hidden=16, n_layers=1)
+>>> out = Path(tempfile.mkdtemp())
+>>> result = train(model, data[:500], data[500:], TrainConfig(epochs=2, batch_size=100),
+...                out, progress=False, dataset_info={"povm": "pauli4"})
+>>> result.stop_reason, len(result.history)
+('epochs', 2)
+>>> loaded, info = load_model(out, expect={"n_qubits": 5, "povm": "pauli4"})
+>>> info["model"], info["dataset"]["povm"]
+('rnn', 'pauli4')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from qgen.models import GenerativeModel
+from qgen.training import distributed
+from qgen.training.batches import InMemoryBatches, as_tensor, fingerprint
+from qgen.training.callbacks import plot_curve, write_metrics
+from qgen.training.checkpoint import LoopState, resume_checkpoint, save_checkpoint, save_model
+from qgen.training.config import (
+    CHECKPOINT_FILE,
+    FORMAT_VERSION,
+    MODEL_FILE,
+    TrainConfig,
+    TrainResult,
+    resolve_device,
+)
+from qgen.training.step import default_step, make_optimizers, make_scheduler, thread_shards
+from qgen.training.streaming import HDF5Stream
+from qgen.training.threads import ThreadShards
+
+__all__ = ["train", "TrainingInterrupted", "NonFiniteLoss"]
+
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Raised after Ctrl-C (SIGINT) once the checkpoint of the interrupted state is saved."""
+
+
+class NonFiniteLoss(ArithmeticError):
+    """The training loss became NaN or infinite; nothing of the bad step was saved."""
+
+
+@contextmanager
+def _deferred_sigint() -> Iterator[dict[str, bool]]:
+    """While active, a first SIGINT only sets ``flag["hit"]`` (the loop then stops after the
+    current step, saves and raises :class:`TrainingInterrupted`); a second one interrupts
+    at once.  Only in the main thread (signals cannot be handled elsewhere)."""
+    flag = {"hit": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        flag["hit"] = True
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _validate(model: GenerativeModel, data: torch.Tensor, batch_size: int, seed: int,
+              ctx: distributed.Context, shards: ThreadShards | None = None) -> float:
+    """Mean validation loss over all ranks' shares (its chunks on ``shards``' threads when
+    given); any randomness it uses is seeded and isolated from training."""
+    model.eval()
+    devices = [model.device] if model.device.type == "cuda" else []
+
+    def chunk_total(chunk: torch.Tensor) -> float:
+        with torch.no_grad():  # grad mode is per thread: set here, where the chunk runs
+            return float(model.val_loss(chunk)) * len(chunk)
+
+    if shards is not None:  # at least one chunk per thread
+        batch_size = max(1, min(batch_size, -(-len(data) // shards.k)))
+    chunks = [chunk for chunk in data.split(batch_size) if len(chunk)]
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        total = sum(shards.map(chunk_total, chunks) if shards else map(chunk_total, chunks))
+    model.train()
+    total, count = distributed.all_sum([total, len(data)], ctx).tolist()
+    return total / count
+
+
+def train(
+    model: GenerativeModel,
+    train_x: np.ndarray | HDF5Stream,
+    val_x: np.ndarray,
+    config: TrainConfig | None = None,
+    out_dir: str | Path = "run",
+    resume: bool = False,
+    progress: bool = True,
+    dataset_info: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train ``model`` on outcome strings ``train_x`` (uint8, (n, N), or an
+    :class:`~qgen.streaming.HDF5Stream` of a dataset file's training split), early-stopping
+    on ``val_x``; write checkpoints, best model, metrics and curve into ``out_dir``.
+
+    Reproducible: the epoch-e order depends only on (seed, e) and the torch RNG is seeded
+    with ``config.seed`` at the start (initial weights are the caller's: seed before
+    building the model).  ``resume=True`` continues from ``out_dir/checkpoint.safetensors``
+    (if present) to exactly the weights of an uninterrupted run; a run that already
+    finished (epochs or early stopping) is returned as is.  ``resume=False`` starts afresh
+    and overwrites earlier outputs.  ``dataset_info`` (e.g. ``{"povm": "pauli4"}``) is stored
+    with the model and checked on resume and by ``load_model(expect=…)``.  Under torchrun
+    every process calls ``train`` alike (see the module doc); rank 0 writes the files.
+    """
+    cfg = config or TrainConfig()
+    out_dir = Path(out_dir)
+    info = {"n_qubits": model.n_qubits, "n_outcomes": model.n_outcomes} | (dataset_info or {})
+    if (info["n_qubits"], info["n_outcomes"]) != (model.n_qubits, model.n_outcomes):
+        raise ValueError(f"dataset_info {dataset_info} disagrees with the model's "
+                         f"n_qubits={model.n_qubits}, n_outcomes={model.n_outcomes}")
+    own_step = getattr(model, "training_step", None) is not None
+    if own_step and distributed.from_env().active:
+        raise ValueError(f"model '{model.name}' trains with its own training_step (several optimizers), which "
+                         "DistributedDataParallel does not synchronise; train it in one process")
+    if own_step and cfg.amp:
+        raise ValueError(f"model '{model.name}' trains with its own training_step; amp applies to the default step only")
+    device = resolve_device(cfg.device)
+    if cfg.amp == "fp16" and device.type != "cuda":
+        raise ValueError("amp fp16 needs a CUDA device; use bf16 on the CPU")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    threads = torch.get_num_threads()
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    try:
+        ctx, device = distributed.setup(device)
+        model.to(device)
+        val = as_tensor(val_x, model, "val_x")
+        lo, hi = distributed.share(len(val), ctx)
+        if isinstance(train_x, HDF5Stream):
+            if (train_x.n_qubits, train_x.header.povm.n_outcomes) != (model.n_qubits, model.n_outcomes):
+                raise ValueError(f"{train_x.path} holds {train_x.n_qubits}-qubit strings with "
+                                 f"{train_x.header.povm.n_outcomes} outcomes; the model expects "
+                                 f"{model.n_qubits} and {model.n_outcomes}")
+            batches = train_x.batches(cfg.batch_size, cfg.seed, ctx, device)
+        else:
+            sha1 = fingerprint(np.asarray(train_x, dtype=np.uint8))
+            batches = InMemoryBatches(as_tensor(train_x, model, "train_x"), sha1, cfg.batch_size, cfg.seed, ctx)
+        try:
+            meta = {
+                "format": "qgen-checkpoint", "version": FORMAT_VERSION, "model": model.name,
+                "config": model.config, "dataset": info, "data_sha1": batches.fingerprint,
+                "n_train": batches.n_rows, "data_order": batches.settings, "processes": ctx.world_size,
+                "train_config": dataclasses.asdict(cfg),
+            }
+            with thread_shards(model, own_step, ctx, cfg.batch_size) as shards:
+                return _run(model, batches, val[lo:hi], cfg, out_dir, resume, progress, meta, ctx, shards)
+        finally:
+            batches.close()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(model, batches, val, cfg: TrainConfig, out_dir: Path, resume: bool, progress: bool, meta,
+         ctx: distributed.Context, shards: ThreadShards | None) -> TrainResult:
+    steps = batches.steps
+    opts = make_optimizers(model, cfg)
+    scheds = [s for s in (make_scheduler(opt, cfg, steps) for opt in opts) if s is not None]
+    scaler = torch.amp.GradScaler(model.device.type) if cfg.amp == "fp16" else None
+    ckpt = out_dir / CHECKPOINT_FILE
+    if resume and ckpt.exists():
+        state = resume_checkpoint(ckpt, model, opts, scheds, scaler, meta, ctx)
+        if state.history and state.history[-1]["partial"]:
+            state.history.pop()  # the interrupted epoch is completed below
+    else:
+        torch.manual_seed(distributed.rank_seed(cfg.seed, ctx.rank))
+        state = LoopState()
+    own_step = getattr(model, "training_step", None)
+    if own_step is None:
+        loss_fn = distributed.wrap(model, ctx)  # after resume: DDP broadcasts rank 0's weights here
+        step_fn = lambda x, n, step: default_step(loss_fn, model, x, n, opts, cfg, scaler, ctx, shards)  # noqa: E731
+    else:
+        step_fn = lambda x, n, step: own_step(x, opts, step, cfg.grad_clip)  # noqa: E731
+    model_extra = {"dataset": meta["dataset"], "train_config": meta["train_config"]}
+    started = time.perf_counter() - state.elapsed
+
+    def result() -> TrainResult:
+        if ctx.is_main:
+            write_metrics(out_dir, state.history)
+            plot_curve(out_dir, state.history)
+        distributed.barrier(ctx)
+        return TrainResult(state.history, state.saved_epoch, state.saved_val, state.stop_reason or "epochs",
+                           state.elapsed, out_dir)
+
+    if state.stop_reason in ("epochs", "early_stopping"):
+        return result()
+    state.stop_reason = None
+    bar = tqdm(total=cfg.epochs * steps, initial=state.epoch * steps + state.batch,
+               disable=not (progress and ctx.is_main), unit="batch", dynamic_ncols=True)
+    model.train()
+    # Stops on epochs, early stopping, max_time or SIGINT (each leaving a checkpoint); a NaN/inf
+    # loss raises NonFiniteLoss before anything of that step is saved.  Under DDP every rank's
+    # requests are summed with the losses, so all ranks stop at the same step.
+    with _deferred_sigint() as sigint:
+
+        def requests() -> list[float]:
+            over = cfg.max_time is not None and time.perf_counter() - started >= cfg.max_time
+            return [float(sigint["hit"]), float(over)]
+
+        def decide(hits: list[float]) -> str | None:
+            return "interrupted" if hits[0] else "max_time" if hits[1] else None
+
+        while state.epoch < cfg.epochs and state.stop_reason is None:
+            sums = {"loss": state.epoch_loss} | state.epoch_extra
+            t0 = time.perf_counter()
+            for x, n_global in batches.epoch(state.epoch, state.batch):
+                logs = step_fn(x, n_global, state.epoch * steps + state.batch)
+                keys = list(logs)
+                local = [float(logs[k]) * len(x) for k in keys]
+                *totals, hit_int, hit_time = distributed.all_sum(local + requests(), ctx).tolist()
+                if not math.isfinite(totals[0]):
+                    raise NonFiniteLoss(
+                        f"training loss became {totals[0] / n_global} at epoch {state.epoch}, batch {state.batch}; "
+                        f"stopped, the last good checkpoint and best model in {out_dir} are kept (try a lower lr)")
+                if cfg.schedule == "cosine":
+                    for sched in scheds:
+                        sched.step()
+                for key, value in zip(keys, totals):
+                    sums[key] = sums.get(key, 0.0) + value
+                state.epoch_samples += n_global
+                state.batch += 1
+                bar.update()
+                if state.batch % cfg.log_every == 0:
+                    bar.set_postfix(epoch=state.epoch, loss=f"{sums['loss'] / state.epoch_samples:.4f}")
+                if state.batch < steps and (reason := decide([hit_int, hit_time])):
+                    state.stop_reason = reason
+                    break
+            state.epoch_loss = sums.pop("loss")
+            state.epoch_extra = sums
+            state.epoch_train_time += time.perf_counter() - t0
+            state.elapsed = time.perf_counter() - started
+            _end_epoch(model, val, cfg, state, steps, opts, scheds, out_dir, model_extra, ctx, shards)
+            if state.stop_reason is None and state.epoch < cfg.epochs:
+                state.stop_reason = decide(distributed.all_sum(requests(), ctx).tolist())
+            state.elapsed = time.perf_counter() - started
+            if state.stop_reason is None and state.epoch >= cfg.epochs:
+                state.stop_reason = "epochs"
+            save_checkpoint(out_dir / CHECKPOINT_FILE, model, opts, scheds, scaler, state, meta, ctx)
+            if ctx.is_main:
+                write_metrics(out_dir, state.history)
+            bar.set_postfix(epoch=state.history[-1]["epoch"], train=f"{state.history[-1]['train_nll']:.4f}",
+                            val=f"{state.history[-1]['val_nll']:.4f}")
+    bar.close()
+    if state.stop_reason == "interrupted":
+        raise TrainingInterrupted(f"training interrupted; checkpoint saved in {out_dir}, continue with resume")
+    return result()
+
+
+def _end_epoch(model, val, cfg: TrainConfig, state: LoopState, steps: int, opts, scheds, out_dir: Path, extra,
+               ctx: distributed.Context, shards: ThreadShards | None) -> None:
+    """Validate, log, update best model, early stopping and plateau schedule; advance the
+    epoch counter unless the epoch was cut short by ``max_time``."""
+    partial = state.batch < steps
+    val_nll = _validate(model, val, 4 * cfg.batch_size, cfg.seed, ctx, shards)
+    state.history.append({
+        "epoch": state.epoch, "train_nll": state.epoch_loss / max(state.epoch_samples, 1), "val_nll": val_nll,
+        "lr": opts[0].param_groups[0]["lr"], "time": state.elapsed,
+        "samples_per_s": state.epoch_samples / max(state.epoch_train_time, 1e-9),
+        "partial": partial, "fraction": state.batch / steps,
+    } | {f"train_{k}": v / max(state.epoch_samples, 1) for k, v in state.epoch_extra.items()})
+    if val_nll < state.saved_val:
+        state.saved_val, state.saved_epoch = val_nll, state.epoch
+        if ctx.is_main:
+            save_model(out_dir / MODEL_FILE, model, extra | {"epoch": state.epoch, "val_nll": val_nll})
+    if partial:
+        return
+    if val_nll < state.best_val:
+        state.best_val, state.bad_epochs = val_nll, 0
+    else:
+        state.bad_epochs += 1
+        if cfg.patience and state.bad_epochs >= cfg.patience:
+            state.stop_reason = "early_stopping"
+    if cfg.schedule == "plateau":
+        for sched in scheds:
+            sched.step(val_nll)
+    state.epoch, state.batch = state.epoch + 1, 0
+    state.epoch_loss, state.epoch_extra, state.epoch_samples, state.epoch_train_time = 0.0, {}, 0, 0.0
