@@ -44,9 +44,9 @@ def demo(output, n, h, samples, max_time, seed, quiet) -> None:
     write_dataset(simulate(target, pauli4(), samples, seed=seed, progress=not quiet), data)
     click.echo(f"      E0 = {target.info['energy']:.10f} ({target.info['method']}), wrote {data}")
     click.echo(f"[2/3] train: RNN (default preset), budget {max_time}")
-    result, _ = run_training(str(data), "rnn", None, str(out / "run"), seed=seed, progress=not quiet,
+    result, model = run_training(str(data), "rnn", None, str(out / "run"), seed=seed, progress=not quiet,
                              max_time=max_time, epochs=12)  # ~5 s each here: the cosine schedule ends in budget
-    click.echo(f"      {len(result.history)} epochs, best validation NLL {result.best_val_nll:.4f}, "
+    click.echo(f"      {len(result.history)} epochs, best validation {model.val_name.upper()} {result.best_val:.4f}, "
                f"stopped by {result.stop_reason}")
     click.echo("[3/3] evaluate")
     from qgen.workflows import format_table

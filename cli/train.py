@@ -88,7 +88,7 @@ def run_training(data: str, model_name: str, preset: str | None, out_dir: str, *
 @click.option("--epochs", type=click.IntRange(min=1), default=None)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None)
-@click.option("--schedule", type=click.Choice(["cosine", "plateau", "constant"]), default=None)
+@click.option("--schedule", default=None, help="Learning-rate schedule: cosine, plateau, constant.")
 @click.option("--patience", type=click.IntRange(min=1), default=None, help="Early-stopping patience (epochs).")
 @click.option("--max-time", default=None, help="Wall-clock budget, e.g. 90s, 2m, 1h.")
 @click.option("--seed", type=click.IntRange(min=0), default=0)
@@ -132,7 +132,8 @@ def train(data, model_name, preset, output, epochs, batch_size, lr, schedule, pa
     click.echo(f"trained   {model_name} ({n_params:,} parameters) for {len(result.history)} epochs in "
                f"{time.perf_counter() - t0:.1f} s; stopped by {result.stop_reason}")
     if last:
-        click.echo(f"NLL       train {last['train_nll']:.4f}, best validation {result.best_val_nll:.4f} "
+        click.echo(f"{model.loss_name:<9} train {last[f'train_{model.loss_name}']:.4f}, best validation "
+                   f"{model.val_name} {result.best_val:.4f} "
                    f"(epoch {result.best_epoch}); {last.get('samples_per_s', 0):,.0f} samples/s")
     click.echo(f"wrote     {result.model_path} (+ checkpoint, metrics.jsonl, training_curve.png)")
 

@@ -121,11 +121,10 @@ def test_thread_shards_needs_two_threads():
 ])
 def test_trainer_shards_only_losses_that_allow_it(name, config, threads, batch, shards_wanted):
     model = create_model(name, N, 4, **config)
-    own_step = getattr(model, "training_step", None) is not None
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        with step.thread_shards(model, own_step, distributed.Context(), batch) as shards:
+        with step.thread_shards(model, distributed.Context(), batch) as shards:
             assert (shards.k if shards else 0) == shards_wanted
             assert torch.get_num_threads() == (1 if shards else threads)
     finally:

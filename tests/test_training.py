@@ -151,7 +151,7 @@ def test_max_time_stops(tmp_path):
     result = train(small_rnn(), data[:19_000], data[19_000:], cfg, tmp_path, progress=False)
     assert result.stop_reason == "max_time" and result.history[-1]["partial"]
     assert 0.5 <= result.elapsed < 5
-    assert load_model(tmp_path)[1]["val_nll"] == result.best_val_nll
+    assert load_model(tmp_path)[1]["val_nll"] == result.best_val
 
 
 def test_parse_duration():
@@ -316,8 +316,9 @@ def test_amp_bf16_training_step_on_cpu(name, tmp_path):
     result = train(model, data[:1_600], data[1_600:], TrainConfig(epochs=2, batch_size=100, lr=1e-2, amp="bf16"),
                    tmp_path, progress=False)
     assert dtypes == {torch.bfloat16, torch.float32}  # bf16 in the training step, float32 in validation
-    assert result.history[-1]["val_nll"] < result.history[0]["val_nll"] + 0.05
-    assert all(np.isfinite(h["train_nll"]) for h in result.history)
+    val, loss = f"val_{model.val_name}", f"train_{model.loss_name}"
+    assert result.history[-1][val] < result.history[0][val] + 0.05
+    assert all(np.isfinite(h[loss]) for h in result.history)
     assert all(p.dtype == torch.float32 for p in model.parameters())
 
 

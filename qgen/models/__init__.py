@@ -15,6 +15,7 @@ from typing import Any
 
 from qgen.measurements.povm import POVM
 
+from .autoregressive import AutoregressiveModel
 from .base import LIKELIHOODS, MODELS, GenerativeModel, register_model
 from .flow import FlowModel
 from .gan import GANModel
@@ -23,7 +24,7 @@ from .transformer import TransformerModel
 from .vae import VAEModel
 
 __all__ = [
-    "GenerativeModel", "MODELS", "LIKELIHOODS", "register_model", "get_model", "create_model",
+    "GenerativeModel", "AutoregressiveModel", "MODELS", "LIKELIHOODS", "register_model", "get_model", "create_model",
     "training_preset", "RNNModel", "VAEModel", "GANModel", "TransformerModel", "FlowModel",
 ]
 
@@ -48,11 +49,11 @@ def create_model(
     """Build model ``name`` from its ``preset`` (``"default"`` when None) with keyword overrides.
 
     ``povm``: the measurement the model will learn; a backend may take defaults from it
-    (its ``povm_defaults(povm, config)``, e.g. the RNN's initial phases), below the
+    (:meth:`GenerativeModel.povm_defaults`, e.g. the RNN's initial phases), below the
     explicit overrides."""
     cls = get_model(name)
     config = _preset(cls.presets, name, preset or "default", "architecture") | overrides
-    if povm is not None and hasattr(cls, "povm_defaults"):
+    if povm is not None:
         if povm.n_outcomes != n_outcomes:
             raise ValueError(f"the POVM has {povm.n_outcomes} outcomes, the model {n_outcomes}")
         config = config | cls.povm_defaults(povm, config) | overrides

@@ -33,12 +33,16 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 
 from ..resources import check_memory
+
+if TYPE_CHECKING:
+    from qgen.measurements.povm import POVM
 
 __all__ = ["GenerativeModel", "MODELS", "register_model", "LIKELIHOODS"]
 
@@ -76,15 +80,36 @@ class GenerativeModel(torch.nn.Module):
     and may declare ``presets`` (architecture keywords) and ``train_presets`` (keywords
     of ``qgen.training.TrainConfig``) under the same preset names.
 
-    ``shardable_loss`` is true when ``loss(x, generator=None)`` is the mean over the strings
-    of x of a term that depends on that string alone, and any random numbers it draws come
-    from ``generator``; the CPU trainer then splits a batch over threads
-    (:mod:`qgen.threads`), one seeded generator per shard.
+    Capabilities
+    ------------
+    What a backend can do beyond the interface is declared here, with defaults, and
+    overridden where a backend has it; nothing is discovered by looking for attributes.
+
+    * ``likelihood`` (``"exact"`` | ``"estimate"`` | ``"none"``): what ``log_prob`` means.
+      A class default; a model whose likelihood depends on its size may set its own.
+    * ``loss_name`` / ``val_name``: what ``loss`` and ``val_loss`` compute; the trainer logs
+      them as ``train_<loss_name>`` and ``val_<val_name>`` (``"nll"`` for both by default).
+    * ``shardable_loss``: ``loss(x, generator=None)`` is the mean over the strings of x of a
+      term that depends on that string alone, and any random numbers it draws come from
+      ``generator``; the CPU trainer then splits a batch over threads
+      (:mod:`qgen.training.threads`), one seeded generator per shard.
+    * :meth:`povm_defaults`: configuration a backend takes from the measured POVM.
+    * :meth:`configure_optimizers`: the optimizers (one AdamW over all weights by default).
+    * ``own_training_step`` and :meth:`training_step`: a model that is not trained by
+      minimising one loss (adversarial ones) sets the flag and implements the step, used
+      instead of the trainer's default step on ``loss``.
+    * ``exact_state`` and :meth:`fidelity`, :meth:`reduced_density_matrix`,
+      :meth:`expectation`: a model that holds its state explicitly (tensor networks) gives
+      these exactly at any N; the scores then use them instead of estimates.
     """
 
     name: ClassVar[str]
-    likelihood: ClassVar[str]
+    likelihood: str
+    loss_name: ClassVar[str] = "nll"
+    val_name: ClassVar[str] = "nll"
     shardable_loss: bool = False
+    own_training_step: ClassVar[bool] = False
+    exact_state: ClassVar[bool] = False
     presets: ClassVar[dict[str, dict[str, Any]]] = {"default": {}}
     train_presets: ClassVar[dict[str, dict[str, Any]]] = {}
 
@@ -143,6 +168,38 @@ class GenerativeModel(torch.nn.Module):
         """Validation metric the trainer early-stops on: mean NLL when a likelihood exists,
         the training loss otherwise."""
         return self.loss(x) if self.likelihood == "none" else -self.log_prob(x).mean()
+
+    # -- optional capabilities (see the class docstring) ------------------------------
+
+    @staticmethod
+    def povm_defaults(povm: POVM, config: dict[str, Any]) -> dict[str, Any]:
+        """Configuration taken from the measured POVM, below explicit settings (none by
+        default; the RNN's initial phases, the tensor networks' POVM elements)."""
+        return {}
+
+    def configure_optimizers(self, config: Any) -> list[torch.optim.Optimizer]:
+        """The optimizers for ``qgen.training.TrainConfig`` ``config``: one AdamW over all
+        weights with its ``lr`` and ``weight_decay``."""
+        return [torch.optim.AdamW(self.parameters(), lr=config.lr, weight_decay=config.weight_decay)]
+
+    def training_step(self, x: torch.Tensor, optimizers: list[torch.optim.Optimizer], step: int,
+                      grad_clip: float | None) -> dict[str, torch.Tensor]:
+        """One update on batch ``x`` at global step ``step`` for models with
+        ``own_training_step``; returns the batch means to log: ``"loss"`` (logged as
+        ``train_<loss_name>``) and any others (logged as ``train_<key>``)."""
+        raise NotImplementedError(f"model '{self.name}' is trained by the trainer's default step")
+
+    def fidelity(self, target: Any) -> float:
+        """⟨ψ|ρ|ψ⟩ of the model's state with the pure target ψ, exactly (``exact_state``)."""
+        raise NotImplementedError(f"model '{self.name}' holds no explicit state")
+
+    def reduced_density_matrix(self, sites: Sequence[int]) -> np.ndarray:
+        """The model state's reduced density matrix on ``sites`` (``exact_state``)."""
+        raise NotImplementedError(f"model '{self.name}' holds no explicit state")
+
+    def expectation(self, ops: np.ndarray) -> np.ndarray:
+        """Exact ⟨P_t⟩ of Pauli strings ``ops`` (T, N) in 0..3 = I, X, Y, Z (``exact_state``)."""
+        raise NotImplementedError(f"model '{self.name}' holds no explicit state")
 
     def extra_repr(self) -> str:
         return f"n_qubits={self.n_qubits}, n_outcomes={self.n_outcomes}"

@@ -169,6 +169,8 @@ class FlowModel(GenerativeModel):
 
     name = "flow"
     likelihood = "estimate"
+    loss_name = "nll_bound"  # importance-weighted bound with train_draws draws
+    val_name = "nll_bound"  # importance-weighted, S ≤ 8
     presets = {"default": {"coupling": "affine", "n_layers": 8, "hidden": 256, "n_importance": 256, "train_draws": 4}}
     train_presets = {"default": {"epochs": 10, "batch_size": 250, "lr": 1e-3, "grad_clip": 1.0, "schedule": "cosine"}}
 

@@ -21,13 +21,14 @@ a plain softmax relaxation — and the backward pass uses the gradient of
 softmax((ℓ + g)/τ), τ = ``temperature``.
 
 No likelihood: ``log_prob`` raises ``NotImplementedError`` and ``sample`` returns (a, None).
-``val_loss`` (what the trainer early-stops on and logs as ``val_nll``) is a critic-free
+``val_loss`` (what the trainer early-stops on) is a critic-free
 sample-quality score: the mean total-variation distance between the one-site and
 nearest-neighbour two-site marginal frequencies of the validation batch and of as many
 generated strings (0 is perfect; a floor of order √(K²/B) from finite samples remains).
 Training diagnostics (critic loss, Wasserstein estimate, gradient penalty, generator
 loss) are returned by ``training_step`` and appear per epoch in ``metrics.jsonl`` as
-``train_nll`` (critic loss) and ``train_<name>``.
+``train_critic_loss`` and ``train_<name>``; the validation score as ``val_marginal_tv``
+(none of them is a likelihood).
 
 Example
 -------
@@ -145,9 +146,11 @@ class GANModel(GenerativeModel):
         return {"critic_loss": -wasserstein + self.gp_weight * penalty, "wasserstein": wasserstein,
                 "gradient_penalty": penalty}
 
-    def loss(self, x: torch.Tensor) -> torch.Tensor:
+    def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """The critic's loss −Ŵ + λ · penalty on batch x (the generator is trained by
-        ``training_step``, which the trainer calls instead)."""
+        ``training_step``, which the trainer calls instead).  Its fake strings, mixing
+        weights and Gumbel noise come from torch's global RNG: ``generator`` is accepted
+        for the common signature, and the loss is not ``shardable_loss``."""
         return self.critic_terms(x)["critic_loss"]
 
     def generator_loss(self, n: int) -> torch.Tensor:
@@ -166,6 +169,10 @@ class GANModel(GenerativeModel):
         return torch.cat(tvs).mean()
 
     # ------------------------------------------------------------ trainer hooks
+
+    own_training_step = True
+    loss_name = "critic_loss"
+    val_name = "marginal_tv"
 
     def configure_optimizers(self, config: Any) -> list[torch.optim.Optimizer]:
         """[critic Adam, generator Adam] with the trainer's lr and weight decay, β = (0, 0.9)."""

@@ -84,7 +84,8 @@ from torch import nn
 
 from qgen.measurements.povm import POVM
 
-from .base import GenerativeModel, register_model
+from .autoregressive import AutoregressiveModel
+from .base import register_model
 
 __all__ = ["RNNModel", "povm_phases"]
 
@@ -103,7 +104,7 @@ def povm_phases(povm: POVM) -> list[float]:
 
 
 @register_model
-class RNNModel(GenerativeModel):
+class RNNModel(AutoregressiveModel):
     """Autoregressive GRU/LSTM model with exact likelihood.
 
     Parameters
@@ -117,7 +118,6 @@ class RNNModel(GenerativeModel):
     """
 
     name = "rnn"
-    likelihood = "exact"
     shardable_loss = True
     presets = {
         "default": {"cell": "gru", "n_layers": 2, "hidden": 64, "embed": 16, "phases": 4},
@@ -233,35 +233,24 @@ class RNNModel(GenerativeModel):
         last_code = codes[:, -1] // self._pad_codes()
         return lp + self._last_logp(logits[:, -1]).gather(-1, last_code[:, None])[:, 0]
 
-    @torch.no_grad()
-    def sample(
-        self, n: int, generator: torch.Generator | None = None, *, chunk_size: int = 16384
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Draw n strings in chunks of ``chunk_size``; reproducible for a given generator
-        (which must live on the model's device).  Returns (outcomes (n, N), log P (n,))."""
-        if n <= 0:
-            return (torch.empty((0, self.n_qubits), dtype=torch.long, device=self.device),
-                    torch.empty(0, device=self.device))
-        xs, lps = zip(*(self._sample_chunk(min(chunk_size, n - s), generator) for s in range(0, n, chunk_size)))
-        return torch.cat(xs), torch.cat(lps)
+    @property
+    def step_widths(self) -> list[int]:
+        return [self.patch] * (self.n_steps - 1) + [self._last_width()]
 
-    def _sample_chunk(self, m: int, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.empty((m, self.n_steps * self.patch), dtype=torch.long, device=self.device)
-        lp = torch.zeros(m, device=self.device)
-        token, state = self._start(m), None
+    def _begin(self, m: int):
+        """(input code, hidden state, accumulated phases) before the first step."""
         phi = None if self.theta is None else self.theta[self.n_outcomes].expand(m, 1, -1)
-        for s in range(self.n_steps):
-            out, state = self._recur(self._inputs(token[:, None], phi), state)
-            last = s == self.n_steps - 1
-            logits = self.head(out[:, 0])
-            logp = self._last_logp(logits) if last else torch.log_softmax(logits, dim=-1)
-            code = torch.multinomial(logp.exp(), 1, generator=generator)[:, 0]
-            lp += logp.gather(1, code[:, None])[:, 0]
-            width = self._last_width() if last else self.patch
-            digits = code[:, None] // self._place[self.patch - width:] % self.n_outcomes
-            x[:, s * self.patch : s * self.patch + width] = digits
-            if not last:
-                token = code
-                if phi is not None:
-                    phi = phi + self.theta[digits].sum(1)[:, None]
-        return x[:, : self.n_qubits], lp
+        return self._start(m), None, phi
+
+    def _step(self, state, s: int):
+        token, hidden, phi = state
+        out, hidden = self._recur(self._inputs(token[:, None], phi), hidden)
+        logits = self.head(out[:, 0])
+        logp = self._last_logp(logits) if s == self.n_steps - 1 else torch.log_softmax(logits, dim=-1)
+        return logp, (token, hidden, phi)
+
+    def _feed(self, state, s: int, code: torch.Tensor):
+        _, hidden, phi = state
+        if phi is not None:  # the phase every qubit of the patch adds
+            phi = phi + self.theta[code[:, None] // self._place % self.n_outcomes].sum(1)[:, None]
+        return code, hidden, phi

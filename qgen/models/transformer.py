@@ -41,8 +41,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import GenerativeModel, register_model
-from .rnn import RNNModel
+from .autoregressive import AutoregressiveModel
+from .base import register_model
 
 __all__ = ["TransformerModel"]
 
@@ -87,7 +87,7 @@ class _Block(nn.Module):
 
 
 @register_model
-class TransformerModel(GenerativeModel):
+class TransformerModel(AutoregressiveModel):
     """Autoregressive causal transformer with exact likelihood and KV-cached sampling.
 
     Parameters
@@ -99,7 +99,6 @@ class TransformerModel(GenerativeModel):
     """
 
     name = "transformer"
-    likelihood = "exact"
     presets = {
         "default": {"n_layers": 2, "d_model": 64, "n_heads": 4, "d_ff": 128},
         "small": {"n_layers": 1, "d_model": 32, "n_heads": 2, "d_ff": 64},
@@ -139,21 +138,19 @@ class TransformerModel(GenerativeModel):
             h = block(h)
         return self._logp(h).gather(-1, x[..., None]).squeeze(-1).sum(-1)
 
-    sample = RNNModel.sample  # the same chunked, generator-driven loop over _sample_chunk
-
-    def _sample_chunk(self, m: int, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _begin(self, m: int):
+        """(input token, every layer's key/value cache) before the first position."""
         n, d = self.n_qubits, self.position.embedding_dim
-        x = torch.empty((m, n), dtype=torch.long, device=self.device)
-        lp = torch.zeros(m, device=self.device)
         caches = [tuple(torch.empty(m, b.n_heads, n, d // b.n_heads, device=self.device) for _ in "kv")
                   for b in self.blocks]
-        token = torch.full((m,), self.n_outcomes, dtype=torch.long, device=self.device)
-        for i in range(n):
-            h = (self.embedding(token) + self.position.weight[i])[:, None]
-            for block, cache in zip(self.blocks, caches):
-                h = block.step(h, cache, i)
-            logp = self._logp(h[:, 0])
-            token = torch.multinomial(logp.exp(), 1, generator=generator)[:, 0]
-            lp += logp.gather(1, token[:, None])[:, 0]
-            x[:, i] = token
-        return x, lp
+        return torch.full((m,), self.n_outcomes, dtype=torch.long, device=self.device), caches
+
+    def _step(self, state, i: int):
+        token, caches = state
+        h = (self.embedding(token) + self.position.weight[i])[:, None]
+        for block, cache in zip(self.blocks, caches):
+            h = block.step(h, cache, i)
+        return self._logp(h[:, 0]), state
+
+    def _feed(self, state, i: int, code: torch.Tensor):
+        return code, state[1]

@@ -20,11 +20,13 @@ from typing import Any
 import torch
 
 from qgen.models import training_preset
+from qgen.training.schedule import get_schedule
 
-__all__ = ["TrainConfig", "TrainResult", "parse_duration", "resolve_device", "SCHEDULES", "AMP_DTYPES", "TRAJECTORY_FIELDS", "FORMAT_VERSION", "MODEL_FILE", "CHECKPOINT_FILE", "METRICS_FILE", "CURVE_FILE"]
+__all__ = [
+    "TrainConfig", "TrainResult", "parse_duration", "resolve_device", "AMP_DTYPES", "TRAJECTORY_FIELDS",
+    "FORMAT_VERSION", "MODEL_FILE", "CHECKPOINT_FILE", "METRICS_FILE", "CURVE_FILE",
+]
 
-
-SCHEDULES = ("cosine", "plateau", "constant")
 MODEL_FILE, CHECKPOINT_FILE = "model.safetensors", "checkpoint.safetensors"
 METRICS_FILE, CURVE_FILE = "metrics.jsonl", "training_curve.png"
 FORMAT_VERSION = 1
@@ -63,8 +65,9 @@ def resolve_device(device: str) -> torch.device:
 class TrainConfig:
     """Training settings (JSON-serialisable via ``dataclasses.asdict``).
 
-    schedule : ``"cosine"`` (per step, from lr down to lr/100 over all epochs; default),
-        ``"plateau"`` (halve lr when validation NLL stalls for 2 epochs) or ``"constant"``.
+    schedule : name of a registered :class:`qgen.training.schedule.Schedule`: ``"cosine"``
+        (per step, from lr down to lr/100 over all epochs; default), ``"plateau"`` (halve
+        lr when the validation loss stalls for 2 epochs) or ``"constant"``.
     grad_clip : max gradient 2-norm, None to disable.
     patience : epochs without validation improvement before stopping; None disables.
     max_time : wall-clock budget in seconds (strings like ``"2m"`` accepted), counted over
@@ -99,8 +102,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.max_time = parse_duration(self.max_time)
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule '{self.schedule}'; choose one of {', '.join(SCHEDULES)}")
+        get_schedule(self.schedule)
         if self.amp is not None and self.amp not in AMP_DTYPES:
             raise ValueError(f"unknown amp '{self.amp}'; choose one of {', '.join(AMP_DTYPES)} (or none)")
         if self.epochs < 1 or self.batch_size < 1 or not 0 < self.lr < math.inf or self.log_every < 1:
@@ -114,13 +116,15 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """Outcome of ``train``: per-epoch ``history`` (dicts with epoch, train_nll, val_nll, lr,
-    time, samples_per_s, partial), the best epoch and its validation NLL, why training
-    stopped (``"epochs"``, ``"early_stopping"`` or ``"max_time"``) and where files went."""
+    """Outcome of ``train``: per-epoch ``history`` (dicts with epoch, ``train_<loss_name>``,
+    ``val_<val_name>``, lr, time, samples_per_s, partial), the best epoch and its
+    validation loss ``best_val`` (the model's ``val_name``: the NLL for most models), why
+    training stopped (``"epochs"``, ``"early_stopping"`` or ``"max_time"``) and where files
+    went."""
 
     history: list[dict[str, Any]]
     best_epoch: int
-    best_val_nll: float
+    best_val: float
     stop_reason: str
     elapsed: float
     out_dir: Path

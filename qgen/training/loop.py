@@ -1,35 +1,33 @@
 """Maximum-likelihood training of generative models on POVM outcome strings, with
 resumable checkpoints that never unpickle anything.
 
-``train`` minimises ``model.loss`` over minibatches (Adam/AdamW, gradient-norm clipping,
-learning-rate schedule), evaluates the validation NLL after every epoch, early-stops on
-it and writes, atomically, into ``out_dir``:
+``train`` minimises ``model.loss`` over minibatches (AdamW, gradient-norm clipping,
+learning-rate schedule), evaluates the validation loss (the NLL for models with a
+likelihood) after every epoch, early-stops on it and writes, atomically, into ``out_dir``:
 
 * ``checkpoint.safetensors`` – latest full training state (weights, optimizer, schedule,
   early-stopping counters, history, RNG state); ``resume=True`` continues from it to
   bit-identical weights, even after a ``max_time`` stop in the middle of an epoch;
 * ``model.safetensors`` – the weights with the best validation NLL (read by ``load_model``);
-* ``metrics.jsonl`` – one JSON line per epoch; ``training_curve.png`` – NLL against epoch.
+* ``metrics.jsonl`` – one JSON line per epoch; ``training_curve.png`` – losses against epoch.
 
-Models that are not trained by minimising one loss (adversarial ones) may define two
-hooks, used instead of the default single AdamW step on ``model.loss``:
+The loop is the trainer's; what a model brings is declared on
+:class:`~qgen.models.GenerativeModel`: its optimizers (``configure_optimizers``), or its
+own step (``own_training_step``, e.g. the GAN's two optimizers), and the names of what its
+losses are.  The learning-rate schedule is a :class:`~qgen.training.schedule.Schedule`;
+:class:`~qgen.training.callbacks.Callback` objects run after every epoch — the metrics log
+and the curve plot always, others as given.  Every optimizer and its schedule are
+checkpointed, so resume stays exact.
 
-* ``configure_optimizers(config) -> list[torch.optim.Optimizer]``;
-* ``training_step(x, optimizers, step, grad_clip) -> dict[str, torch.Tensor]`` – one
-  update on batch ``x`` at global step ``step``; the ``"loss"`` entry is logged as
-  ``train_nll``, every other entry as ``train_<key>`` (epoch means) in ``metrics.jsonl``.
-
-Every optimizer and its schedule are checkpointed, so resume stays exact.
-
-Scale.  ``train_x`` may be a :class:`qgen.streaming.HDF5Stream` instead of an array:
+Scale.  ``train_x`` may be a :class:`qgen.training.streaming.HDF5Stream` instead of an array:
 the training split is then read from its HDF5 file chunk by chunk with bounded memory
 (the checkpoint's epoch and batch are the position in the stream).  Under ``torchrun``
-the same call trains with ``DistributedDataParallel`` (:mod:`qgen.distributed`): each
+the same call trains with ``DistributedDataParallel`` (:mod:`qgen.training.distributed`): each
 rank takes its share of every global batch of ``batch_size`` strings, gradients are
 averaged, so the steps equal those of one process up to floating-point order; only rank
-0 writes files.  Models with their own ``training_step`` (the GAN) are refused there.
+0 writes files.  Models with their own training step (the GAN) are refused there.
 In one process on the CPU, a model with ``shardable_loss`` splits every batch over the
-threads instead (:mod:`qgen.threads`), one shard per thread.
+threads instead (:mod:`qgen.training.threads`), one shard per thread.
 ``TrainConfig.amp`` runs the default step under ``torch.autocast`` (bf16, or fp16 with a
 gradient scaler on CUDA); validation, sampling and checkpoints stay in float32.
 
@@ -60,9 +58,10 @@ import math
 import signal
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -71,7 +70,7 @@ from tqdm.auto import tqdm
 from qgen.models import GenerativeModel
 from qgen.training import distributed
 from qgen.training.batches import InMemoryBatches, as_tensor, fingerprint
-from qgen.training.callbacks import plot_curve, write_metrics
+from qgen.training.callbacks import Callback, MetricsLog, TrainingCurve
 from qgen.training.checkpoint import LoopState, resume_checkpoint, save_checkpoint, save_model
 from qgen.training.config import (
     CHECKPOINT_FILE,
@@ -81,7 +80,8 @@ from qgen.training.config import (
     TrainResult,
     resolve_device,
 )
-from qgen.training.step import default_step, make_optimizers, make_scheduler, thread_shards
+from qgen.training.schedule import get_schedule
+from qgen.training.step import default_step, thread_shards
 from qgen.training.streaming import HDF5Stream
 from qgen.training.threads import ThreadShards
 
@@ -149,9 +149,10 @@ def train(
     resume: bool = False,
     progress: bool = True,
     dataset_info: dict[str, Any] | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> TrainResult:
     """Train ``model`` on outcome strings ``train_x`` (uint8, (n, N), or an
-    :class:`~qgen.streaming.HDF5Stream` of a dataset file's training split), early-stopping
+    :class:`~qgen.training.streaming.HDF5Stream` of a dataset file's training split), early-stopping
     on ``val_x``; write checkpoints, best model, metrics and curve into ``out_dir``.
 
     Reproducible: the epoch-e order depends only on (seed, e) and the torch RNG is seeded
@@ -160,8 +161,9 @@ def train(
     (if present) to exactly the weights of an uninterrupted run; a run that already
     finished (epochs or early stopping) is returned as is.  ``resume=False`` starts afresh
     and overwrites earlier outputs.  ``dataset_info`` (e.g. ``{"povm": "pauli4"}``) is stored
-    with the model and checked on resume and by ``load_model(expect=…)``.  Under torchrun
-    every process calls ``train`` alike (see the module doc); rank 0 writes the files.
+    with the model and checked on resume and by ``load_model(expect=…)``.  ``callbacks``
+    run after the metrics log and the curve plot.  Under torchrun every process calls
+    ``train`` alike (see the module doc); rank 0 writes the files and runs the callbacks.
     """
     cfg = config or TrainConfig()
     out_dir = Path(out_dir)
@@ -169,11 +171,10 @@ def train(
     if (info["n_qubits"], info["n_outcomes"]) != (model.n_qubits, model.n_outcomes):
         raise ValueError(f"dataset_info {dataset_info} disagrees with the model's "
                          f"n_qubits={model.n_qubits}, n_outcomes={model.n_outcomes}")
-    own_step = getattr(model, "training_step", None) is not None
-    if own_step and distributed.from_env().active:
+    if model.own_training_step and distributed.from_env().active:
         raise ValueError(f"model '{model.name}' trains with its own training_step (several optimizers), which "
                          "DistributedDataParallel does not synchronise; train it in one process")
-    if own_step and cfg.amp:
+    if model.own_training_step and cfg.amp:
         raise ValueError(f"model '{model.name}' trains with its own training_step; amp applies to the default step only")
     device = resolve_device(cfg.device)
     if cfg.amp == "fp16" and device.type != "cuda":
@@ -203,8 +204,9 @@ def train(
                 "n_train": batches.n_rows, "data_order": batches.settings, "processes": ctx.world_size,
                 "train_config": dataclasses.asdict(cfg),
             }
-            with thread_shards(model, own_step, ctx, cfg.batch_size) as shards:
-                return _run(model, batches, val[lo:hi], cfg, out_dir, resume, progress, meta, ctx, shards)
+            hooks = [MetricsLog(out_dir), TrainingCurve(out_dir), *callbacks] if ctx.is_main else []
+            with thread_shards(model, ctx, cfg.batch_size) as shards:
+                return _run(model, batches, val[lo:hi], cfg, out_dir, resume, progress, meta, ctx, shards, hooks)
         finally:
             batches.close()
     finally:
@@ -212,10 +214,11 @@ def train(
 
 
 def _run(model, batches, val, cfg: TrainConfig, out_dir: Path, resume: bool, progress: bool, meta,
-         ctx: distributed.Context, shards: ThreadShards | None) -> TrainResult:
+         ctx: distributed.Context, shards: ThreadShards | None, hooks: list[Callback]) -> TrainResult:
     steps = batches.steps
-    opts = make_optimizers(model, cfg)
-    scheds = [s for s in (make_scheduler(opt, cfg, steps) for opt in opts) if s is not None]
+    opts = model.configure_optimizers(cfg)
+    schedule = get_schedule(cfg.schedule)
+    scheds = [s for s in (schedule.scheduler(opt, cfg, steps) for opt in opts) if s is not None]
     scaler = torch.amp.GradScaler(model.device.type) if cfg.amp == "fp16" else None
     ckpt = out_dir / CHECKPOINT_FILE
     if resume and ckpt.exists():
@@ -225,19 +228,17 @@ def _run(model, batches, val, cfg: TrainConfig, out_dir: Path, resume: bool, pro
     else:
         torch.manual_seed(distributed.rank_seed(cfg.seed, ctx.rank))
         state = LoopState()
-    own_step = getattr(model, "training_step", None)
-    if own_step is None:
+    if model.own_training_step:
+        step_fn = lambda x, n, step: model.training_step(x, opts, step, cfg.grad_clip)  # noqa: E731
+    else:
         loss_fn = distributed.wrap(model, ctx)  # after resume: DDP broadcasts rank 0's weights here
         step_fn = lambda x, n, step: default_step(loss_fn, model, x, n, opts, cfg, scaler, ctx, shards)  # noqa: E731
-    else:
-        step_fn = lambda x, n, step: own_step(x, opts, step, cfg.grad_clip)  # noqa: E731
     model_extra = {"dataset": meta["dataset"], "train_config": meta["train_config"]}
     started = time.perf_counter() - state.elapsed
 
     def result() -> TrainResult:
-        if ctx.is_main:
-            write_metrics(out_dir, state.history)
-            plot_curve(out_dir, state.history)
+        for hook in hooks:
+            hook.on_train_end(state, model)
         distributed.barrier(ctx)
         return TrainResult(state.history, state.saved_epoch, state.saved_val, state.stop_reason or "epochs",
                            state.elapsed, out_dir)
@@ -272,9 +273,7 @@ def _run(model, batches, val, cfg: TrainConfig, out_dir: Path, resume: bool, pro
                     raise NonFiniteLoss(
                         f"training loss became {totals[0] / n_global} at epoch {state.epoch}, batch {state.batch}; "
                         f"stopped, the last good checkpoint and best model in {out_dir} are kept (try a lower lr)")
-                if cfg.schedule == "cosine":
-                    for sched in scheds:
-                        sched.step()
+                schedule.after_batch(scheds)
                 for key, value in zip(keys, totals):
                     sums[key] = sums.get(key, 0.0) + value
                 state.epoch_samples += n_global
@@ -289,49 +288,49 @@ def _run(model, batches, val, cfg: TrainConfig, out_dir: Path, resume: bool, pro
             state.epoch_extra = sums
             state.epoch_train_time += time.perf_counter() - t0
             state.elapsed = time.perf_counter() - started
-            _end_epoch(model, val, cfg, state, steps, opts, scheds, out_dir, model_extra, ctx, shards)
+            _end_epoch(model, val, cfg, state, steps, opts, schedule, scheds, out_dir, model_extra, ctx, shards)
             if state.stop_reason is None and state.epoch < cfg.epochs:
                 state.stop_reason = decide(distributed.all_sum(requests(), ctx).tolist())
             state.elapsed = time.perf_counter() - started
             if state.stop_reason is None and state.epoch >= cfg.epochs:
                 state.stop_reason = "epochs"
             save_checkpoint(out_dir / CHECKPOINT_FILE, model, opts, scheds, scaler, state, meta, ctx)
-            if ctx.is_main:
-                write_metrics(out_dir, state.history)
-            bar.set_postfix(epoch=state.history[-1]["epoch"], train=f"{state.history[-1]['train_nll']:.4f}",
-                            val=f"{state.history[-1]['val_nll']:.4f}")
+            for hook in hooks:
+                hook.on_epoch_end(state, model)
+            last = state.history[-1]
+            bar.set_postfix(epoch=last["epoch"], train=f"{last[f'train_{model.loss_name}']:.4f}",
+                            val=f"{last[f'val_{model.val_name}']:.4f}")
     bar.close()
     if state.stop_reason == "interrupted":
         raise TrainingInterrupted(f"training interrupted; checkpoint saved in {out_dir}, continue with resume")
     return result()
 
 
-def _end_epoch(model, val, cfg: TrainConfig, state: LoopState, steps: int, opts, scheds, out_dir: Path, extra,
-               ctx: distributed.Context, shards: ThreadShards | None) -> None:
-    """Validate, log, update best model, early stopping and plateau schedule; advance the
-    epoch counter unless the epoch was cut short by ``max_time``."""
+def _end_epoch(model, val, cfg: TrainConfig, state: LoopState, steps: int, opts, schedule, scheds, out_dir: Path,
+               extra, ctx: distributed.Context, shards: ThreadShards | None) -> None:
+    """Validate, log, update best model, early stopping and an epoch-wise schedule; advance
+    the epoch counter unless the epoch was cut short by ``max_time``."""
     partial = state.batch < steps
-    val_nll = _validate(model, val, 4 * cfg.batch_size, cfg.seed, ctx, shards)
+    val_loss = _validate(model, val, 4 * cfg.batch_size, cfg.seed, ctx, shards)
     state.history.append({
-        "epoch": state.epoch, "train_nll": state.epoch_loss / max(state.epoch_samples, 1), "val_nll": val_nll,
+        "epoch": state.epoch, f"train_{model.loss_name}": state.epoch_loss / max(state.epoch_samples, 1),
+        f"val_{model.val_name}": val_loss,
         "lr": opts[0].param_groups[0]["lr"], "time": state.elapsed,
         "samples_per_s": state.epoch_samples / max(state.epoch_train_time, 1e-9),
         "partial": partial, "fraction": state.batch / steps,
     } | {f"train_{k}": v / max(state.epoch_samples, 1) for k, v in state.epoch_extra.items()})
-    if val_nll < state.saved_val:
-        state.saved_val, state.saved_epoch = val_nll, state.epoch
+    if val_loss < state.saved_val:
+        state.saved_val, state.saved_epoch = val_loss, state.epoch
         if ctx.is_main:
-            save_model(out_dir / MODEL_FILE, model, extra | {"epoch": state.epoch, "val_nll": val_nll})
+            save_model(out_dir / MODEL_FILE, model, extra | {"epoch": state.epoch, f"val_{model.val_name}": val_loss})
     if partial:
         return
-    if val_nll < state.best_val:
-        state.best_val, state.bad_epochs = val_nll, 0
+    if val_loss < state.best_val:
+        state.best_val, state.bad_epochs = val_loss, 0
     else:
         state.bad_epochs += 1
         if cfg.patience and state.bad_epochs >= cfg.patience:
             state.stop_reason = "early_stopping"
-    if cfg.schedule == "plateau":
-        for sched in scheds:
-            sched.step(val_nll)
+    schedule.after_epoch(scheds, val_loss)
     state.epoch, state.batch = state.epoch + 1, 0
     state.epoch_loss, state.epoch_extra, state.epoch_samples, state.epoch_train_time = 0.0, {}, 0, 0.0

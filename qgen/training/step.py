@@ -1,16 +1,20 @@
-"""One optimisation step of the trainer: the optimizers (a model's own, or one AdamW), the
-learning-rate schedule, and the default step — the loss, under mixed precision if asked,
+"""One optimisation step of the trainer, the default one: the loss, under mixed precision
+if asked,
 split over thread shards on the CPU (:mod:`qgen.training.threads`), with gradient
 clipping.
 
 Example
 -------
 >>> from qgen.models import create_model
+>>> import torch
 >>> from qgen.training import TrainConfig
+>>> from qgen.training.distributed import Context
 >>> model = create_model("rnn", 3, 4, hidden=8, n_layers=1)
->>> opts = make_optimizers(model, TrainConfig(lr=0.01))
->>> type(opts[0]).__name__, make_scheduler(opts[0], TrainConfig(schedule="constant"), 10)
-('AdamW', None)
+>>> x = torch.zeros((8, 3), dtype=torch.long)
+>>> opts = model.configure_optimizers(TrainConfig(lr=0.01))
+>>> logs = default_step(model.loss, model, x, 8, opts, TrainConfig(), None, Context(), None)
+>>> sorted(logs)
+['loss']
 """
 
 from __future__ import annotations
@@ -28,15 +32,7 @@ from qgen.training.config import (
 )
 from qgen.training.threads import ThreadShards
 
-__all__ = ["MIN_SHARD", "default_step", "make_optimizers", "make_scheduler", "thread_shards"]
-
-
-def make_optimizers(model: GenerativeModel, cfg: TrainConfig) -> list[torch.optim.Optimizer]:
-    """The model's ``configure_optimizers(cfg)`` if it has one, else one AdamW over all weights."""
-    hook = getattr(model, "configure_optimizers", None)
-    if hook is not None:
-        return hook(cfg)
-    return [torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)]
+__all__ = ["MIN_SHARD", "default_step", "thread_shards"]
 
 
 MIN_SHARD = 32
@@ -78,26 +74,14 @@ def default_step(loss_fn, model: GenerativeModel, x: torch.Tensor, n_global: int
     return {"loss": loss.detach() if weight else torch.zeros((), device=x.device)}
 
 
-def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps: int):
-    if cfg.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * steps, eta_min=cfg.lr / 100)
-    if cfg.schedule == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2)
-    return None
-
-
-# ---------------------------------------------------------------- the loop
-
-
-
 @contextmanager
-def thread_shards(model: GenerativeModel, own_step: bool, ctx: distributed.Context,
+def thread_shards(model: GenerativeModel, ctx: distributed.Context,
                    batch_size: int) -> Iterator[ThreadShards | None]:
     """One shard per torch thread (:mod:`qgen.threads`), but no shard under
     ``MIN_SHARD`` strings, with torch itself on one thread, when the model's loss allows
     it on the CPU in one process; else None."""
     k = min(torch.get_num_threads(), batch_size // MIN_SHARD)
-    if k < 2 or own_step or ctx.active or model.device.type != "cpu" or not model.shardable_loss:
+    if k < 2 or model.own_training_step or ctx.active or model.device.type != "cpu" or not model.shardable_loss:
         yield None
         return
     torch.set_num_threads(1)  # train() restores the caller's setting
