@@ -27,7 +27,6 @@ from qgen.datasets import simulate
 from qgen.measurements import pauli4
 from qgen.models import create_model
 from qgen.scores import certificate, observable
-from qgen.stats import Estimate
 from qgen.targets import make_target
 from qgen.training import TrainConfig, parse_duration, train
 from qgen.workflows import evaluate, model_sample
@@ -60,8 +59,8 @@ def one_field(n: int, h: float, n_samples: int, max_time: float, energy_samples:
     x, _ = model_sample(model, energy_samples, seed=seed + 1)
     e_model = observable(x, ds.povm, *energy_op)
     cert_model = certificate(ds, e_model)
-    fc = Estimate.from_dict(report["scores"]["classical_fidelity"])
-    bm, bd = Estimate.from_dict(cert_model["bound"]), Estimate.from_dict(cert_data["bound"])
+    fc = report.scores.classical_fidelity
+    bm, bd = cert_model.bound, cert_data.bound
     e0_ff, gap_ff = tfim_open_energy(n, 1.0, h), tfim_open_gap(n, 1.0, h)
     row = {
         "h": h, "E0 dmrg": f"{gap['e0']:.10f}", "E0 free ferm.": f"{e0_ff:.10f}",
@@ -73,8 +72,8 @@ def one_field(n: int, h: float, n_samples: int, max_time: float, energy_samples:
         "n": n, "h": h, "samples": n_samples, "train_samples": len(ds.train), "energy_samples": energy_samples,
         "simulate_s": t_sim, "gap_s": t_gap, "train_s": res.elapsed, "epochs": len(res.history),
         "e0_free_fermion": e0_ff, "gap_free_fermion": gap_ff, "gap": gap,
-        "classical_fidelity": fc.to_dict(), "quantum_fidelity": report["scores"]["quantum_fidelity"],
-        "certificate_model": cert_model, "certificate_data": cert_data, "total_s": time.perf_counter() - t0,
+        "classical_fidelity": fc.to_dict(), "quantum_fidelity": report.scores.quantum_fidelity.to_dict(),
+        "certificate_model": cert_model.to_dict(), "certificate_data": cert_data.to_dict(), "total_s": time.perf_counter() - t0,
     }
     return row, detail
 

@@ -47,20 +47,21 @@ def main() -> None:
         kind, n, default_budget = CASES[case]
         budget = args.max_time or default_budget
         ds = simulate(make_target(kind, n=n), pauli4(), args.samples, seed=0, train_log_prob=False)
-        rows = []
+        rows, table = [], []
         for name in args.models.split(","):
             load = os.getloadavg()
             cpu = time.process_time()
             with tempfile.TemporaryDirectory() as d:
                 (row,) = compare(ds, [name], max_time=parse_duration(budget), out_dir=d, n_samples=args.eval_samples)
-            rows.append(row | {"cpu_seconds": round(time.process_time() - cpu, 1),
-                               "loadavg_before": [round(x, 2) for x in load]})
+            table.append(row)
+            rows.append(row.to_dict() | {"cpu_seconds": round(time.process_time() - cpu, 1),
+                                         "loadavg_before": [round(x, 2) for x in load]})
             results[case] = {"n_qubits": n, "target": kind, "max_time": budget, "samples": args.samples,
                              "eval_samples": args.eval_samples, "rows": rows}
             save(args.name, {"threads": args.threads, "results": results})
-            print(f"{case} {name}: {row['classical_fidelity']} (load {load[0]:.1f})", flush=True)
+            print(f"{case} {name}: {row.classical_fidelity} (load {load[0]:.1f})", flush=True)
         print(f"\n{case}: {args.samples:,} Pauli-4 samples, {budget} of training per model")
-        print(format_comparison(rows))
+        print(format_comparison(table))
     print(f"results saved to {save(args.name, {'threads': args.threads, 'results': results})}")
 
 

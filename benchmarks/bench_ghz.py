@@ -44,10 +44,10 @@ def one(n: int, povm: str, n_train: int, epochs: int, patch: int, seed: int = 0)
     with tempfile.TemporaryDirectory() as d:
         res = train(model, ds.train, ds.val, TrainConfig.from_preset("rnn", epochs=epochs, seed=seed), d,
                     progress=False)
-    fc = evaluate(model, ds, n_samples=20_000, seed=seed)["scores"]["classical_fidelity"]
+    fc = evaluate(model, ds, n_samples=20_000, seed=seed).scores.classical_fidelity
     return {"N": n, "POVM": povm, "train samples": f"{len(ds.train):,}", "epochs": len(res.history),
-            "seconds": f"{time.perf_counter() - t0:.0f}", "F_c": f"{fc['mean']:.4f} ± {fc['stderr']:.4f}",
-            "goal": "F_c ≥ 0.99", "met": "yes" if fc["mean"] >= 0.99 else "NO"}
+            "seconds": f"{time.perf_counter() - t0:.0f}", "F_c": f"{fc.mean:.4f} ± {fc.stderr:.4f}",
+            "goal": "F_c ≥ 0.99", "met": "yes" if fc.mean >= 0.99 else "NO"}
 
 
 def quantum(n: int, povm: str, n_train: int, epochs: int, phases: int, patch: int, seed: int = 0) -> dict:

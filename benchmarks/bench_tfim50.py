@@ -60,14 +60,14 @@ def one_run(name: str, preset: str, seed: int, patch: int = 1) -> dict:
     t_train = time.perf_counter() - t0 - t_sim
     report = evaluate(model, ds, n_samples=20_000, seed=seed)
     total = time.perf_counter() - t0
-    s = report["scores"][score]
-    ok = (s["mean"] >= goal) if op == ">=" else (s["mean"] <= goal)
-    fc, kl = report["scores"]["classical_fidelity"], report["scores"]["kl_target_model"]
+    s = getattr(report.scores, score)
+    ok = (s.mean >= goal) if op == ">=" else (s.mean <= goal)
+    fc, kl = report.scores.classical_fidelity, report.scores.kl_target_model
     return {
         "run": name, "budget": f"{budget} s", "train samples": f"{len(ds.train):,}",
         "epochs": len(res.history), "simulate s": f"{t_sim:.0f}", "train s": f"{t_train:.0f}",
-        "total s": f"{total:.0f}", "F_c": f"{fc['mean']:.4f} ± {fc['stderr']:.4f}",
-        "KL(P‖q)": f"{kl['mean']:.4f} ± {kl['stderr']:.4f}",
+        "total s": f"{total:.0f}", "F_c": f"{fc.mean:.4f} ± {fc.stderr:.4f}",
+        "KL(P‖q)": f"{kl.mean:.4f} ± {kl.stderr:.4f}",
         "goal": f"{score} {op} {goal}", "met": "yes" if ok and total <= budget else "NO",
     }
 

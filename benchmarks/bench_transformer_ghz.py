@@ -49,10 +49,10 @@ def run(n: int, n_train: int, preset: str, epochs: int, patience: int, max_time:
     with tempfile.TemporaryDirectory() as d:
         res = train(model, ds.train, ds.val, cfg, d, progress=False)
         best, _ = load_model(d)
-    fc = evaluate(best, ds, n_samples=10_000, seed=seed)["scores"]["classical_fidelity"]
+    fc = evaluate(best, ds, n_samples=10_000, seed=seed).scores.classical_fidelity
     return {"N": n, "n_train": len(ds.train), "n_val": len(ds.val), "preset": preset, "epochs": len(res.history),
             "best_epoch": res.best_epoch, "stop": res.stop_reason, "best_val_nll": round(res.best_val, 4),
-            "F_c": fc, "met": fc["mean"] >= GOAL, "wall_s": round(time.perf_counter() - wall, 1),
+            "F_c": fc.to_dict(), "met": fc.mean >= GOAL, "wall_s": round(time.perf_counter() - wall, 1),
             "cpu_s": round(time.process_time() - cpu, 1), "loadavg": [round(x, 2) for x in load]}
 
 

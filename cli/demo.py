@@ -6,10 +6,8 @@ import time
 
 import click
 
-from .evaluate import run_evaluation
 from .main import cli
 from .options import FINITE, writable_directory
-from .train import run_training
 
 
 @cli.command()
@@ -31,6 +29,7 @@ def demo(output, n, h, samples, max_time, seed, quiet) -> None:
     from qgen.resources import check_memory, estimate_simulate
     from qgen.targets import make_target
     from qgen.training import parse_duration
+    from qgen.workflows import evaluate_run, fit, format_table
 
     parse_duration(max_time)  # bad input fails before any work or output
     out = writable_directory(output)
@@ -44,13 +43,11 @@ def demo(output, n, h, samples, max_time, seed, quiet) -> None:
     write_dataset(simulate(target, pauli4(), samples, seed=seed, progress=not quiet), data)
     click.echo(f"      E0 = {target.info['energy']:.10f} ({target.info['method']}), wrote {data}")
     click.echo(f"[2/3] train: RNN (default preset), budget {max_time}")
-    result, model = run_training(str(data), "rnn", None, str(out / "run"), seed=seed, progress=not quiet,
-                             max_time=max_time, epochs=12)  # ~5 s each here: the cosine schedule ends in budget
-    click.echo(f"      {len(result.history)} epochs, best validation {model.val_name.upper()} {result.best_val:.4f}, "
-               f"stopped by {result.stop_reason}")
+    run = fit(data, "rnn", out / "run", seed=seed, progress=not quiet,
+              max_time=max_time, epochs=12)  # ~5 s each here: the cosine schedule ends in budget
+    click.echo(f"      {len(run.result.history)} epochs, best validation {run.model.val_name.upper()} "
+               f"{run.result.best_val:.4f}, stopped by {run.result.stop_reason}")
     click.echo("[3/3] evaluate")
-    from qgen.workflows import format_table
-
-    report, paths = run_evaluation(str(out / "run"), str(data), seed=seed)
+    report, paths = evaluate_run(out / "run", data, seed=seed)
     click.echo(format_table(report))
     click.echo(f"done in {time.perf_counter() - t0:.0f} s; report and plots in {out / 'run'}")

@@ -6,22 +6,8 @@ import time
 
 import click
 
-from qgen.datasets.hdf5 import read_dataset
-
 from .main import cli
 from .options import writable_directory
-
-
-def run_evaluation(run: str, data: str, n_samples: int = 20_000, seed: int = 0, output: str | None = None):
-    """Library-level body of ``qgen evaluate``: returns (report, written paths)."""
-    from qgen.training import load_model
-    from qgen.workflows import evaluate, write_report
-
-    writable_directory(output or run)
-    ds = read_dataset(data)
-    model, _ = load_model(run, expect=ds.identity())
-    report = evaluate(model, ds, n_samples=n_samples, seed=seed)
-    return report, write_report(report, output or run)
 
 
 @cli.command()
@@ -36,9 +22,12 @@ def evaluate(run, data, n_samples, seed, output) -> None:
     \b
     Example:  qgen evaluate runs/tfim50 --data tfim50.h5
     """
-    from qgen.workflows import format_table
+    from qgen.workflows import evaluate_run, format_table
 
+    writable_directory(output or run)
     t0 = time.perf_counter()
-    report, paths = run_evaluation(run, data, n_samples, seed, output)
+    report, paths = evaluate_run(run, data, n_samples=n_samples, seed=seed, out_dir=output)
     click.echo(format_table(report))
+    if report.dataset.target is None:
+        click.echo("          fidelities need a target: qgen attach DATA --target SPEC")
     click.echo(f"wrote     {', '.join(str(p) for p in paths)} ({time.perf_counter() - t0:.1f} s)")

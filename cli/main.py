@@ -13,6 +13,7 @@ import sys
 import click
 
 from qgen._version import __version__
+from qgen.errors import ArgumentError
 
 
 class QgenGroup(click.Group):
@@ -44,6 +45,12 @@ class QgenGroup(click.Group):
         except KeyboardInterrupt as e:
             click.echo(f"Error: {str(e) or 'interrupted'}", err=True)
             sys.exit(130)
+        except ArgumentError as e:  # the library names its argument; this names the option
+            command = self.get_command(ctx, ctx.invoked_subcommand or "")
+            flag = next((p.opts[0] for p in getattr(command, "params", ()) if p.name == e.argument), None)
+            msg = f"Invalid value for '{flag}': {e.problem}" if flag else str(e)
+            click.echo(f"Error: {' '.join(msg.split())}", err=True)
+            sys.exit(2 if flag else 1)
         except MemoryError:
             click.echo("Error: out of memory (reduce the number of samples or the chunk size)", err=True)
             sys.exit(1)

@@ -9,26 +9,34 @@ import click
 from qgen.datasets import simulate_to_file, split_counts
 from qgen.measurements import POVM_NAMES, get_povm
 from qgen.resources import check_simulate
-from qgen.targets import TARGET_KINDS, make_target
+from qgen.targets import RECIPES, SOLVER_PARAMS, make_target
 
 from .main import cli
 from .options import int_list, writable_output
 
 
+def _recipe_options(command):
+    """One option per recipe parameter in :data:`qgen.targets.RECIPES` (the seed is the
+    command's own, shared by sampling and the DMRG start)."""
+    seen: dict[str, tuple] = {}
+    for recipe in RECIPES.values():
+        for p in recipe.params + (SOLVER_PARAMS if recipe.ground_state else ()):
+            seen.setdefault(p.name, (p, []))[1].append(recipe.name)
+    for name, (p, users) in reversed(list(seen.items())):
+        if name == "seed":
+            continue
+        default = "" if p.default is None else f"; default {','.join(map(str, p.default)) if name == 'bond_dims' else p.default}"
+        kind = str if name == "bond_dims" else p.type
+        command = click.option(f"--{name.replace('_', '-')}", name, type=kind, default=None,
+                               help=f"{p.help[0].upper()}{p.help[1:]} ({', '.join(users)}{default}).")(command)
+    return command
+
+
 @cli.command()
-@click.argument("kind", type=click.Choice(TARGET_KINDS, case_sensitive=False))
-@click.option("--n", "n", type=int, help="Number of qubits (not for tfim2d).")
-@click.option("--J", "J", type=float, default=1.0, help="Coupling J.")
-@click.option("--h", "h", type=float, default=1.0, help="Transverse field h (tfim, tfim2d).")
-@click.option("--delta", type=float, default=1.0, help="Anisotropy Δ (xxz).")
-@click.option("--lx", type=int, help="Lattice width (tfim2d).")
-@click.option("--ly", type=int, help="Lattice height (tfim2d).")
-@click.option("--boundary", type=click.Choice(["open", "periodic"]), default="open")
-@click.option("--product", default="0", help="Single-qubit state of a product target: 0, 1, +, -, +i, -i.")
+@click.argument("kind", type=click.Choice(list(RECIPES), case_sensitive=False))
+@click.option("--n", "n", type=int, help="Number of qubits (lattices: from their sizes).")
 @click.option("--noise", type=float, default=0.0, help="Local depolarizing strength p on every qubit.")
-@click.option("--method", type=click.Choice(["auto", "exact", "dmrg"]), default="auto", help="Ground-state solver.")
-@click.option("--bond-dims", default="8,16,32,64", help="DMRG bond-dimension ramp.")
-@click.option("--cutoff", type=float, default=1e-11, help="DMRG singular-value cutoff.")
+@_recipe_options
 @click.option("--povm", type=click.Choice(POVM_NAMES, case_sensitive=False), default="pauli4")
 @click.option("--samples", type=int, default=100_000, help="Number of measurement strings.")
 @click.option("--seed", type=int, default=0, help="Random seed (sampling and DMRG start).")
@@ -40,8 +48,8 @@ from .options import int_list, writable_output
                    "(default: this process, one thread per core).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .h5 file.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def simulate(kind, n, J, h, delta, lx, ly, boundary, product, noise, method, bond_dims, cutoff, povm,
-             samples, seed, val_fraction, test_fraction, train_logp, workers, output, quiet) -> None:
+def simulate(kind, n, noise, povm, samples, seed, val_fraction, test_fraction, train_logp, workers, output, quiet,
+             **recipe) -> None:
     """Simulate POVM measurements of a target state KIND and write a dataset.
 
     \b
@@ -57,8 +65,12 @@ def simulate(kind, n, J, h, delta, lx, ly, boundary, product, noise, method, bon
     split_counts(samples, (val_fraction, test_fraction))  # bad fractions fail before any work
     povm_obj = get_povm(povm)
     t0 = time.perf_counter()
-    target = make_target(kind, n, J=J, h=h, delta=delta, lx=lx, ly=ly, boundary=boundary, noise=noise,
-                         method=method, bond_dims=int_list(bond_dims), cutoff=cutoff, seed=seed, product=product)
+    given = {k: v for k, v in recipe.items() if v is not None}
+    if "bond_dims" in given:
+        given["bond_dims"] = int_list(given["bond_dims"])
+    if RECIPES[kind.lower()].ground_state:
+        given["seed"] = seed
+    target = make_target(kind, n, noise=noise, **given)
     check_simulate(target, povm_obj, samples, workers=workers, streamed=True, output=output)
     click.echo(f"target    {target.describe()}")
     if target.info:

@@ -42,12 +42,11 @@ def sweep(data, sizes, model_name, max_time, epochs, n_samples, seed, output, re
     if ds.target is None:
         click.echo("target    none attached: test NLL and model vs held-out data only (qgen attach adds one)")
 
-    def report(row: dict) -> None:
-        f_c = row["scores"]["classical_fidelity"]
-        score = (f"F_c {f_c['mean']:.4f}" if f_c.get("mean") is not None
-                 else f"test NLL {row['scores']['test_nll']['mean']:.4f}")
-        click.echo(f"n={row['n_train']:<8,} {score}, {row['epochs']} epochs in {row['train_seconds']:.0f} s "
-                   f"({row['stop_reason']})")
+    def report(row) -> None:
+        f_c = row.scores["classical_fidelity"]
+        score = f"F_c {f_c.mean:.4f}" if f_c.available else f"test NLL {row.scores['test_nll'].mean:.4f}"
+        click.echo(f"n={row.n_train:<8,} {score}, {row.epochs} epochs in {row.train_seconds:.0f} s "
+                   f"({row.stop_reason})")
 
     rows = run_sweep(ds, n_list, model=model_name, max_time=budget, epochs=epochs, out_dir=output, seed=seed,
                      n_samples=n_samples, resume=resume, progress=not quiet, on_point=report)

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import click
 
-from qgen._io import atomic_write_text
-from qgen.datasets.hdf5 import read_dataset, read_header, write_samples
-from qgen.measurements import POVM
+from qgen.datasets.hdf5 import write_samples
 
 from .main import cli
 from .options import writable_output
@@ -28,56 +25,6 @@ def _parse_set(items: tuple[str, ...]) -> dict:
         except json.JSONDecodeError:
             out[key] = value
     return out
-
-
-def run_training(data: str, model_name: str, preset: str | None, out_dir: str, *, seed: int = 0,
-                 resume: bool = False, progress: bool = True, model_options: dict | None = None,
-                 train_samples: int | None = None, stream: bool = False, buffer: int | None = None,
-                 shards: int | None = None, **train_options):
-    """Library-level body of ``qgen train`` (also used by ``qgen demo``).
-
-    ``stream``: read the training split from the file chunk by chunk
-    (:class:`qgen.streaming.HDF5Stream` with ``buffer`` strings per shard and ``shards``
-    chunk streams) instead of loading it.  Under torchrun every process runs this alike;
-    rank 0 writes ``run.json`` and the trainer's files."""
-    import torch
-
-    from qgen.models import create_model
-    from qgen.resources import check_memory, estimate_training_data
-    from qgen.training import TrainConfig, distributed, resolve_device, train
-    from qgen.training.streaming import DEFAULT_BUFFER, HDF5Stream
-
-    if not stream and (buffer is not None or shards is not None):
-        raise click.BadParameter("only with --stream", param_hint="--buffer/--shards")
-    if stream:
-        if train_samples is not None:
-            raise click.BadParameter("cannot be combined with --stream", param_hint="--train-samples")
-        x = HDF5Stream(data, buffer=buffer or DEFAULT_BUFFER, shards=shards)
-        val, identity, n_train, povm = x.validation(), x.header.identity(), x.n_rows, x.header.povm
-    else:
-        head = read_header(data)
-        check_memory(estimate_training_data(head.n_samples, head.n_qubits),
-                     f"training on {head.n_samples:,} strings × {head.n_qubits} qubits from '{data}'")
-        ds = read_dataset(data, load_target=False)
-        if train_samples is not None and not 1 <= train_samples <= len(ds.train):
-            raise click.BadParameter(f"must lie in 1..{len(ds.train)}", param_hint="--train-samples")
-        x = ds.train if train_samples is None else ds.train[:train_samples]
-        val, identity, n_train, povm = ds.val, ds.identity(), len(x), ds.povm
-    if len(val) == 0:
-        raise click.ClickException(f"'{data}' has no validation split (needed for early stopping)")
-    overrides = {k: v for k, v in train_options.items() if v is not None}
-    cfg = TrainConfig.from_preset(model_name, preset, seed=seed, **overrides)
-    resolve_device(cfg.device)  # a bad device fails before anything is written
-    torch.manual_seed(seed)
-    model = create_model(model_name, identity["n_qubits"], identity["n_outcomes"], preset=preset, povm=povm,
-                         **(model_options or {}))
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if distributed.from_env().is_main and not (resume and (out / "run.json").exists()):  # resume keeps it
-        atomic_write_text(out / "run.json", json.dumps({"data": str(Path(data).resolve()), "model": model_name,
-                                                        "preset": preset, "n_train": n_train, "stream": stream},
-                                                       indent=2))
-    return train(model, x, val, cfg, out, resume=resume, progress=progress, dataset_info=identity), model
 
 
 @cli.command()
@@ -118,13 +65,18 @@ def train(data, model_name, preset, output, epochs, batch_size, lr, schedule, pa
               qgen train big.h5 --stream --buffer 262144 -o runs/big
     """
     from qgen.training import distributed
+    from qgen.workflows import fit
 
+    if not stream and (buffer is not None or shards is not None):
+        raise click.BadParameter("only with --stream", param_hint="--buffer/--shards")
+    if stream and train_samples is not None:
+        raise click.BadParameter("cannot be combined with --stream", param_hint="--train-samples")
     t0 = time.perf_counter()
-    result, model = run_training(
-        data, model_name, preset, output, seed=seed, resume=resume, progress=not quiet,
-        model_options=_parse_set(sets), train_samples=train_samples, stream=stream, buffer=buffer, shards=shards,
-        epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule, patience=patience, max_time=max_time,
-        device=device, num_threads=num_threads, amp=amp)
+    run = fit(data, model_name, output, preset=preset, seed=seed, resume=resume, progress=not quiet,
+              model_options=_parse_set(sets), train_samples=train_samples, stream=stream, buffer=buffer,
+              shards=shards, epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule, patience=patience,
+              max_time=max_time, device=device, num_threads=num_threads, amp=amp)
+    result, model = run.result, run.model
     if not distributed.from_env().is_main:
         return
     n_params = sum(p.numel() for p in model.parameters())
@@ -145,31 +97,22 @@ def train(data, model_name, preset, output, epochs, batch_size, lr, schedule, pa
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .h5 file.")
 def sample(run, n_samples, seed, output) -> None:
     """Draw outcome strings (with their model ln q) from the trained model in RUN."""
-    from qgen.training import load_model
+    from qgen.measurements import get_povm
+    from qgen.training import load_model, stored_povm
     from qgen.workflows import model_sample
 
     output = writable_output(output)
     model, meta = load_model(run)
-    povm_name = meta.get("dataset", {}).get("povm", "custom")
+    povm = stored_povm(meta)
+    if povm is None:  # a model file from before POVMs were stored with models: a named POVM
+        try:
+            povm = get_povm(meta.get("dataset", {}).get("povm", "custom"))
+        except ValueError:
+            raise click.ClickException(f"{run} was trained before models stored their POVM, and its POVM "
+                                       "is not one qgen knows by name; retrain it") from None
     t0 = time.perf_counter()
     x, lq = model_sample(model, n_samples, seed)
-    run_json = Path(run) / "run.json"
-    povm = _run_povm(run_json, povm_name, model.n_outcomes)
     write_samples(output, x, lq, povm, {"model": meta["model"], "run": str(run), "seed": seed})
     click.echo(f"sampled   {n_samples:,} strings in {time.perf_counter() - t0:.1f} s"
                + ("" if lq is not None else " (this model has no likelihood: ln q stored as NaN)"))
     click.echo(f"wrote     {output}")
-
-
-def _run_povm(run_json: Path, name: str, k: int) -> POVM:
-    """The POVM of the run's dataset (read from its file), else the named one."""
-    from qgen.measurements import get_povm
-
-    if run_json.is_file():
-        data = json.loads(run_json.read_text()).get("data")
-        if data and Path(data).is_file():
-            return read_dataset(data, load_target=False).povm
-    povm = get_povm(name)
-    if povm.n_outcomes != k:
-        raise click.ClickException(f"cannot find the run's POVM '{name}' with {k} outcomes")
-    return povm

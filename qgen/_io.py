@@ -15,11 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["FormatError", "atomic_write", "atomic_write_text", "remove_stale_temporaries"]
-
-
-class FormatError(ValueError):
-    """A file that cannot be read as the stated format; the message is one line."""
+__all__ = ["atomic_write", "atomic_write_text", "remove_stale_temporaries"]
 
 
 _HOST = socket.gethostname().replace(".", "_").replace("-", "_") or "host"

@@ -37,7 +37,7 @@ MOVED: dict[str, tuple[str, ...]] = {
     "qgen.contract": ("qgen.measurements.contract",),
     "qgen.sampling": ("qgen.measurements.sampling",),
     "qgen.importers": ("qgen.datasets.records", "qgen.datasets.rows", "qgen.targets.recipes",
-                       "qgen.targets.files", "qgen._io"),
+                       "qgen.targets.files", "qgen.errors"),
     "qgen.metrics": ("qgen.scores.distribution", "qgen.scores.fidelity", "qgen.scores.observables",
                      "qgen.scores.enumeration"),
     "qgen.certificate": ("qgen.scores.certificates",),

@@ -14,6 +14,14 @@ Example
 True
 >>> str(Estimate.unavailable("target is mixed"))
 'n/a (target is mixed)'
+
+Estimates of independent quantities add and subtract with their errors in quadrature; an
+exact number carries none:
+
+>>> str(Estimate(0.98, 0.01, 100) - Estimate(0.95, 0.02, 400))
+'0.030 ± 0.022'
+>>> str(Estimate(0.98, 0.01, 100) - 1.0)
+'-0.020 ± 0.010'
 """
 
 from __future__ import annotations
@@ -51,6 +59,11 @@ class Estimate:
     n : number of samples it rests on (number of terms for exact sums).
     note : anything the reader must know (why it is unavailable, why the error bar
         is useless, "exact", …).
+
+    ``a − b`` and ``a + b`` of two estimates of independent quantities add the standard
+    errors in quadrature (n is the smaller of the two); with a plain number (an exact
+    value) the error is unchanged.  Anything combined with an unavailable estimate is
+    unavailable, for the same reason.
     """
 
     mean: float
@@ -73,6 +86,32 @@ class Estimate:
 
     def __hash__(self) -> int:
         return hash((self.n, self.note))  # consistent with the NaN-aware equality
+
+    def _combine(self, other: Estimate | float, sign: float) -> Estimate:
+        if isinstance(other, Estimate):
+            for e in (self, other):
+                if not e.available:
+                    return Estimate.unavailable(e.note)
+            return Estimate(self.mean + sign * other.mean, math.hypot(self.stderr, other.stderr),
+                            min(self.n, other.n), _join(self.note, other.note))
+        if not isinstance(other, (int, float)) or isinstance(other, bool):
+            return NotImplemented
+        return Estimate(self.mean + sign * float(other), self.stderr, self.n, self.note)
+
+    def __add__(self, other: Estimate | float) -> Estimate:
+        return self._combine(other, 1.0)
+
+    def __sub__(self, other: Estimate | float) -> Estimate:
+        return self._combine(other, -1.0)
+
+    def __neg__(self) -> Estimate:
+        return Estimate(-self.mean, self.stderr, self.n, self.note)
+
+    def __radd__(self, other: float) -> Estimate:
+        return self._combine(other, 1.0)
+
+    def __rsub__(self, other: float) -> Estimate:
+        return (-self)._combine(other, 1.0)
 
     @classmethod
     def unavailable(cls, reason: str) -> Estimate:

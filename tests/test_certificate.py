@@ -44,11 +44,11 @@ def test_bound_is_tight_on_the_two_level_mixture(tfim6):
         rho = f * np.outer(vecs[:, 0], vecs[:, 0]) + (1 - f) * np.outer(vecs[:, 1], vecs[:, 1])
         energy = Estimate(np.trace(h @ rho).real, 0.0, 1, "exact")
         block = certificate(ds, energy)
-        assert block["method"] == "exact"
-        assert abs(block["e0"] - vals[0]) < 1e-10 and abs(block["e1"] - vals[1]) < 1e-10
-        assert abs(block["bound"]["mean"] - f) < 1e-9, (f, block["bound"])
-    assert block["assumption"] == ASSUMPTION and "physical" in ASSUMPTION
-    json.dumps(block)
+        assert block.method == "exact"
+        assert abs(block.e0 - vals[0]) < 1e-10 and abs(block.e1 - vals[1]) < 1e-10
+        assert abs(block.bound.mean - f) < 1e-9, (f, block.bound)
+    assert block.assumption == ASSUMPTION and "physical" in ASSUMPTION
+    json.dumps(block.to_dict())
 
 
 def random_hermitian(dim, rng):
@@ -108,7 +108,7 @@ def test_bound_from_sampled_data_of_the_exact_ground_state(tfim6):
     ds, vals, _ = tfim6
     c, o = ds.target.hamiltonian.pauli_indices()
     energy = observable(ds.train, ds.povm, c, o)
-    b = Estimate.from_dict(certificate(ds, energy)["bound"])
+    b = certificate(ds, energy).bound
     assert b.available and 0 < b.stderr < 0.2
     assert abs(b.stderr - energy.stderr / (vals[1] - vals[0])) < 1e-12
     assert b.mean + 4 * b.stderr >= 1.0 and b.mean <= 1.0
@@ -129,14 +129,14 @@ def test_bound_on_noisy_data_holds_against_the_exact_fidelity():
     assert b.mean - 3 * b.stderr <= fid
     assert b.mean > 0.2  # not trivially true
     # the dataset-level certificate refuses a noisy target (the brief's rule), with the reason
-    assert "depolarized" in certificate(ds, energy)["bound"]["note"]
+    assert "depolarized" in certificate(ds, energy).bound.note
 
 
 def test_gap_is_stored_in_target_info_and_survives_the_file(tfim6, tmp_path, monkeypatch):
     ds, vals, _ = tfim6
     energy = Estimate(vals[0] + 0.05, 0.01, 1000)
     first = certificate(ds, energy)
-    assert ds.target.info["gap"]["e1"] == first["e1"]
+    assert ds.target.info["gap"]["e1"] == first.e1
     monkeypatch.setattr(cert, "spectral_gap", lambda *a, **k: pytest.fail("recomputed the gap"))
     assert certificate(ds, energy) == first
     back = read_dataset(write_dataset(ds, tmp_path / "d.h5"))
@@ -148,10 +148,10 @@ def test_large_n_uses_dmrg_and_free_fermion_values():
     ds = simulate(make_target("tfim", n=30, h=2.0), pauli4(), 50, seed=0)
     e0 = tfim_open_energy(30, 1.0, 2.0)
     block = certificate(ds, Estimate(e0 + 0.1, 0.02, 100))
-    assert block["method"] == "dmrg"
-    assert abs(block["e0"] - e0) < 1e-8
-    assert abs(block["gap"] - tfim_open_gap(30, 1.0, 2.0)) < 1e-6
-    assert abs(block["bound"]["mean"] - (1 - 0.1 / tfim_open_gap(30, 1.0, 2.0))) < 1e-6
+    assert block.method == "dmrg"
+    assert abs(block.e0 - e0) < 1e-8
+    assert abs(block.gap - tfim_open_gap(30, 1.0, 2.0)) < 1e-6
+    assert abs(block.bound.mean - (1 - 0.1 / tfim_open_gap(30, 1.0, 2.0))) < 1e-6
 
 
 def test_clipping_and_unphysical_energies():
@@ -171,19 +171,19 @@ def test_clipping_and_unphysical_energies():
 def test_unavailable_targets_say_why():
     energy = Estimate(-1.0, 0.1, 100)
     ghz = simulate(make_target("ghz", n=4), pauli4(), 50, seed=0)
-    assert "not the ground state of a Hamiltonian" in certificate(ghz, energy)["bound"]["note"]
+    assert "not the ground state of a Hamiltonian" in certificate(ghz, energy).bound.note
     bare = Dataset(ghz.outcomes, ghz.povm, ghz.split)
-    assert "no target" in certificate(bare, energy)["bound"]["note"]
+    assert "no target" in certificate(bare, energy).bound.note
     H = tfim(4, h=1.0)
     wrong = Dataset(ghz.outcomes, ghz.povm, ghz.split, target=Target(product_state("0", 4), "custom", {}, H))
     block = certificate(wrong, energy)
-    assert "not the ground state" in block["bound"]["note"] and block["e0"] is None
+    assert "not the ground state" in block.bound.note and block.e0 is None
     mixed = Target(DenseState(np.eye(16) / 16), "custom", {}, H)
     assert "density matrix" in certificate(Dataset(ghz.outcomes, ghz.povm, ghz.split, target=mixed),
-                                           energy)["bound"]["note"]
+                                           energy).bound.note
     degenerate = simulate(make_target("tfim", n=4, h=0.0), pauli4(), 50, seed=0)  # |0000⟩, |1111⟩
     block = certificate(degenerate, Estimate(-3.0, 0.1, 100))
-    assert "not resolved" in block["bound"]["note"] and abs(block["gap"]) < 1e-12
+    assert "not resolved" in block.bound.note and abs(block.gap) < 1e-12
 
 
 def test_hand_built_ground_state_target_is_accepted():
@@ -193,4 +193,4 @@ def test_hand_built_ground_state_target_is_accepted():
     gs = ground_state(H)
     ds = simulate(Target(gs.state, "mine", {}, H), pauli4(), 50, seed=0)
     block = certificate(ds, Estimate(gs.energy + 0.2, 0.05, 100))
-    assert block["bound"]["mean"] == pytest.approx(1 - 0.2 / tfim_open_gap(5, 1.0, 0.8), abs=1e-9)
+    assert block.bound.mean == pytest.approx(1 - 0.2 / tfim_open_gap(5, 1.0, 0.8), abs=1e-9)

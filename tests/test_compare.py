@@ -10,7 +10,7 @@ from qgen.datasets.hdf5 import write_dataset
 from qgen.measurements import pauli4, probabilities, sample
 from qgen.scores import enumerate_strings
 from qgen.targets import make_target
-from qgen.workflows import compare, format_comparison
+from qgen.workflows import ComparisonRow, compare, format_comparison
 from qgen.workflows.evaluation import histogram_scores
 
 
@@ -32,13 +32,14 @@ def test_histogram_scores_of_exact_samples_approach_one():
 def test_compare_two_backends_table_and_files(tmp_path):
     ds = simulate(make_target("tfim", n=4), pauli4(), 2000, seed=0)
     rows = compare(ds, ["rnn", "gan"], max_time=3, out_dir=tmp_path, n_samples=1000)
-    assert [r["model"] for r in rows] == ["rnn", "gan"]
+    assert [r.model for r in rows] == ["rnn", "gan"]
     rnn, gan = rows
-    assert rnn["kl_target_model"]["mean"] is not None and rnn["energy_error"]["mean"] is not None
-    assert "histogram" in gan["classical_fidelity"]["note"]  # N ≤ 8: from the sampled histogram
+    assert rnn.kl_target_model.available and rnn.energy_error.available
+    assert "histogram" in gan.classical_fidelity.note  # N ≤ 8: from the sampled histogram
     table = format_comparison(rows)
     assert "rnn" in table and "gan" in table and "F_c" in table
-    assert json.loads((tmp_path / "compare.json").read_text())[0]["model"] == "rnn"
+    saved = [ComparisonRow.from_dict(d) for d in json.loads((tmp_path / "compare.json").read_text())]
+    assert [r.to_dict() for r in saved] == [r.to_dict() for r in rows]  # (an infinite KL is stored as null)
     assert (tmp_path / "compare.png").is_file() and (tmp_path / "gan" / "model.safetensors").is_file()
 
 
@@ -48,9 +49,9 @@ def test_gan_scores_are_na_above_enumeration_size(tmp_path):
 
     ds = simulate(make_target("ghz", n=10), pauli4(), 500, seed=0)
     rep = evaluate(create_model("gan", 10, 4), ds, n_samples=200)
-    assert rep["scores"]["classical_fidelity"]["mean"] is None
-    assert "no likelihood" in rep["scores"]["classical_fidelity"]["note"]
-    assert rep["observables"]["correlation_zz"]["model"][0]["mean"] is not None  # samples still scored
+    assert not rep.scores.classical_fidelity.available
+    assert "no likelihood" in rep.scores.classical_fidelity.note
+    assert rep.observables["correlation_zz"].model[0].available  # samples still scored
 
 
 def test_compare_cli_rejects_unknown_model_before_training(tmp_path):

@@ -44,21 +44,21 @@ def test_custom_hamiltonian_snippet_end_to_end(tmp_path, monkeypatch):
     assert abs(abs(np.vdot(vecs[:, 0], target.state.data)) - 1) < 1e-10
     assert (tmp_path / "runs" / "custom" / "model.safetensors").exists()
 
-    scores = report["scores"]
-    assert scores["classical_fidelity"]["mean"] > 0.97, scores["classical_fidelity"]
-    exact = report["exact"]  # N = 6: every score also by enumeration of the 4^6 strings
-    assert abs(exact["classical_fidelity"]["mean"] - scores["classical_fidelity"]["mean"]) < 0.02
-    assert exact["quantum_fidelity"]["mean"] > 0.7
-    obs = report["observables"]["energy"]
-    assert abs(obs["exact"] - vals[0]) < 1e-10
-    assert abs(obs["model"]["mean"] - vals[0]) < 5 * obs["model"]["stderr"] + 0.3
+    scores = report.scores
+    assert scores.classical_fidelity.mean > 0.97, scores.classical_fidelity
+    exact = report.exact  # N = 6: every score also by enumeration of the 4^6 strings
+    assert abs(exact.classical_fidelity.mean - scores.classical_fidelity.mean) < 0.02
+    assert exact.quantum_fidelity.mean > 0.7
+    obs = report.observables["energy"]
+    assert abs(obs.exact[0] - vals[0]) < 1e-10
+    assert abs(obs.model[0].mean - vals[0]) < 5 * obs.model[0].stderr + 0.3
 
     # the certificate used the exact spectrum (longitudinal field: no degeneracy), and its error
     # bar is the energy's divided by the gap
-    assert abs(cert["e0"] - vals[0]) < 1e-10 and abs(cert["e1"] - vals[1]) < 1e-10
-    assert cert["energy"] == obs["model"]
-    json.dumps(cert)
-    if cert["bound"]["mean"] is not None:
-        assert abs(cert["bound"]["stderr"] - obs["model"]["stderr"] / (vals[1] - vals[0])) < 1e-12
+    assert abs(cert.e0 - vals[0]) < 1e-10 and abs(cert.e1 - vals[1]) < 1e-10
+    assert cert.energy == obs.model[0]
+    json.dumps(cert.to_dict())
+    if cert.bound.available:
+        assert abs(cert.bound.stderr - obs.model[0].stderr / (vals[1] - vals[0])) < 1e-12
     else:  # ρ_q of a POVM model need not be physical; then the bound is refused, with the reason
-        assert "not a physical state" in cert["bound"]["note"]
+        assert "not a physical state" in cert.bound.note

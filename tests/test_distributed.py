@@ -15,7 +15,6 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-from qgen.cli.train import run_training
 from safetensors.torch import load_file
 
 from qgen.datasets import simulate
@@ -23,12 +22,13 @@ from qgen.datasets.hdf5 import write_dataset
 from qgen.measurements import pauli4
 from qgen.targets import make_target
 from qgen.training.distributed import Context, setup, share
+from qgen.workflows import fit
 
 # Runs `qgen` commands (separated by " | ") in every torchrun process, logging each file
 # the trainer or `qgen train` writes to writes.<rank>.
 LAUNCHER = textwrap.dedent("""
     import os, signal, sys
-    import qgen.cli.train as cli_train
+    import qgen.workflows.fitting as fitting
     from qgen.training import callbacks, checkpoint, loop
     from qgen.cli.main import cli
 
@@ -53,7 +53,7 @@ LAUNCHER = textwrap.dedent("""
 
     checkpoint.atomic_write = spy(checkpoint.atomic_write)
     callbacks.atomic_write = spy(callbacks.atomic_write)
-    cli_train.atomic_write_text = spy(cli_train.atomic_write_text)
+    fitting.atomic_write_text = spy(fitting.atomic_write_text)
     default_step = loop.default_step
     for command in sys.argv[2].split(" | "):
         if command.startswith("@sigint-rank1 "):
@@ -111,7 +111,7 @@ def test_more_cuda_ranks_than_devices_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", str(rank + 2))
     monkeypatch.setenv("RANK", str(rank))
     monkeypatch.setenv("LOCAL_RANK", str(rank))
-    with pytest.raises(ValueError, match=f"needs cuda:{rank}.*--device cpu"):
+    with pytest.raises(ValueError, match=f"needs cuda:{rank}.*or train on the CPU"):
         setup(torch.device("cuda"))
 
 
@@ -135,9 +135,9 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     # one process, same global batches (the stream with the same 2 shards)
-    run_training(str(data), "rnn", None, str(one / "memory"), progress=False, device="cpu", epochs=3,
+    fit(data, "rnn", one / "memory", progress=False, device="cpu", epochs=3,
                  batch_size=250, lr=0.01, num_threads=1, model_options={"hidden": 16, "n_layers": 1, "embed": 8})
-    run_training(str(data), "rnn", None, str(one / "stream"), progress=False, device="cpu", epochs=3,
+    fit(data, "rnn", one / "stream", progress=False, device="cpu", epochs=3,
                  batch_size=250, lr=0.01, num_threads=1, model_options={"hidden": 16, "n_layers": 1, "embed": 8},
                  stream=True, buffer=300, shards=2)
     for mode in ("memory", "stream"):

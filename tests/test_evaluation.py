@@ -14,7 +14,7 @@ from qgen.datasets.hdf5 import read_dataset
 from qgen.measurements import pauli4, probabilities
 from qgen.models import GenerativeModel
 from qgen.targets import Target, make_target, tfim
-from qgen.workflows import evaluate, format_table, write_report
+from qgen.workflows import evaluate, format_table, read_report, write_report
 
 
 class Oracle(GenerativeModel):
@@ -50,55 +50,55 @@ def ghz():
 
 
 def within(e, value, k=4.0):
-    return abs(e["mean"] - value) <= k * e["stderr"]
+    return abs(e.mean - value) <= k * e.stderr
 
 
 def test_target_free_report_keeps_nll_and_observables(ghz):
     sim, bare, oracle = ghz
     rep = evaluate(oracle, bare, n_samples=4000, seed=1)
-    sc = rep["scores"]
+    sc = rep.scores
     for key in ("classical_fidelity", "kl_target_model", "kl_model_target", "quantum_fidelity"):
-        assert sc[key]["mean"] is None and "no target attached" in sc[key]["note"]
+        assert not getattr(sc, key).available and "no target attached" in getattr(sc, key).note
     # the oracle's NLL on the held-out split is −mean ln P of those strings, stored by the simulation
     lp_test = sim.log_prob[sum(sim.split[:2]):]
-    assert sc["test_nll"]["mean"] == pytest.approx(-lp_test.mean(), rel=1e-12)
-    assert sc["test_nll"]["stderr"] == pytest.approx(lp_test.std(ddof=1) / np.sqrt(len(lp_test)), rel=1e-9)
-    assert rep["exact"] is None and rep["dataset"]["target"] is None
-    obs = rep["observables"]
+    assert sc.test_nll.mean == pytest.approx(-lp_test.mean(), rel=1e-12)
+    assert sc.test_nll.stderr == pytest.approx(lp_test.std(ddof=1) / np.sqrt(len(lp_test)), rel=1e-9)
+    assert rep.exact is None and rep.dataset.target is None
+    obs = rep.observables
     assert "energy" not in obs  # no Hamiltonian known
     # GHZ closed forms: ⟨σx_i⟩ = ⟨σz_i⟩ = 0, ⟨σz_i σz_j⟩ = 1; model, data and model − test agree with them
-    assert obs["magnetization_x"]["exact"] is None
+    assert obs["magnetization_x"].exact is None
     for fam, value in (("magnetization_x", 0.0), ("magnetization_z", 0.0), ("correlation_zz", 1.0)):
         for label in ("model", "data"):
-            assert all(within(e, value) for e in obs[fam][label]), (fam, label)
-        assert all(within(e, 0.0) for e in obs[fam]["model_minus_test"]), fam
+            assert all(within(e, value) for e in getattr(obs[fam], label)), (fam, label)
+        assert all(within(e, 0.0) for e in obs[fam].model_minus_test), fam
 
 
 def test_model_minus_test_detects_a_wrong_model(ghz):
     """An oracle of |0000⟩ evaluated on GHZ data: C_zz agrees (1 for both), ⟨σz⟩ does not."""
     _, bare, _ = ghz
     wrong = Oracle(make_target("product", 4).state, pauli4())
-    obs = evaluate(wrong, bare, n_samples=4000, seed=1)["observables"]
-    z = [e["mean"] / e["stderr"] for e in obs["magnetization_z"]["model_minus_test"]]
+    obs = evaluate(wrong, bare, n_samples=4000, seed=1).observables
+    z = [e.mean / e.stderr for e in obs["magnetization_z"].model_minus_test]
     assert min(z) > 5  # ⟨σz⟩ = 1 in the model, 0 in the data (z ≈ 8–10 with 400 test strings)
-    assert all(within(e, 0.0) for e in obs["correlation_zz"]["model_minus_test"])
+    assert all(within(e, 0.0) for e in obs["correlation_zz"].model_minus_test)
 
 
 def test_attaching_the_target_restores_every_score(ghz):
     sim, bare, oracle = ghz
     rep = evaluate(oracle, attach_target(bare, sim.target), n_samples=4000, seed=1)
-    sc = rep["scores"]
-    assert sc["classical_fidelity"]["mean"] == pytest.approx(1.0, abs=1e-9)
-    assert sc["kl_target_model"]["mean"] == pytest.approx(0.0, abs=1e-9)
-    assert rep["exact"]["quantum_fidelity"]["mean"] == pytest.approx(1.0, abs=1e-9)
+    sc = rep.scores
+    assert sc.classical_fidelity.mean == pytest.approx(1.0, abs=1e-9)
+    assert sc.kl_target_model.mean == pytest.approx(0.0, abs=1e-9)
+    assert rep.exact.quantum_fidelity.mean == pytest.approx(1.0, abs=1e-9)
 
 
 def test_energy_needs_a_hamiltonian(ghz):
     sim, bare, oracle = ghz
     h = tfim(4, J=1.0, h=0.0)  # −Σ σzσz: GHZ has energy −3 exactly
     rep = evaluate(oracle, attach_target(bare, Target(sim.target.state, "ghz", {}, h)), n_samples=4000, seed=1)
-    e = rep["observables"]["energy"]
-    assert e["exact"] == pytest.approx(-3.0) and within(e["model"], -3.0) and within(e["data"], -3.0)
+    e = rep.observables["energy"]
+    assert e.exact == pytest.approx([-3.0]) and within(e.model[0], -3.0) and within(e.data[0], -3.0)
 
 
 def test_table_and_plots_without_a_target(ghz, tmp_path):
@@ -110,6 +110,7 @@ def test_table_and_plots_without_a_target(ghz, tmp_path):
     paths = write_report(rep, tmp_path)
     assert [p.name for p in paths] == ["report.json", "correlation.png", "magnetization.png"]
     assert json.loads((tmp_path / "report.json").read_text())["scores"]["classical_fidelity"]["mean"] is None
+    assert read_report(tmp_path) == rep  # the JSON form reads back to the same typed report
 
 
 def test_cli_evaluate_on_imported_data_then_attach(tmp_path):
@@ -130,5 +131,5 @@ def test_cli_evaluate_on_imported_data_then_attach(tmp_path):
     assert res.exit_code == 0, res.output
     res = run(cli, ["evaluate", str(out), "--data", str(data), "--samples", "300"])
     assert res.exit_code == 0 and "classical fidelity F_c" in res.output
-    rep = json.loads((out / "report.json").read_text())
-    assert 0 < rep["scores"]["classical_fidelity"]["mean"] <= 1.2
+    rep = read_report(out)
+    assert 0 < rep.scores.classical_fidelity.mean <= 1.2

@@ -21,7 +21,7 @@ PACKAGE = Path(qgen.__file__).parent
 MAX_LINES = 400
 STAGES = ("targets", "measurements", "datasets", "models", "training", "scores", "workflows")
 # top-level modules every stage may use; they import no stage themselves
-UTILITIES = {"qgen.stats", "qgen.resources", "qgen._io", "qgen._chunks", "qgen._version"}
+UTILITIES = {"qgen.stats", "qgen.resources", "qgen.errors", "qgen._io", "qgen._chunks", "qgen._version"}
 
 
 def _modules() -> dict[str, Path]:

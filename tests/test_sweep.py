@@ -42,19 +42,19 @@ def test_subsets_are_nested_and_keep_the_test_split(ghz3):
 
 def test_sweep_rows_files_and_raw_data_baseline(ghz3, tmp_path):
     rows = sweep(ghz3, [1600, 100, 400], epochs=2, out_dir=tmp_path, n_samples=400)
-    assert [r["n_train"] for r in rows] == [100, 400, 1600]
+    assert [r.n_train for r in rows] == [100, 400, 1600]
     for f in ("sweep.json", "sweep.png", "sweep.txt", "n100/model.safetensors", "n1600/metrics.jsonl"):
         assert (tmp_path / f).is_file(), f
     saved = json.loads((tmp_path / "sweep.json").read_text())
     assert [r["n_train"] for r in saved["rows"]] == [100, 400, 1600] and saved["config"]["model"] == "rnn"
     # the raw-data estimator on the same n strings: unbiased for GHZ's C_zz(1) = 1, error bar ∝ 1/√n
-    corr = [r["observables"]["C_zz(r=1)"] for r in rows]
-    assert all(c["exact"] == pytest.approx(1.0) for c in corr)
-    assert all(abs(c["data"]["mean"] - 1) < 4 * c["data"]["stderr"] for c in corr)
-    ratios = [a["data"]["stderr"] / b["data"]["stderr"] for a, b in itertools.pairwise(corr)]
+    corr = [r.observables["C_zz(r=1)"] for r in rows]
+    assert all(c.exact == pytest.approx([1.0]) for c in corr)
+    assert all(abs(c.data[0].mean - 1) < 4 * c.data[0].stderr for c in corr)
+    ratios = [a.data[0].stderr / b.data[0].stderr for a, b in itertools.pairwise(corr)]
     assert all(1.6 < q < 2.5 for q in ratios), ratios  # n grows 4× per step
     for r in rows:
-        assert r["scores"]["classical_fidelity"]["mean"] is not None and r["epochs"] == 2
+        assert r.scores["classical_fidelity"].available and r.epochs == 2
     table = format_sweep(rows)
     assert "F_c" in table and "C_zz(r=1) data−exact" in table and "1,600" in table
 
@@ -79,9 +79,9 @@ def test_sweep_without_a_target_compares_with_held_out_data(ghz3, tmp_path):
     bare = Dataset(ghz3.outcomes, ghz3.povm, ghz3.split)
     rows = sweep(bare, [200, 800], epochs=1, out_dir=tmp_path, n_samples=300)
     r = rows[-1]
-    assert r["scores"]["classical_fidelity"]["mean"] is None and r["scores"]["test_nll"]["mean"] > 0
-    view = r["observables"]["C_zz(r=1)"]
-    assert view["exact"] is None and view["model_minus_test"]["mean"] is not None
+    assert not r.scores["classical_fidelity"].available and r.scores["test_nll"].mean > 0
+    view = r.observables["C_zz(r=1)"]
+    assert view.exact is None and view.model_minus_test[0].available
     table = format_sweep(rows)
     assert "model−test" in table and "F_c" not in table
     assert (tmp_path / "sweep.png").is_file()

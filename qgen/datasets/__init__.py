@@ -15,7 +15,7 @@ Example
 
 from __future__ import annotations
 
-from qgen._io import FormatError
+from qgen.errors import FormatError
 
 from .dataset import Dataset, DatasetError, split_counts
 from .hdf5 import (

@@ -39,12 +39,12 @@ from pathlib import Path
 
 import numpy as np
 
-from qgen._io import FormatError
 from qgen._version import __version__
 from qgen.datasets.dataset import Dataset, split_counts
 from qgen.datasets.hdf5 import timestamp
 from qgen.datasets.rows import Block, check_n_qubits, integer_rows, read_rows
 from qgen.datasets.simulation import attach_target
+from qgen.errors import FormatError
 from qgen.measurements.povm import POVM, get_povm, pauli6
 from qgen.targets.hamiltonians import PAULI
 from qgen.targets.recipes import parse_target

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qgen._io import FormatError
+from qgen.errors import FormatError
 
 __all__ = ["Block", "read_rows", "integer_rows", "check_n_qubits"]
 

@@ -16,6 +16,8 @@ Example
 >>> probs = p.probabilities(rho)
 >>> np.allclose(np.einsum("a,aij->ij", probs, p.duals), rho)
 True
+>>> POVM.from_dict(p.to_dict()).name
+'pauli4'
 """
 
 from __future__ import annotations
@@ -120,6 +122,19 @@ class POVM:
     def probabilities(self, rho: np.ndarray) -> np.ndarray:
         """P(a) = Tr(M^a ρ) for a single-qubit density matrix."""
         return np.einsum("aij,ji->a", self.elements, np.asarray(rho)).real
+
+    def to_dict(self) -> dict:
+        """JSON form: the name and the real and imaginary parts of the elements."""
+        return {"name": self.name, "real": self.elements.real.tolist(), "imag": self.elements.imag.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> POVM:
+        """Inverse of :meth:`to_dict`, validated like any POVM (a :class:`POVMError` if not one)."""
+        try:
+            elements = np.asarray(d["real"], dtype=float) + 1j * np.asarray(d["imag"], dtype=float)
+        except (KeyError, TypeError, ValueError) as e:
+            raise POVMError(f"not a stored POVM ({type(e).__name__}: {str(e)[:80]})") from None
+        return cls(str(d.get("name", "custom")), elements)
 
     def describe(self) -> str:
         ic = "informationally complete" if self.is_ic else "NOT informationally complete"

@@ -35,6 +35,7 @@ from typing import Any
 
 from qgen.datasets.dataset import Dataset
 from qgen.scores.observables import exact_observable
+from qgen.scores.report import Certificate
 from qgen.stats import Estimate
 from qgen.targets.groundstate import spectral_gap
 from qgen.targets.solvers import GroundState
@@ -137,17 +138,17 @@ def _gap_info(target: Target, method: str) -> dict[str, Any] | str:
     return target.info["gap"]
 
 
-def certificate(ds: Dataset, energy: Estimate, *, method: str = "auto") -> dict[str, Any]:
+def certificate(ds: Dataset, energy: Estimate, *, method: str = "auto") -> Certificate:
     """The fidelity certificate of a state with energy estimate ``energy`` against the
     dataset's target, when that target is the ground state of ``target.hamiltonian``.
 
     E0 and E1 come from :func:`qgen.groundstate.spectral_gap` (``method`` = auto | exact |
     dmrg; exact diagonalisation up to 12 qubits, penalty DMRG above), reusing the
     target's stored ground state; the result is stored in ``target.info["gap"]`` and
-    reused on the next call.  Returns a JSON-serialisable dict: ``bound`` (an
-    :meth:`Estimate.to_dict`, unavailable with the reason when no bound can be given),
-    ``e0``, ``e1``, ``gap``, ``method``, ``resolution``, ``energy``, ``formula`` and
-    ``assumption``.  No bound for a missing target, a target without Hamiltonian, a noisy
+    reused on the next call.  Returns a :class:`~qgen.scores.report.Certificate`:
+    ``bound`` (an :class:`Estimate`, unavailable with the reason when no bound can be
+    given), ``e0``, ``e1``, ``gap``, ``method``, ``resolution``, ``energy``, ``formula``
+    and ``assumption``.  No bound for a missing target, a target without Hamiltonian, a noisy
     or mixed target, a state that is not a ground state, or an unresolved gap.
 
     >>> from qgen.targets import make_target
@@ -156,24 +157,21 @@ def certificate(ds: Dataset, energy: Estimate, *, method: str = "auto") -> dict[
     >>> ds = simulate(make_target("tfim", n=6, h=2.0), pauli4(), 100, seed=0)
     >>> e0 = ds.target.info["energy"]
     >>> c = certificate(ds, Estimate(e0 + 0.1, 0.05, 20_000))
-    >>> round(c["gap"], 4), round(c["bound"]["mean"], 4), c["method"]   # Δ = ε_min (free fermions)
+    >>> round(c.gap, 4), round(c.bound.mean, 4), c.method   # Δ = ε_min (free fermions)
     (2.2933, 0.9564, 'exact')
     """
-    block: dict[str, Any] = {
-        "e0": None, "e1": None, "gap": None, "method": None, "resolution": None,
-        "energy": energy.to_dict(), "formula": FORMULA, "assumption": ASSUMPTION,
-    }
     reason = _unsupported(ds.target)
     info = reason or _gap_info(ds.target, method)
     if isinstance(info, str):
-        return block | {"bound": Estimate.unavailable(info).to_dict()}
-    block |= {k: info[k] for k in ("e0", "e1", "gap", "method", "resolution")}
+        return Certificate(Estimate.unavailable(info), energy, formula=FORMULA, assumption=ASSUMPTION)
+    block = {k: info[k] for k in ("e0", "e1", "gap", "method", "resolution")}
+    block |= {"energy": energy, "formula": FORMULA, "assumption": ASSUMPTION}
     if not info["resolved"]:
         reason = (f"gap E1 - E0 = {info['gap']:.3g} not resolved (resolution {info['resolution']:.2g}): "
                   "the ground level is (nearly) degenerate, no fidelity bound")
-        return block | {"bound": Estimate.unavailable(reason).to_dict()}
+        return Certificate(Estimate.unavailable(reason), **block)
     bound = fidelity_lower_bound(energy, info["e0"], info["e1"])
     if not info.get("converged", True):
         bound = Estimate(bound.mean, bound.stderr, bound.n, "; ".join(
             filter(None, (bound.note, "DMRG for E0/E1 not converged to tolerance"))))
-    return block | {"bound": bound.to_dict()}
+    return Certificate(bound, **block)

@@ -32,12 +32,14 @@ from .groundstate import (
 from .hamiltonians import PAULI, Hamiltonian
 from .lattices import heisenberg, tfim, tfim_2d, xxz
 from .recipes import (
-    HAMILTONIAN_KINDS,
-    STATE_KINDS,
-    TARGET_KINDS,
+    RECIPES,
+    SOLVER_PARAMS,
+    Param,
+    Recipe,
     make_target,
     parse_hamiltonian,
     parse_target,
+    register_recipe,
 )
 from .solvers import GroundState
 from .states import MPS, DenseState, State, depolarize, depolarize_ops
@@ -46,5 +48,5 @@ from .target import Target, ground_state_info, target_from_hamiltonian
 __all__ = ["PAULI", "Hamiltonian", "heisenberg", "tfim", "tfim_2d", "xxz", "MPS", "DenseState", "State",
     "depolarize", "depolarize_ops", "ghz", "w_state", "product_state", "cluster", "random_mps", "GroundState",
     "SpectralGap", "excited_state", "ground_state", "spectral_gap", "AUTO_EXACT_MAX_QUBITS", "Target",
-    "ground_state_info", "target_from_hamiltonian", "HAMILTONIAN_KINDS", "STATE_KINDS", "TARGET_KINDS",
+    "ground_state_info", "target_from_hamiltonian", "RECIPES", "SOLVER_PARAMS", "Param", "Recipe", "register_recipe",
     "make_target", "parse_target", "parse_hamiltonian", "read_povm_genmodel_mps", "read_mps_npz"]

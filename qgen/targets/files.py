@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qgen._io import FormatError
+from qgen.errors import FormatError
 from qgen.resources import ResourceError, check_memory
 from qgen.targets.states import MPS
 

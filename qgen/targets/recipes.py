@@ -1,6 +1,14 @@
-"""Target recipes: a state from a short name with parameters (:func:`make_target`), and
-target or Hamiltonian specifications given as text (:func:`parse_target`,
-:func:`parse_hamiltonian`), as ``qgen import``/``qgen attach`` read them.
+"""Target recipes: one registry of named targets, each a builder with typed parameters.
+
+:data:`RECIPES` maps a name to a :class:`Recipe`: a Hamiltonian builder (the target is its
+ground state, by exact diagonalisation or DMRG) or a state builder, and the parameters it
+takes.  Everything that names targets reads it — :func:`make_target` (Python),
+:func:`parse_target` / :func:`parse_hamiltonian` (text specifications such as
+``tfim:h=1,J=1``, as ``qgen import``/``qgen attach`` read them) and the options of
+``qgen simulate`` — so a new recipe is one :func:`register_recipe` call.
+
+Every target also takes ``noise`` (local depolarizing strength); ground states take the
+solver settings ``method`` (auto | exact | dmrg), ``bond_dims``, ``cutoff`` and ``seed``.
 
 Example
 -------
@@ -9,16 +17,20 @@ Example
 'ghz n=4 noise=0.1 (MPS, max bond 2)'
 >>> parse_target("xxz:delta=0.5", 4).name
 'xxz'
+>>> [p.name for p in RECIPES["tfim"].params]
+['J', 'h', 'boundary']
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from qgen._io import FormatError
+from qgen.errors import ArgumentError, FormatError
 from qgen.targets.builders import cluster, ghz, product_state, w_state
 from qgen.targets.files import read_mps_npz, read_povm_genmodel_mps
 from qgen.targets.hamiltonians import Hamiltonian
@@ -26,121 +38,181 @@ from qgen.targets.lattices import heisenberg, tfim, tfim_2d, xxz
 from qgen.targets.states import MPS, depolarize
 from qgen.targets.target import Target, target_from_hamiltonian
 
-__all__ = ["HAMILTONIAN_KINDS", "STATE_KINDS", "TARGET_KINDS", "make_target", "parse_target", "parse_hamiltonian"]
+__all__ = [
+    "Param", "Recipe", "RECIPES", "register_recipe", "make_target", "parse_target", "parse_hamiltonian",
+    "SOLVER_PARAMS",
+]
 
 
-HAMILTONIAN_KINDS = ("tfim", "tfim2d", "heisenberg", "xxz")
-STATE_KINDS = ("ghz", "w", "cluster", "product")
-TARGET_KINDS = HAMILTONIAN_KINDS + STATE_KINDS
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a recipe: its name, type (int, float or str), default and meaning."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+
+    def convert(self, value: Any) -> Any:
+        """``value`` as this parameter's type (ValueError if it is not one)."""
+        if self.type is int and (isinstance(value, bool) or not isinstance(value, (int, np.integer, str))):
+            raise ValueError(f"{self.name} must be an integer, got {value!r}")
+        return self.type(value)
 
 
-def make_target(
-    kind: str,
-    n: int | None = None,
-    *,
-    J: float = 1.0,
-    h: float = 1.0,
-    delta: float = 1.0,
-    lx: int | None = None,
-    ly: int | None = None,
-    boundary: str = "open",
-    noise: float = 0.0,
-    method: str = "auto",
-    bond_dims: tuple[int, ...] = (8, 16, 32, 64),
-    cutoff: float = 1e-11,
-    seed: int | None = 0,
-    product: str = "0",
-) -> Target:
-    """Build a target from a recipe.
+@dataclass(frozen=True)
+class Recipe:
+    """A named target.  ``build(n, **params)`` returns a :class:`Hamiltonian` (the target is
+    its ground state) or a state; ``sites(**params)``, when given, says how many qubits
+    the parameters make (a lattice's lx·ly), else ``n`` is a parameter of its own."""
 
-    Hamiltonian ground states (``tfim``: H = −J Σ σzσz − h Σ σx; ``tfim2d`` on an lx×ly
-    lattice; ``xxz``: J Σ (σxσx + σyσy + Δ σzσz); ``heisenberg``: Δ = 1) are solved with
-    :func:`qgen.groundstate.ground_state` (``method`` = auto | exact | dmrg).  Named states
-    (``ghz``, ``w``, ``cluster``, ``product`` with single-qubit label ``product``) are
-    exact MPS.  ``noise`` applies local depolarizing noise of that strength.
-    """
-    kind = kind.lower()
-    if kind not in TARGET_KINDS:
-        raise ValueError(f"unknown target '{kind}'; choose one of {', '.join(TARGET_KINDS)}")
-    if kind == "tfim2d":
-        if not lx or not ly:
-            raise ValueError("tfim2d needs the lattice size lx and ly")
-        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in (lx, ly)):
-            raise ValueError(f"tfim2d needs integer lattice sizes lx, ly ≥ 1, got {lx!r}, {ly!r}")
-        n = lx * ly
+    name: str
+    build: Callable[..., Any]
+    params: tuple[Param, ...]
+    doc: str
+    ground_state: bool
+    sites: Callable[..., int] | None = None
+
+
+RECIPES: dict[str, Recipe] = {}
+"""Registered recipes by name."""
+
+SOLVER_PARAMS = (
+    Param("method", str, "auto", "ground-state solver: auto (exact ≤ 12 qubits), exact or dmrg"),
+    Param("bond_dims", tuple, (8, 16, 32, 64), "DMRG bond-dimension ramp"),
+    Param("cutoff", float, 1e-11, "DMRG singular-value cutoff"),
+    Param("seed", int, 0, "seed of the DMRG start"),
+)
+"""Settings of the ground-state solver, taken by every Hamiltonian recipe."""
+
+
+def register_recipe(recipe: Recipe) -> Recipe:
+    """Add ``recipe`` to :data:`RECIPES` (a one-line error if the name is taken)."""
+    if recipe.name in RECIPES:
+        raise ValueError(f"a target recipe '{recipe.name}' is already registered")
+    RECIPES[recipe.name] = recipe
+    return recipe
+
+
+_J = Param("J", float, 1.0, "coupling J")
+_H = Param("h", float, 1.0, "transverse field h")
+_BOUNDARY = Param("boundary", str, "open", "open or periodic")
+_LX, _LY = Param("lx", int, None, "lattice width"), Param("ly", int, None, "lattice height")
+for _recipe in (
+    Recipe("tfim", lambda n, J, h, boundary: tfim(n, J=J, h=h, boundary=boundary), (_J, _H, _BOUNDARY),
+           "H = −J Σ σz_i σz_{i+1} − h Σ σx_i", True),
+    Recipe("tfim2d", lambda n, lx, ly, J, h, boundary: tfim_2d(lx, ly, J=J, h=h, boundary=boundary),
+           (_LX, _LY, _J, _H, _BOUNDARY), "the TFIM on an lx × ly square lattice", True, lambda lx, ly, **_: lx * ly),
+    Recipe("heisenberg", lambda n, J, boundary: heisenberg(n, J=J, boundary=boundary), (_J, _BOUNDARY),
+           "H = J Σ σ_i · σ_{i+1}", True),
+    Recipe("xxz", lambda n, J, delta, boundary: xxz(n, J=J, delta=delta, boundary=boundary),
+           (_J, Param("delta", float, 1.0, "anisotropy Δ"), _BOUNDARY),
+           "H = J Σ (σx σx + σy σy + Δ σz σz) on neighbours", True),
+    Recipe("ghz", lambda n: ghz(n), (), "(|0…0⟩ + |1…1⟩)/√2", False),
+    Recipe("w", lambda n: w_state(n), (), "the equal superposition of all strings with one 1", False),
+    Recipe("cluster", lambda n: cluster(n), (), "the 1D cluster state (CZ chain on |+…+⟩)", False),
+    Recipe("product", lambda n, product: product_state(product, n),
+           (Param("product", str, "0", "single-qubit state: 0, 1, +, -, +i, -i"),), "a product state", False),
+):
+    register_recipe(_recipe)
+
+
+def _sizes(n: Any, what: str) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-        raise ValueError(f"number of qubits must be an integer ≥ 2, got {n}")
-    n = int(n)
-    if kind in HAMILTONIAN_KINDS:
-        H = {
-            "tfim": lambda: tfim(n, J=J, h=h, boundary=boundary),
-            "tfim2d": lambda: tfim_2d(lx, ly, J=J, h=h, boundary=boundary),
-            "xxz": lambda: xxz(n, J=J, delta=delta, boundary=boundary),
-            "heisenberg": lambda: heisenberg(n, J=J, boundary=boundary),
-        }[kind]()
-        target = target_from_hamiltonian(H, kind, method=method, bond_dims=bond_dims, cutoff=cutoff,
-                                         seed=seed)
-        state, params, info = target.state, target.params, target.info
+        raise ValueError(f"{what} must be an integer ≥ 2, got {n!r}")
+    return int(n)
+
+
+def make_target(kind: str, n: int | None = None, *, noise: float = 0.0, **params: Any) -> Target:
+    """The target of recipe ``kind`` on ``n`` qubits (or on the lattice its parameters
+    make), with local depolarizing ``noise``.  ``params`` are the recipe's parameters
+    (see :data:`RECIPES`; omitted ones take their defaults) and, for ground states, the
+    solver settings :data:`SOLVER_PARAMS`, passed to :func:`qgen.targets.ground_state`.
+    """
+    recipe = RECIPES.get(str(kind).lower())
+    if recipe is None:
+        raise ValueError(f"unknown target '{kind}'; choose one of {', '.join(RECIPES)}")
+    allowed = {p.name: p for p in recipe.params + (SOLVER_PARAMS if recipe.ground_state else ())}
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        takes = ", ".join(allowed) or "no parameters besides n and noise"
+        raise ArgumentError(unknown[0], f"is not a parameter of target '{recipe.name}' (it takes {takes})")
+    if recipe.sites is not None:  # a lattice: its sizes, given as integers ≥ 1, make n
+        lattice = [p.name for p in recipe.params if p.default is None]
+        sizes = [params.get(name) for name in lattice]
+        if None in sizes:
+            raise ValueError(f"{recipe.name} needs the lattice size {' and '.join(lattice)}")
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in sizes):
+            raise ValueError(f"{recipe.name} needs integer lattice sizes {', '.join(lattice)} ≥ 1, got "
+                             + ", ".join(map(repr, sizes)))
+    values = {name: p.default if params.get(name) is None else p.convert(params[name]) for name, p in allowed.items()}
+    own = {p.name: values[p.name] for p in recipe.params}
+    if recipe.sites is not None:
+        n = recipe.sites(**own)
+    n = _sizes(n, "number of qubits")
+    built = recipe.build(n, **own)
+    if recipe.ground_state:
+        solver = {p.name: values[p.name] for p in SOLVER_PARAMS}
+        target = target_from_hamiltonian(built, recipe.name, **solver)
+        state, params_out, H, info = target.state, target.params, built, target.info
     else:
-        state = {
-            "ghz": lambda: ghz(n),
-            "w": lambda: w_state(n),
-            "cluster": lambda: cluster(n),
-            "product": lambda: product_state(product, n),
-        }[kind]()
-        H, info = None, {}
-        params = {"n": n} | ({"product": product} if kind == "product" else {})
+        state, H, info = built, None, {}
+        params_out = {"n": n} | {k: v for k, v in own.items()}
     if noise:
-        params["noise"] = float(noise)
-    return Target(depolarize(state, noise), kind, params, H, info)
+        params_out["noise"] = float(noise)
+    return Target(depolarize(state, noise), recipe.name, params_out, H, info)
 
 
-# -- target specifications ------------------------------------------------------------
+# -- text specifications ---------------------------------------------------------------
 
-_SPEC_KEYS: dict[str, Callable[[str], object]] = {
-    "n": int, "J": float, "h": float, "delta": float, "lx": int, "ly": int, "boundary": str, "noise": float,
-    "method": str, "cutoff": float, "product": str, "seed": int,
-}
-_HAMILTONIANS = {"tfim": ("J", "h", "boundary"), "tfim2d": ("lx", "ly", "J", "h", "boundary"),
-                 "xxz": ("J", "delta", "boundary"), "heisenberg": ("J", "boundary")}
+_SPEC_COMMON = (Param("n", int, None, "number of qubits"), Param("noise", float, 0.0, "depolarizing strength"))
 
 
-def _spec_params(spec: str, allowed: tuple[str, ...]) -> tuple[str, dict]:
+def _spec_params(spec: str, allowed: tuple[Param, ...]) -> tuple[str, dict]:
     """'kind:k=v,k=v' → (kind, {k: typed v}); keys are matched case-insensitively."""
     kind, _, rest = spec.partition(":")
-    names = {k.lower(): k for k in allowed}
+    names = {p.name.lower(): p for p in allowed}
     params: dict = {}
     for item in filter(None, (s.strip() for s in rest.split(","))):
         key, sep, value = item.partition("=")
-        key = names.get(key.strip().lower())
-        if not sep or key is None:
-            raise FormatError(f"target spec '{spec}': '{item}' is not KEY=VALUE with KEY one of {', '.join(allowed)}")
+        param = names.get(key.strip().lower())
+        if not sep or param is None:
+            raise FormatError(f"target spec '{spec}': '{item}' is not KEY=VALUE with KEY one of "
+                              f"{', '.join(p.name for p in allowed)}")
         try:
-            params[key] = _SPEC_KEYS[key](value.strip())
+            params[param.name] = param.convert(value.strip())
         except ValueError:
-            raise FormatError(f"target spec '{spec}': {key} = '{value}' is not a valid "
-                              f"{_SPEC_KEYS[key].__name__}") from None
+            raise FormatError(f"target spec '{spec}': {param.name} = '{value}' is not a valid "
+                              f"{param.type.__name__}") from None
     return kind.strip().lower(), params
 
 
 def parse_hamiltonian(spec: str, n_qubits: int) -> Hamiltonian:
-    """A Hamiltonian from a spec such as ``tfim:J=-1,h=-1`` (kinds tfim, tfim2d, xxz,
-    heisenberg; keys J, h, delta, lx, ly, boundary), on ``n_qubits`` sites.
+    """A Hamiltonian from a spec such as ``tfim:J=-1,h=-1`` (any Hamiltonian recipe with its
+    parameters), on ``n_qubits`` sites.
 
     >>> parse_hamiltonian("xxz:delta=0.5", 3).params
     {'n': 3, 'J': 1.0, 'delta': 0.5, 'boundary': 'open'}
     """
-    kind, p = _spec_params(spec, ("J", "h", "delta", "lx", "ly", "boundary"))
-    if kind not in _HAMILTONIANS:
-        raise FormatError(f"unknown Hamiltonian '{kind}'; choose one of {', '.join(_HAMILTONIANS)}")
-    extra = set(p) - set(_HAMILTONIANS[kind])
-    if extra:
-        raise FormatError(f"Hamiltonian '{kind}' takes {', '.join(_HAMILTONIANS[kind])}, not {', '.join(extra)}")
-    if kind == "tfim2d":
-        if p.get("lx", 0) * p.get("ly", 0) != n_qubits:
-            raise FormatError(f"tfim2d needs lx·ly = {n_qubits} qubits, got lx={p.get('lx')}, ly={p.get('ly')}")
-        return tfim_2d(**p)
-    return {"tfim": tfim, "xxz": xxz, "heisenberg": heisenberg}[kind](n_qubits, **p)
+    kinds = [r.name for r in RECIPES.values() if r.ground_state]
+    kind = spec.partition(":")[0].strip().lower()
+    if kind not in kinds:
+        raise FormatError(f"unknown Hamiltonian '{kind}'; choose one of {', '.join(kinds)}")
+    recipe = RECIPES[kind]
+    _, p = _spec_params(spec, recipe.params)
+    own = {q.name: p.get(q.name, q.default) for q in recipe.params}
+    _check_lattice(recipe, own, n_qubits)
+    return recipe.build(n_qubits, **own)
+
+
+def _check_lattice(recipe: Recipe, params: dict[str, Any], n_qubits: int) -> None:
+    """A lattice recipe's sizes must make the data's number of qubits."""
+    lattice = [p.name for p in recipe.params if p.default is None]
+    if recipe.sites is not None and (None in (params.get(k) for k in lattice)
+                                     or recipe.sites(**{**{p.name: p.default for p in recipe.params}, **params})
+                                     != n_qubits):
+        raise FormatError(f"{recipe.name} needs {'·'.join(lattice)} = {n_qubits} qubits, got "
+                          + ", ".join(f"{k}={params.get(k)}" for k in lattice))
 
 
 def _file_target(spec: str) -> tuple[MPS, str] | None:
@@ -164,17 +236,17 @@ def parse_target(spec: str, n_qubits: int, *, hamiltonian: str | Hamiltonian | N
     """The :class:`~qgen.targets.Target` a spec names, on ``n_qubits`` qubits (taken from
     the data):
 
-    * ``KIND[:KEY=VALUE,…]``: any :func:`~qgen.targets.make_target` kind with its
-      parameters (``tfim:h=1,J=1``, ``ghz``, ``xxz:delta=0.5``, ``tfim2d:lx=3,ly=4``,
+    * ``KIND[:KEY=VALUE,…]``: any recipe of :data:`RECIPES` with its parameters
+      (``tfim:h=1,J=1``, ``ghz``, ``xxz:delta=0.5``, ``tfim2d:lx=3,ly=4``,
       ``product:product=+``, ``ghz:noise=0.05``; ``n`` may be given but must match);
     * ``state.npz``: an MPS as arrays (:func:`read_mps_npz`);
     * a directory holding ``index.txt`` and ``tensor.txt``, or ``index.txt,tensor.txt``:
       the POVM_GENMODEL text format (:func:`read_povm_genmodel_mps`).
 
     MPS read from files are normalised (their norm in the file is kept in ``params``).
-    ``hamiltonian`` (a :class:`~qgen.hamiltonians.Hamiltonian` or a spec for
+    ``hamiltonian`` (a :class:`~qgen.targets.Hamiltonian` or a spec for
     :func:`parse_hamiltonian`) attaches a Hamiltonian to a state, so that energies are
-    reported; a Hamiltonian kind already has its own.
+    reported; a Hamiltonian recipe already has its own.
 
     >>> parse_target("ghz:noise=0.1", 4).describe()
     'ghz n=4 noise=0.1 (MPS, max bond 2)'
@@ -190,20 +262,22 @@ def parse_target(spec: str, n_qubits: int, *, hamiltonian: str | Hamiltonian | N
         if mps.n_qubits != n_qubits:
             raise FormatError(f"the MPS in '{source}' has {mps.n_qubits} qubits but the data have {n_qubits}")
         return Target(mps.right_canonical(), "mps", {"source": source, "norm_in_file": mps.norm()}, hamiltonian)
-    kind, p = _spec_params(spec, tuple(_SPEC_KEYS))
-    if kind not in TARGET_KINDS:
-        raise FormatError(f"unknown target '{spec}': give a kind ({', '.join(TARGET_KINDS)}) with KEY=VALUE "
+    kind = spec.partition(":")[0].strip().lower()
+    recipe = RECIPES.get(kind)
+    if recipe is None:
+        raise FormatError(f"unknown target '{spec}': give a kind ({', '.join(RECIPES)}) with KEY=VALUE "
                           "parameters, an .npz MPS, or an index.txt/tensor.txt pair (or their directory)")
+    solver = tuple(p for p in SOLVER_PARAMS if p.name != "bond_dims") if recipe.ground_state else ()
+    _, p = _spec_params(spec, _SPEC_COMMON + recipe.params + solver)
     n_given = p.pop("n", n_qubits)
     if n_given != n_qubits:
         raise FormatError(f"target spec '{spec}' says n = {n_given} but the data have {n_qubits} qubits")
-    if kind == "tfim2d" and p.get("lx", 0) * p.get("ly", 0) != n_qubits:
-        raise FormatError(f"tfim2d needs lx·ly = {n_qubits} qubits, got lx={p.get('lx')}, ly={p.get('ly')}")
-    if kind in HAMILTONIAN_KINDS and hamiltonian is not None:
+    _check_lattice(recipe, p, n_qubits)
+    if recipe.ground_state and hamiltonian is not None:
         raise FormatError(f"target '{kind}' is the ground state of its own Hamiltonian; give a Hamiltonian only "
                           "with a named state or an MPS file")
     try:
-        target = make_target(kind, None if kind == "tfim2d" else n_qubits, **p)
+        target = make_target(kind, n_qubits, **p)
     except ValueError as e:
         raise FormatError(f"target spec '{spec}': {str(e).splitlines()[0]}") from None
     if hamiltonian is not None:

@@ -16,11 +16,11 @@ Example
 from __future__ import annotations
 
 from .callbacks import Callback, MetricsLog, TrainingCurve
-from .checkpoint import load_model, save_model
+from .checkpoint import load_model, save_model, stored_povm
 from .config import TrainConfig, TrainResult, parse_duration, resolve_device
 from .loop import NonFiniteLoss, TrainingInterrupted, train
 from .schedule import SCHEDULES, Schedule, get_schedule, register_schedule
 from .streaming import HDF5Stream
 
 __all__ = ["Callback", "MetricsLog", "TrainingCurve", "Schedule", "get_schedule", "register_schedule", "TrainConfig", "TrainResult", "parse_duration", "resolve_device", "SCHEDULES", "save_model",
-    "load_model", "train", "TrainingInterrupted", "NonFiniteLoss", "HDF5Stream"]
+    "load_model", "stored_povm", "train", "TrainingInterrupted", "NonFiniteLoss", "HDF5Stream"]

@@ -31,11 +31,12 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from qgen._io import atomic_write
+from qgen.measurements.povm import POVM, POVMError
 from qgen.models import GenerativeModel, get_model
 from qgen.training import distributed
 from qgen.training.config import FORMAT_VERSION, MODEL_FILE, TRAJECTORY_FIELDS, TrainConfig
 
-__all__ = ["save_model", "load_model", "LoopState", "save_checkpoint", "write_checkpoint", "resume_checkpoint"]
+__all__ = ["save_model", "load_model", "stored_povm", "LoopState", "save_checkpoint", "write_checkpoint", "resume_checkpoint"]
 
 
 # ---------------------------------------------------------------- safe, atomic files
@@ -105,6 +106,20 @@ def load_model(
     if bad:
         raise ValueError(f"model {path} has NaN or infinite weights ({', '.join(bad[:3])})")
     return model.to(device).eval(), meta
+
+
+def stored_povm(meta: dict[str, Any]) -> POVM | None:
+    """The POVM stored with a model (``meta`` from :func:`load_model`), or None for a model
+    file written without one; a one-line ``ValueError`` for a corrupt entry."""
+    if meta.get("povm") is None:
+        return None
+    try:
+        povm = POVM.from_dict(meta["povm"])
+    except (POVMError, AttributeError) as e:
+        raise ValueError(f"the model's stored POVM is not valid: {e}") from None
+    if povm.n_outcomes != meta["n_outcomes"]:
+        raise ValueError(f"the model's stored POVM has {povm.n_outcomes} outcomes, the model {meta['n_outcomes']}")
+    return povm
 
 
 # ---------------------------------------------------------------- training state

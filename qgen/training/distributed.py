@@ -95,7 +95,7 @@ def setup(device: torch.device) -> tuple[Context, torch.device]:
         if ctx.local_rank >= torch.cuda.device_count():
             raise ValueError(f"rank {ctx.rank} needs cuda:{ctx.local_rank}, but this node has "
                              f"{torch.cuda.device_count()} CUDA device(s): start at most that many processes "
-                             f"per node, or train on the CPU with --device cpu")
+                             f"per node, or train on the CPU")
         device = torch.device("cuda", ctx.local_rank)
         torch.cuda.set_device(device)
     ctx = replace(ctx, device=device if device.type == "cuda" else torch.device("cpu"))

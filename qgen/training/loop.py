@@ -67,6 +67,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from qgen.measurements.povm import POVM
 from qgen.models import GenerativeModel
 from qgen.training import distributed
 from qgen.training.batches import InMemoryBatches, as_tensor, fingerprint
@@ -150,6 +151,7 @@ def train(
     progress: bool = True,
     dataset_info: dict[str, Any] | None = None,
     callbacks: Sequence[Callback] = (),
+    povm: POVM | None = None,
 ) -> TrainResult:
     """Train ``model`` on outcome strings ``train_x`` (uint8, (n, N), or an
     :class:`~qgen.training.streaming.HDF5Stream` of a dataset file's training split), early-stopping
@@ -161,7 +163,9 @@ def train(
     (if present) to exactly the weights of an uninterrupted run; a run that already
     finished (epochs or early stopping) is returned as is.  ``resume=False`` starts afresh
     and overwrites earlier outputs.  ``dataset_info`` (e.g. ``{"povm": "pauli4"}``) is stored
-    with the model and checked on resume and by ``load_model(expect=…)``.  ``callbacks``
+    with the model and checked on resume and by ``load_model(expect=…)``; ``povm``, the
+    measurement, is stored with the model too (:func:`qgen.training.stored_povm` reads
+    it back), so the model file describes its outcomes on its own.  ``callbacks``
     run after the metrics log and the curve plot.  Under torchrun every process calls
     ``train`` alike (see the module doc); rank 0 writes the files and runs the callbacks.
     """
@@ -206,7 +210,8 @@ def train(
             }
             hooks = [MetricsLog(out_dir), TrainingCurve(out_dir), *callbacks] if ctx.is_main else []
             with thread_shards(model, ctx, cfg.batch_size) as shards:
-                return _run(model, batches, val[lo:hi], cfg, out_dir, resume, progress, meta, ctx, shards, hooks)
+                return _run(model, batches, val[lo:hi], cfg, out_dir, resume, progress, meta, ctx, shards, hooks,
+                            povm)
         finally:
             batches.close()
     finally:
@@ -214,7 +219,8 @@ def train(
 
 
 def _run(model, batches, val, cfg: TrainConfig, out_dir: Path, resume: bool, progress: bool, meta,
-         ctx: distributed.Context, shards: ThreadShards | None, hooks: list[Callback]) -> TrainResult:
+         ctx: distributed.Context, shards: ThreadShards | None, hooks: list[Callback], povm: POVM | None
+         ) -> TrainResult:
     steps = batches.steps
     opts = model.configure_optimizers(cfg)
     schedule = get_schedule(cfg.schedule)
@@ -233,7 +239,8 @@ def _run(model, batches, val, cfg: TrainConfig, out_dir: Path, resume: bool, pro
     else:
         loss_fn = distributed.wrap(model, ctx)  # after resume: DDP broadcasts rank 0's weights here
         step_fn = lambda x, n, step: default_step(loss_fn, model, x, n, opts, cfg, scaler, ctx, shards)  # noqa: E731
-    model_extra = {"dataset": meta["dataset"], "train_config": meta["train_config"]}
+    model_extra = {"dataset": meta["dataset"], "train_config": meta["train_config"]} | (
+        {"povm": povm.to_dict()} if povm is not None else {})
     started = time.perf_counter() - state.elapsed
 
     def result() -> TrainResult:

@@ -15,7 +15,9 @@ Example
 >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
 >>> s = get_schedule("cosine")
 >>> sched = s.scheduler(opt, TrainConfig(lr=1.0, epochs=1), steps_per_epoch=2)
->>> s.after_batch([sched]); s.after_batch([sched]); round(opt.param_groups[0]["lr"], 6)
+>>> for _ in range(2):
+...     opt.step(); s.after_batch([sched])
+>>> round(opt.param_groups[0]["lr"], 6)
 0.01
 """
 

@@ -51,6 +51,7 @@ import torch
 
 from qgen.datasets.dataset import DatasetError
 from qgen.datasets.hdf5 import DatasetHeader, read_header
+from qgen.errors import ArgumentError
 from qgen.training.distributed import Context
 
 __all__ = ["HDF5Stream", "StreamBatches", "DEFAULT_BUFFER"]
@@ -117,7 +118,8 @@ class StreamBatches:
         self.n = self.n_rows = stream.n_rows
         self.shards = stream.shards or ctx.world_size
         if self.shards % ctx.world_size:
-            raise ValueError(f"--shards {self.shards} must be a multiple of the number of processes ({ctx.world_size})")
+            raise ArgumentError("shards", f"({self.shards}) must be a multiple of the number of processes "
+                                          f"({ctx.world_size})")
         if self.batch_size < self.shards:
             raise ValueError(f"batch size {self.batch_size} is smaller than the number of shards {self.shards}")
         per_rank = self.shards // ctx.world_size

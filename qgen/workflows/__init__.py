@@ -1,20 +1,24 @@
-"""Workflows, the last stage of the data path: what the ``qgen`` commands run, as
-library functions — evaluate a model (:mod:`~qgen.workflows.evaluation`), compare
-backends (:mod:`~qgen.workflows.comparison`), sweep the number of measurements
-(:mod:`~qgen.workflows.sweeps`), and write reports (:mod:`~qgen.workflows.reports`).
+"""Workflows, the last stage of the data path: what the ``qgen`` commands run, as library
+functions — fit a backend to data (:mod:`~qgen.workflows.fitting`), evaluate a model
+(:mod:`~qgen.workflows.evaluation`), compare backends (:mod:`~qgen.workflows.comparison`),
+sweep the number of measurements (:mod:`~qgen.workflows.sweeps`), and write reports
+(:mod:`~qgen.workflows.reports`).
 """
 
 from __future__ import annotations
 
-from .comparison import compare, fit_and_evaluate, format_comparison, plot_comparison
+from .comparison import ComparisonRow, compare, format_comparison, plot_comparison
 from .evaluation import (
     ENUMERATE_MAX,
+    NO_TARGET,
     SAMPLE_CHUNK,
     check_sampling_fits,
     evaluate,
+    evaluate_run,
     model_log_prob,
     model_sample,
 )
+from .fitting import RUN_FILE, Fit, fit, fit_and_evaluate
 from .reports import (
     format_columns,
     format_estimate,
@@ -22,13 +26,16 @@ from .reports import (
     is_unresolved,
     observable_summary,
     plot_observables,
+    read_report,
     short_cell,
     write_report,
 )
-from .sweeps import format_sweep, nested_subset, observable_errors, plot_sweep, sweep
+from .sweeps import SweepPoint, format_sweep, nested_subset, observable_errors, plot_sweep, sweep
 
-__all__ = ["evaluate", "model_log_prob", "model_sample", "check_sampling_fits", "ENUMERATE_MAX",
-    "SAMPLE_CHUNK", "compare", "fit_and_evaluate", "format_comparison", "plot_comparison", "nested_subset",
-    "sweep", "format_sweep", "plot_sweep", "observable_errors", "write_report", "format_table",
-    "format_estimate", "format_columns", "short_cell", "observable_summary", "plot_observables",
-    "is_unresolved"]
+__all__ = [
+    "Fit", "fit", "fit_and_evaluate", "RUN_FILE", "evaluate", "evaluate_run", "model_log_prob", "model_sample",
+    "check_sampling_fits", "ENUMERATE_MAX", "NO_TARGET", "SAMPLE_CHUNK", "ComparisonRow", "compare",
+    "format_comparison", "plot_comparison", "SweepPoint", "nested_subset", "sweep", "format_sweep", "plot_sweep",
+    "observable_errors", "write_report", "read_report", "format_table", "format_estimate", "format_columns",
+    "short_cell", "observable_summary", "plot_observables", "is_unresolved",
+]

@@ -14,19 +14,19 @@ Example
 >>> from qgen.models import create_model
 >>> ds = simulate(make_target("ghz", n=4), pauli4(), 500, seed=0)
 >>> report = evaluate(create_model("rnn", 4, 4), ds, n_samples=200, seed=0)
->>> sorted(report["scores"])
+>>> sorted(report.to_dict()["scores"])
 ['classical_fidelity', 'kl_model_target', 'kl_target_model', 'quantum_fidelity', 'test_nll']
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from qgen.datasets.dataset import Dataset
+from qgen.datasets import Dataset, read_dataset
 from qgen.measurements.sampling import log_prob as exact_log_prob
 from qgen.models import GenerativeModel
 from qgen.resources import check_memory, estimate_enumeration, estimate_model_sampling
@@ -40,9 +40,23 @@ from qgen.scores.observables import (
     magnetization_ops,
     observables,
 )
+from qgen.scores.report import (
+    Certificates,
+    DatasetInfo,
+    ExactScores,
+    ModelInfo,
+    ObservableFamily,
+    Report,
+    Scores,
+)
 from qgen.stats import Estimate, mean_estimate
+from qgen.training import load_model
+from qgen.workflows.reports import write_report
 
-__all__ = ["evaluate", "model_log_prob", "model_sample", "check_sampling_fits", "ENUMERATE_MAX", "SAMPLE_CHUNK"]
+__all__ = ["NO_TARGET", "evaluate", "evaluate_run", "model_log_prob", "model_sample", "check_sampling_fits", "ENUMERATE_MAX", "SAMPLE_CHUNK"]
+
+NO_TARGET = "no target attached to the dataset"
+"""Why target-based scores are unavailable for measured data without a target."""
 
 ENUMERATE_MAX = 4**8
 """Largest K^N for which scores are also computed exactly by enumeration."""
@@ -106,14 +120,7 @@ def _families(ds: Dataset) -> dict[str, tuple[list, list, list | None]]:
     return fams
 
 
-def _minus(a: Estimate, b: Estimate, note: str) -> Estimate:
-    """a − b for estimates from independent samples: stderr √(s_a² + s_b²)."""
-    if not (a.available and b.available):
-        return Estimate.unavailable(a.note if not a.available else b.note)
-    return Estimate(a.mean - b.mean, float(np.hypot(a.stderr, b.stderr)), min(a.n, b.n), note)
-
-
-def _observables(ds: Dataset, x_model: np.ndarray) -> dict[str, Any]:
+def _observables(ds: Dataset, x_model: np.ndarray) -> dict[str, ObservableFamily]:
     """Per family: exact values (None without a target), the estimates from model samples,
     from the raw training data and from the held-out test data, and model − test data
     (the test split is independent of the model, so the two error bars add in quadrature)."""
@@ -127,23 +134,15 @@ def _observables(ds: Dataset, x_model: np.ndarray) -> dict[str, Any]:
     data = observables(ds.train, povm, coefs, opss)
     test = (observables(ds.test, povm, coefs, opss) if len(ds.test) > 1
             else [Estimate.unavailable("no test split")] * len(opss))
-    out: dict[str, Any] = {}
+    out: dict[str, ObservableFamily] = {}
     start = 0
     for name, (cs, _, axis) in fams.items():
         part = slice(start, start + len(cs))
         start = part.stop
-        row: dict[str, Any] = {
-            "axis": axis,
-            "exact": None if exact is None else exact[part],
-            "model": [e.to_dict() for e in model[part]],
-            "data": [e.to_dict() for e in data[part]],
-            "test": [e.to_dict() for e in test[part]],
-            "model_minus_test": [_minus(m, t, "model − held-out test data").to_dict()
-                                 for m, t in zip(model[part], test[part])],
-        }
-        if axis is None:  # a single observable
-            row = {k: (v[0] if isinstance(v, list) else v) for k, v in row.items() if k != "axis"}
-        out[name] = row
+        diffs = [m - t for m, t in zip(model[part], test[part])]  # independent: errors add in quadrature
+        out[name] = ObservableFamily(
+            axis, None if exact is None else exact[part], model[part], data[part], test[part],
+            [replace(d, note="model − held-out test data") if d.available else d for d in diffs])
     return out
 
 
@@ -179,8 +178,9 @@ def evaluate(
     n_samples: int = 20_000,
     seed: int = 0,
     enumerate_max: int = ENUMERATE_MAX,
-) -> dict[str, Any]:
-    """Scores of ``model`` on dataset ``ds`` (JSON-serialisable dict).
+) -> Report:
+    """Scores of ``model`` on dataset ``ds``, as a typed :class:`~qgen.scores.report.Report`
+    (``report.to_dict()`` is its JSON form).
 
     * ``classical_fidelity``: F_c = Σ_a √(q P) = E_q[√(P/q)] (Carrasquilla et al. 2019,
       eq. 19) from ``n_samples`` model samples and the target's exact ln P;
@@ -191,7 +191,7 @@ def evaluate(
     * ``observables``: energy (when a Hamiltonian is known), ⟨σx_i⟩, ⟨σz_i⟩, C(r) — exact,
       model, raw training data, held-out test data, and model − test data;
     * ``certificate``: for a ground-state target, the bound F ≥ 1 − (⟨H⟩ − E0)/(E1 − E0)
-      from the model's energy and from the raw data's (:func:`qgen.certificate.certificate`);
+      from the model's energy and from the raw data's (:func:`qgen.scores.certificate`);
     * ``exact``: for K^N ≤ ``enumerate_max``, F_c, both KLs and the fidelity of the
       reconstructed ρ_q = Σ_a q(a) D^a by enumeration of every string; for a model
       without likelihood (GAN), q is the histogram of its samples
@@ -214,7 +214,7 @@ def evaluate(
     if has_lik and lq is None:
         lq = model_log_prob(model, x)
     no_lik = Estimate.unavailable(f"model '{model.name}' has no likelihood")
-    no_target = Estimate.unavailable("no target attached to the dataset (qgen attach DATA --target SPEC)")
+    no_target = Estimate.unavailable(NO_TARGET)
 
     scores: dict[str, Estimate] = {}
     test_lq = model_log_prob(model, ds.test) if has_lik and len(ds.test) else None
@@ -251,37 +251,43 @@ def evaluate(
 
     exact = None
     if hist is not None:
-        exact = {k: v.to_dict() for k, v in hist.items()}
+        exact = ExactScores(**hist)
     elif target is not None and has_lik and small:
         check_memory(estimate_enumeration(ds.n_qubits, povm.n_outcomes),
                      f"enumerating all {povm.n_outcomes}^{ds.n_qubits} strings")
         allx = enumerate_strings(povm.n_outcomes, ds.n_qubits)
-        exact = {k: v.to_dict() if isinstance(v, Estimate) else v
-                 for k, v in exact_scores(model_log_prob(model, allx), target.state, povm).items()}
+        exact = ExactScores(**exact_scores(model_log_prob(model, allx), target.state, povm))
 
-    observables = _observables(ds, x)
-    n_params = sum(p.numel() for p in model.parameters())
-    return {
-        "model": {"name": model.name, "likelihood": model.likelihood, "parameters": n_params, "config": model.config},
-        "dataset": {
-            "n_qubits": ds.n_qubits, "povm": povm.name, "split": list(ds.split),
-            "target": target.describe() if target is not None else None,
-        },
-        "n_model_samples": n_samples,
-        "seed": seed,
-        "scores": {k: v.to_dict() for k, v in scores.items()},
-        "exact": exact,
-        "observables": observables,
-        "certificate": _certificates(ds, observables),
-    }
+    families = _observables(ds, x)
+    return Report(
+        model=ModelInfo(model.name, model.likelihood, sum(p.numel() for p in model.parameters()), model.config),
+        dataset=DatasetInfo(ds.n_qubits, povm.name, list(ds.split), target.describe() if target is not None else None),
+        n_model_samples=n_samples,
+        seed=seed,
+        scores=Scores(**scores),
+        exact=exact,
+        observables=families,
+        certificate=_certificates(ds, families),
+    )
 
 
-def _certificates(ds: Dataset, observables: dict[str, Any]) -> dict[str, Any]:
-    """The ground-state fidelity bound F ≥ 1 − (⟨H⟩ − E0)/Δ (:mod:`qgen.certificate`)
+def _certificates(ds: Dataset, families: dict[str, ObservableFamily]) -> Certificates:
+    """The ground-state fidelity bound F ≥ 1 − (⟨H⟩ − E0)/Δ (:mod:`qgen.scores.certificates`)
     from the model's energy and from the raw data's (the measured state, which is
     physical)."""
-    energy = observables.get("energy")
+    energy = families.get("energy")
     if energy is None:
         why = Estimate.unavailable("no Hamiltonian attached to the target")
-        return {src: certificate(ds, why) for src in ("model", "data")}
-    return {src: certificate(ds, Estimate.from_dict(energy[src])) for src in ("model", "data")}
+        return Certificates(certificate(ds, why), certificate(ds, why))
+    return Certificates(certificate(ds, energy.model[0]), certificate(ds, energy.data[0]))
+
+
+def evaluate_run(run: str | Path, data: str | Path, *, n_samples: int = 20_000, seed: int = 0,
+                 out_dir: str | Path | None = None) -> tuple[Report, list[Path]]:
+    """Score the best model of run directory ``run`` against the dataset file ``data`` and
+    write ``report.json`` and the plots into ``out_dir`` (default: the run directory);
+    the model must have been trained for the data's qubits and POVM."""
+    ds = read_dataset(data)
+    model, _ = load_model(run, expect=ds.identity())
+    report = evaluate(model, ds, n_samples=n_samples, seed=seed)
+    return report, write_report(report, out_dir or run)

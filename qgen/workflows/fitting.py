@@ -1,0 +1,139 @@
+"""Fit a backend to a dataset: the one pipeline behind ``qgen train``, ``qgen compare`` and
+``qgen sweep``.
+
+:func:`fit` builds the model from its preset (initial weights from the seed, defaults taken
+from the measured POVM), trains it on the training split with early stopping on the
+validation split, and writes the run directory: the trainer's files plus ``run.json``
+(what was fitted to what).  The model file carries the POVM's elements, so the run is
+self-contained.  Data can be a :class:`~qgen.datasets.Dataset` in memory or a dataset file,
+which can also be streamed chunk by chunk.
+
+Example
+-------
+>>> import tempfile
+>>> from qgen.datasets import simulate
+>>> from qgen.measurements import pauli4
+>>> from qgen.targets import make_target
+>>> ds = simulate(make_target("ghz", n=3), pauli4(), 600, seed=0)
+>>> run = fit(ds, "rnn", tempfile.mkdtemp(), epochs=2, progress=False, model_options={"hidden": 8})
+>>> run.result.stop_reason, run.best().n_qubits
+('epochs', 3)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from qgen._io import atomic_write_text
+from qgen.datasets import Dataset, read_dataset, read_header
+from qgen.errors import ArgumentError
+from qgen.models import GenerativeModel, create_model
+from qgen.resources import check_memory, estimate_training_data
+from qgen.scores.report import Report
+from qgen.training import (
+    Callback,
+    HDF5Stream,
+    TrainConfig,
+    TrainResult,
+    distributed,
+    load_model,
+    resolve_device,
+    train,
+)
+from qgen.training.streaming import DEFAULT_BUFFER
+from qgen.workflows.evaluation import evaluate
+
+__all__ = ["Fit", "fit", "fit_and_evaluate", "RUN_FILE"]
+
+RUN_FILE = "run.json"
+
+
+@dataclass
+class Fit:
+    """What :func:`fit` did: the model as trained (last weights), the trainer's result, and
+    the run directory (whose ``model.safetensors`` holds the best validation weights)."""
+
+    model: GenerativeModel
+    result: TrainResult
+    out_dir: Path
+
+    def best(self, device: str | torch.device = "cpu") -> GenerativeModel:
+        """The model with the best validation weights, loaded from the run directory."""
+        return load_model(self.out_dir, device=device)[0]
+
+    def summary(self) -> dict[str, Any]:
+        """Training time, epochs and why training stopped."""
+        return {"train_seconds": round(self.result.elapsed, 1), "epochs": len(self.result.history),
+                "stop_reason": self.result.stop_reason}
+
+
+def _load(data: Dataset | str | Path, stream: bool, buffer: int | None, shards: int | None,
+          train_samples: int | None):
+    """(training strings or stream, validation strings, dataset identity, POVM, where from)."""
+    if stream:
+        if isinstance(data, Dataset):
+            raise ValueError("streaming reads a dataset file; this dataset is in memory")
+        if train_samples is not None:
+            raise ValueError("a streamed training split cannot be cut to its first strings")
+        x = HDF5Stream(data, buffer=buffer or DEFAULT_BUFFER, shards=shards)
+        return x, x.validation(), x.header.identity(), x.header.povm, str(Path(data).resolve())
+    if buffer is not None or shards is not None:
+        raise ValueError("a shuffle buffer and chunk streams apply to streamed data only")
+    source = None
+    if not isinstance(data, Dataset):
+        head = read_header(data)
+        check_memory(estimate_training_data(head.n_samples, head.n_qubits),
+                     f"training on {head.n_samples:,} strings × {head.n_qubits} qubits from '{data}'")
+        source, data = str(Path(data).resolve()), read_dataset(data, load_target=False)
+    if train_samples is not None and not 1 <= train_samples <= len(data.train):
+        raise ArgumentError("train_samples", f"must lie in 1..{len(data.train)}, got {train_samples}")
+    x = data.train if train_samples is None else data.train[:train_samples]
+    return x, data.val, data.identity(), data.povm, source
+
+
+def fit(data: Dataset | str | Path, model: str = "rnn", out_dir: str | Path = "run", *, preset: str | None = None,
+        seed: int = 0, resume: bool = False, progress: bool = True, model_options: dict[str, Any] | None = None,
+        train_samples: int | None = None, stream: bool = False, buffer: int | None = None,
+        shards: int | None = None, callbacks: tuple[Callback, ...] = (), **train_options: Any) -> Fit:
+    """Train backend ``model`` (its ``preset``, with ``model_options`` overriding
+    architecture keywords) on ``data`` and write the run into ``out_dir``.
+
+    ``train_options`` are :class:`~qgen.training.TrainConfig` fields (None keeps the
+    preset's value).  ``train_samples`` uses only the first strings of the training split.
+    ``stream`` reads a dataset file's training split chunk by chunk
+    (:class:`~qgen.training.HDF5Stream` with ``buffer`` strings per shard and ``shards``
+    chunk streams).  ``resume`` continues an interrupted run exactly.  Under torchrun every
+    process calls ``fit`` alike; rank 0 writes the files.
+    """
+    x, val, identity, povm, source = _load(data, stream, buffer, shards, train_samples)
+    if len(val) == 0:
+        raise ValueError("the dataset has no validation split (needed for early stopping)")
+    cfg = TrainConfig.from_preset(model, preset, seed=seed, **{k: v for k, v in train_options.items() if v is not None})
+    resolve_device(cfg.device)  # a bad device fails before anything is written
+    torch.manual_seed(seed)
+    net = create_model(model, identity["n_qubits"], identity["n_outcomes"], preset=preset, povm=povm,
+                       **(model_options or {}))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if distributed.from_env().is_main and not (resume and (out / RUN_FILE).exists()):  # resume keeps it
+        run = {"data": source, "model": model, "preset": preset, "n_train": len(x) if not stream else x.n_rows,
+               "stream": stream}
+        atomic_write_text(out / RUN_FILE, json.dumps(run, indent=2))
+    result = train(net, x, val, cfg, out, resume=resume, progress=progress, dataset_info=identity, povm=povm,
+                   callbacks=callbacks)
+    return Fit(net, result, out)
+
+
+def fit_and_evaluate(ds: Dataset, model: str, out_dir: str | Path, *, seed: int = 0, n_samples: int = 20_000,
+                     progress: bool = False, **train_options: Any) -> tuple[Report, Fit]:
+    """:func:`fit` backend ``model`` (default preset, initial weights from ``seed``) to
+    ``ds``, then score its best validation weights (what ``qgen evaluate`` scores) on
+    ``ds`` with :func:`~qgen.workflows.evaluate`: the path of ``qgen compare`` and
+    ``qgen sweep``."""
+    run = fit(ds, model, out_dir, seed=seed, progress=progress, **train_options)
+    return evaluate(run.best(), ds, n_samples=n_samples, seed=seed), run
