@@ -73,7 +73,8 @@ def one_field(n: int, h: float, n_samples: int, max_time: float, energy_samples:
         "simulate_s": t_sim, "gap_s": t_gap, "train_s": res.elapsed, "epochs": len(res.history),
         "e0_free_fermion": e0_ff, "gap_free_fermion": gap_ff, "gap": gap,
         "classical_fidelity": fc.to_dict(), "quantum_fidelity": report.scores.quantum_fidelity.to_dict(),
-        "certificate_model": cert_model.to_dict(), "certificate_data": cert_data.to_dict(), "total_s": time.perf_counter() - t0,
+        "certificate_model": cert_model.to_dict(), "certificate_data": cert_data.to_dict(),
+        "total_s": time.perf_counter() - t0,
     }
     return row, detail
 

@@ -62,7 +62,8 @@ def quantum(n: int, povm: str, n_train: int, epochs: int, phases: int, patch: in
         train(model, ds.train, ds.val, cfg, d, progress=False)
     ex = exact_scores(model_log_prob(model, enumerate_strings(ds.povm.n_outcomes, n)), ds.target.state, ds.povm)
     qf = ex["quantum_fidelity"].mean
-    return {"N": n, "POVM": povm, "phases": phases, "seed": seed, "train samples": f"{len(ds.train):,}", "epochs": epochs,
+    return {"N": n, "POVM": povm, "phases": phases, "seed": seed, "train samples": f"{len(ds.train):,}",
+            "epochs": epochs,
             "seconds": f"{time.perf_counter() - t0:.0f}", "F_c exact": f"{ex['classical_fidelity'].mean:.4f}",
             "KL(P‖q) exact": f"{ex['kl_target_model'].mean:.4f}", "quantum F (ρ_q, exact)": f"{qf:.4f}",
             "goal": "quantum F ≥ 0.95", "met": "yes" if qf >= 0.95 else "NO"}

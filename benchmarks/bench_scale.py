@@ -211,7 +211,8 @@ def sec_ddp(args) -> list[dict]:
     return [
         {"task": "train GRU 3×256, 1 process × 1 thread", "size": size, "cpu": rate(np.median(one)), "gpu": "",
          "note": "median"},
-        {"task": "train GRU 3×256, 1 process × 2 threads (thread shards)", "size": size, "cpu": rate(np.median(threads)), "gpu": "",
+        {"task": "train GRU 3×256, 1 process × 2 threads (thread shards)", "size": size,
+         "cpu": rate(np.median(threads)), "gpu": "",
          "note": f"{speedup(threads, one)} 1 thread"},
         {"task": "train GRU 3×256, 2 gloo DDP processes", "size": size, "cpu": rate(np.median(ddp)), "gpu": "",
          "note": f"{speedup(ddp, one)} 1 process (target ≥ 1.6×); {speedup(ddp, threads)} 2 threads"},
@@ -343,7 +344,7 @@ def sec_plain(args) -> list[dict]:
     for threads in (1, 2):
         torch.set_num_threads(threads)
 
-        def ours(amp: str | None = None, shards: bool = True, **config) -> float:
+        def ours(amp: str | None = None, shards: bool = True, threads: int = threads, **config) -> float:
             torch.manual_seed(0)
             model = create_model("rnn", N, 4, **config)
             cfg = TrainConfig.from_preset("rnn", epochs=1, patience=None, device="cpu", num_threads=threads, amp=amp)

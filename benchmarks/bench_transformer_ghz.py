@@ -59,7 +59,7 @@ def run(n: int, n_train: int, preset: str, epochs: int, patience: int, max_time:
 def summary(rows: list[dict], sizes_by_n: dict[int, list[int]]) -> list[dict]:
     """Per N: the smallest training size that met the goal, or the sizes tried without it."""
     out = []
-    for n, sizes in sizes_by_n.items():
+    for n, _sizes in sizes_by_n.items():
         mine = sorted((r for r in rows if r["N"] == n), key=lambda r: r["n_train"])
         met = [r for r in mine if r["met"]]
         out.append({"N": n, "smallest n_train with F_c ≥ 0.99": f"{met[0]['n_train']:,}" if met else "not reached",

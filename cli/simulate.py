@@ -25,7 +25,8 @@ def _recipe_options(command):
     for name, (p, users) in reversed(list(seen.items())):
         if name == "seed":
             continue
-        default = "" if p.default is None else f"; default {','.join(map(str, p.default)) if name == 'bond_dims' else p.default}"
+        shown = ",".join(map(str, p.default)) if name == "bond_dims" else p.default
+        default = "" if p.default is None else f"; default {shown}"
         kind = str if name == "bond_dims" else p.type
         command = click.option(f"--{name.replace('_', '-')}", name, type=kind, default=None,
                                help=f"{p.help[0].upper()}{p.help[1:]} ({', '.join(users)}{default}).")(command)
@@ -78,7 +79,8 @@ def simulate(kind, n, noise, povm, samples, seed, val_fraction, test_fraction, t
         click.echo(f"ground    E0 = {i['energy']:.12f}  ({i['method']}, {time.perf_counter() - t0:.1f} s)")
         cert = f"variance ⟨H²⟩−⟨H⟩² = {i['variance']:.2e}"
         if i.get("bond_dim"):
-            cert += f", bond dimension {i['bond_dim']}, truncation error {i['truncation_error']:.1e}, {i['n_sweeps']} sweeps"
+            cert += (f", bond dimension {i['bond_dim']}, truncation error {i['truncation_error']:.1e}, "
+                     f"{i['n_sweeps']} sweeps")
         click.echo(f"certif.   {cert}" + ("" if i["converged"] else "  [NOT CONVERGED]"))
     if not povm_obj.is_ic:
         click.echo(f"warning   {povm_obj.describe()}: the state cannot be fully reconstructed", err=True)

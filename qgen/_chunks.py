@@ -9,8 +9,9 @@ number of workers.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm

@@ -12,8 +12,8 @@ import glob
 import os
 import socket
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 __all__ = ["atomic_write", "atomic_write_text", "remove_stale_temporaries"]
 

@@ -81,8 +81,9 @@ def _meminfo() -> int | None:
 
 def _cgroup_room() -> int | None:
     """Limit minus usage of this process's memory cgroup (v2, then v1), if it sets one."""
+    v1 = "/sys/fs/cgroup/memory/memory."
     for limit, usage in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                         ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+                         (v1 + "limit_in_bytes", v1 + "usage_in_bytes")):
         try:
             cap = Path(limit).read_text().strip()
             used = int(Path(usage).read_text().strip())

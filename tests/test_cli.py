@@ -19,7 +19,7 @@ def run(*args):
 
 def assert_one_line_error(result, fragment):
     assert result.exit_code != 0
-    lines = [l for l in result.output.splitlines() if l.strip()]
+    lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error:"), result.output
     assert fragment in lines[0], lines[0]
     assert "Traceback" not in result.output

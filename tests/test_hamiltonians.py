@@ -175,7 +175,8 @@ def test_tfim_two_sites_periodic_has_single_bond():
 
 def test_tfim_2d_energy_matches_kronecker():
     lx, ly, J, h = 2, 3, 1.0, 0.7
-    site = lambda x, y: x * ly + y
+    def site(x, y):
+        return x * ly + y
     bonds = [(site(x, y), site(x + 1, y)) for x in range(lx - 1) for y in range(ly)]
     bonds += [(site(x, y), site(x, y + 1)) for x in range(lx) for y in range(ly - 1)]
     ref = zz_x_reference(lx * ly, bonds, J, h)

@@ -21,7 +21,7 @@ def run(*args):
 
 
 def one_line_error(res, fragment):
-    lines = [l for l in res.output.splitlines() if l.strip()]
+    lines = [line for line in res.output.splitlines() if line.strip()]
     return res.exit_code != 0 and len(lines) == 1 and lines[0].startswith("Error:") and fragment in lines[0]
 
 

@@ -49,7 +49,8 @@ def test_sampling_matches_log_prob(cell, n_qubits, patch):
     strings = all_strings(n_qubits, n_outcomes)
     probs = model.log_prob(strings).double().exp().detach().numpy()
     probs /= probs.sum()  # float32 rounding; the sum is 1 to ~1e-7
-    assert probs.max() > 2 / len(strings) and probs.min() < 0.5 / len(strings)  # the test distribution is far from uniform
+    # the test distribution is far from uniform
+    assert probs.max() > 2 / len(strings) and probs.min() < 0.5 / len(strings)
     codes = (x * n_outcomes ** torch.arange(n_qubits - 1, -1, -1)).sum(1).numpy()
     counts = np.bincount(codes, minlength=len(strings))
     expected = probs * n
@@ -166,7 +167,8 @@ def test_phase_channels_learn_ghz_coherence(tmp_path):
                   train_log_prob=False)
     torch.manual_seed(0)
     model = create_model("rnn", 4, 6, hidden=32, n_layers=1)
-    train(model, ds.train, ds.val, TrainConfig(epochs=8, batch_size=500, lr=3e-3, seed=0, patience=None, device="cpu"), tmp_path,
+    cfg = TrainConfig(epochs=8, batch_size=500, lr=3e-3, seed=0, patience=None, device="cpu")
+    train(model, ds.train, ds.val, cfg, tmp_path,
           progress=False)
     with torch.no_grad():
         lq = model.log_prob(torch.as_tensor(enumerate_strings(6, 4), dtype=torch.long)).double().numpy()

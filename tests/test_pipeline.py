@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from qgen.cli import cli
+
 from qgen.datasets import read_samples, simulate, write_dataset
 from qgen.errors import ArgumentError
 from qgen.measurements import POVM, pauli4

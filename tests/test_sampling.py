@@ -158,7 +158,8 @@ def test_named_states_closed_forms():
     vecs = {"0": [1, 0], "1": [0, 1], "+": [1, 1], "-i": [1, -1j]}
     m = pauli6().elements
     a = all_strings(6, 4)
-    single = np.array([[np.vdot(np.array(vecs[l]) / np.linalg.norm(vecs[l]), mk @ (np.array(vecs[l]) / np.linalg.norm(vecs[l]))).real for mk in m] for l in labels])
+    unit = [np.array(vecs[label]) / np.linalg.norm(vecs[label]) for label in labels]
+    single = np.array([[np.vdot(v, mk @ v).real for mk in m] for v in unit])
     expected = np.prod(single[np.arange(4), a], axis=1)
     np.testing.assert_allclose(np.exp(log_prob(prod, pauli6(), a)), expected, atol=1e-14)
 
@@ -181,7 +182,8 @@ def test_sampler_histogram_chi2(kind, povm):
     povm = get_povm(povm)
     n = 5 if povm.n_outcomes == 4 else 4
     state = targets(n)[kind]
-    p_exact = operator_table(DenseState(state.to_dense(), noise=state.noise) if isinstance(state, MPS) else state, povm.elements).real
+    dense = DenseState(state.to_dense(), noise=state.noise) if isinstance(state, MPS) else state
+    p_exact = operator_table(dense, povm.elements).real
     samples = sample(state, povm, 200_000, seed=11)
     pval, tv = chi2_pvalue(samples, p_exact, povm.n_outcomes, n)
     assert pval > ALPHA, f"χ² p-value {pval:.2g}, total variation {tv:.3g}"
@@ -262,7 +264,8 @@ def test_simulation_file_is_identical_for_any_number_of_processes(tmp_path):
         np.testing.assert_array_equal(ds.outcomes, ref.outcomes)
         np.testing.assert_array_equal(ds.log_prob, ref.log_prob)  # NaN (train split) in the same places
     assert np.isnan(ref.log_prob[: ref.split[0]]).all() and np.isfinite(ref.log_prob[ref.split[0]:]).all()
-    np.testing.assert_allclose(ref.log_prob[ref.split[0]:], log_prob(target.state, pauli4(), ref.outcomes[ref.split[0]:]),
+    exact = log_prob(target.state, pauli4(), ref.outcomes[ref.split[0]:])
+    np.testing.assert_allclose(ref.log_prob[ref.split[0]:], exact,
                                rtol=0, atol=1e-12)
 
 

@@ -90,7 +90,8 @@ def test_sweep_without_a_target_compares_with_held_out_data(ghz3, tmp_path):
 def test_cli_sweep(ghz3, tmp_path):
     data = write_dataset(ghz3, tmp_path / "d.h5")
     out = tmp_path / "sw"
-    res = CliRunner().invoke(cli, ["sweep", str(data), "--samples", "100,300", "--epochs", "1", "--model-samples", "200",
+    res = CliRunner().invoke(cli, ["sweep", str(data), "--samples", "100,300", "--epochs", "1",
+                                   "--model-samples", "200",
                                    "-o", str(out), "-q"])
     assert res.exit_code == 0, res.output
     assert "n=100" in res.output and "F_c" in res.output and (out / "sweep.png").is_file()
@@ -98,6 +99,6 @@ def test_cli_sweep(ghz3, tmp_path):
                            (["--samples", "100,abc"], "comma-separated integers"),
                            (["--samples", "100", "--model", "nope"], "unknown model 'nope'")):
         res = CliRunner().invoke(cli, ["sweep", str(data), *args, "-o", str(tmp_path / "bad")])
-        lines = [l for l in res.output.splitlines() if l.strip()]
+        lines = [line for line in res.output.splitlines() if line.strip()]
         assert res.exit_code != 0 and len(lines) == 1 and lines[0].startswith("Error:") and fragment in lines[0]
         assert not (tmp_path / "bad").exists()

@@ -39,10 +39,10 @@ import datetime as _dt
 import itertools
 import json
 import os
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import h5py
 import numpy as np

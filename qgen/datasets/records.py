@@ -50,7 +50,10 @@ from qgen.targets.hamiltonians import PAULI
 from qgen.targets.recipes import parse_target
 from qgen.targets.target import Target
 
-__all__ = ["RECORD_FORMATS", "RESULT_VALUES", "import_records", "read_outcome_indices", "read_onehot", "read_pauli_records", "pauli_records_to_outcomes", "basis_balance"]
+__all__ = [
+    "RECORD_FORMATS", "RESULT_VALUES", "import_records", "read_outcome_indices", "read_onehot",
+    "read_pauli_records", "pauli_records_to_outcomes", "basis_balance",
+]
 
 
 RECORD_FORMATS = ("index", "onehot", "pauli-basis")
@@ -269,7 +272,7 @@ def basis_balance(x: np.ndarray, povm: POVM, p_min: float = 1e-6) -> str | None:
     worst = int(np.argmax(chi2))
     if math.exp(-chi2[worst] / 2) >= p_min:
         return None
-    share = ", ".join(f"{l} {c / len(x):.0%}" for l, c in zip("XYZ", counts[worst]))
+    share = ", ".join(f"{basis} {c / len(x):.0%}" for basis, c in zip("XYZ", counts[worst]))
     return (f"measurement bases are not uniformly random (qubit {worst}: {share}); the records are then not "
             "Pauli-6 POVM outcomes and every score is biased")
 

@@ -182,7 +182,8 @@ def integer_rows(b: Block) -> np.ndarray:
         if bad.any():
             r, c = b.first(bad)
             x = v[r, c]
-            raise b.error(r, f"value {x:g} is {'too large' if np.isfinite(x) and x == np.round(x) else 'not an integer'}",
+            what = "too large" if np.isfinite(x) and x == np.round(x) else "not an integer"
+            raise b.error(r, f"value {x:g} is {what}",
                           c)
     return v.astype(np.int64)
 

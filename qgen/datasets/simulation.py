@@ -21,9 +21,10 @@ import itertools
 import multiprocessing
 import os
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -106,8 +107,8 @@ def simulate_to_file(
     n_samples, split = _plan(n_samples, val_fraction, test_fraction)
     check_simulate(target, povm, n_samples, workers=workers, streamed=True, output=path)
     parts = _blocks(target, povm, n_samples, seed, split[0] * (not train_log_prob), workers, progress)
-    write_parts(path, n_samples, target.n_qubits, povm, split, seed, {"qgen_version": __version__, "created": timestamp()},
-                target, parts, chunk_rows)
+    write_parts(path, n_samples, target.n_qubits, povm, split, seed,
+                {"qgen_version": __version__, "created": timestamp()}, target, parts, chunk_rows)
     return read_header(path)
 
 

@@ -62,11 +62,11 @@ def _apply_site_op(t: np.ndarray, op: np.ndarray, u: np.ndarray) -> None:  # pra
     """u[l, τ, r, b] = Σ_s op[s, τ, b] t[s, r, l, b]: the per-string 2×2 operator, fused
     with the transpose the next GEMM needs (9× faster than the numpy expression)."""
     _, r1, l2, nb = t.shape
-    for l in range(l2):
+    for left in range(l2):
         for tau in range(2):
             for r in range(r1):
                 for k in range(nb):
-                    u[l, tau, r, k] = op[0, tau, k] * t[0, r, l, k] + op[1, tau, k] * t[1, r, l, k]
+                    u[left, tau, r, k] = op[0, tau, k] * t[0, r, left, k] + op[1, tau, k] * t[1, r, left, k]
 
 
 def _mps_site(env: np.ndarray, a_first: np.ndarray, a_second: np.ndarray, op: np.ndarray) -> np.ndarray:

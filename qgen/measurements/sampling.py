@@ -110,11 +110,11 @@ def _sample_mps_chunk(tensors, phi_c, owner, unif: np.ndarray) -> np.ndarray:
     v[0] = 1.0
     col = np.empty(nb, dtype=np.int64)
     for i, a in enumerate(tensors):
-        l, _, r = a.shape
+        left, _, r = a.shape
         if np.isrealobj(a):
-            u = (v.reshape(2 * nb, l) @ a.reshape(l, 2 * r)).reshape(2, nb, 2, r)
+            u = (v.reshape(2 * nb, left) @ a.reshape(left, 2 * r)).reshape(2, nb, 2, r)
         else:
-            uc = (v[0] + 1j * v[1]) @ a.reshape(l, 2 * r)
+            uc = (v[0] + 1j * v[1]) @ a.reshape(left, 2 * r)
             u = np.stack([uc.real, uc.imag]).reshape(2, nb, 2, r)
         v = np.empty((2, nb, r))
         _choose_pieces(u, phi_c, owner, unif[:, i], v, col)

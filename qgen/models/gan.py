@@ -164,7 +164,8 @@ class GANModel(GenerativeModel):
         real, fake = self._onehot(x), nn.functional.one_hot(self.sample(len(x))[0], self.n_outcomes).float()
         tvs = [0.5 * (real.mean(0) - fake.mean(0)).abs().sum(-1)]
         if self.n_qubits > 1:
-            pair = lambda h: torch.einsum("bik,bil->bikl", h[:, :-1], h[:, 1:]).mean(0).flatten(1)
+            def pair(h):
+                return torch.einsum("bik,bil->bikl", h[:, :-1], h[:, 1:]).mean(0).flatten(1)
             tvs.append(0.5 * (pair(real) - pair(fake)).abs().sum(-1))
         return torch.cat(tvs).mean()
 

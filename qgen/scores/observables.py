@@ -35,7 +35,10 @@ from qgen.targets.states import State
 if TYPE_CHECKING:
     pass
 
-__all__ = ["correlation_average", "correlation_ops", "exact_observable", "exact_observables", "exact_pauli_expectations", "magnetization_ops", "observable", "observables", "pauli_estimator", "pauli_expectations"]
+__all__ = [
+    "correlation_average", "correlation_ops", "exact_observable", "exact_observables", "exact_pauli_expectations",
+    "magnetization_ops", "observable", "observables", "pauli_estimator", "pauli_expectations",
+]
 
 
 _AXES = {"x": 1, "y": 2, "z": 3}

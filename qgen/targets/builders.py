@@ -13,7 +13,7 @@ Example
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -47,7 +47,7 @@ def _mps_or_dense(mps: MPS, dense: bool) -> State:
     return DenseState(mps.to_dense())
 
 
-def product_state(spec: Union[str, Sequence], n: int | None = None, dense: bool = False) -> State:
+def product_state(spec: str | Sequence, n: int | None = None, dense: bool = False) -> State:
     """Product state from single-qubit labels ('0', '1', '+', '-', '+i', '-i') or vectors.
 
     ``product_state("+", 5)`` is |+⟩^⊗5; ``product_state(["0", "1", "+"])`` a 3-qubit state;
@@ -55,10 +55,10 @@ def product_state(spec: Union[str, Sequence], n: int | None = None, dense: bool 
 
     >>> product_state(["1", [3, 4]], dense=True).data.real.round(2).tolist()
     [0.0, 0.0, 0.6, 0.8]
-    >>> product_state([0, 0, 0])
+    >>> product_state([0, 0, 0])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: product_state item 0: unknown single-qubit state 0; give a label ('+', '+i', '-', '-i', '0', '1') or a non-zero 2-component vector
+    ValueError: product_state item 0: unknown single-qubit state 0; give a label ... or a non-zero 2-component vector
     """
     if isinstance(spec, str):
         if n is None:
@@ -118,9 +118,9 @@ def cluster(n: int, dense: bool = False) -> State:
     2^{-N/2} (−1)^{Σ s_i s_{i+1}} (Raussendorf & Briegel 2001)."""
     n = _n_sites(n, 2, "cluster state")
     bulk = np.zeros((2, 2, 2))  # bond carries the previous qubit's value
-    for l in range(2):
+    for prev in range(2):
         for s in range(2):
-            bulk[l, s, s] = (-1) ** (l * s) / np.sqrt(2)
+            bulk[prev, s, s] = (-1) ** (prev * s) / np.sqrt(2)
     first = bulk[:1]
     last = bulk.sum(axis=2, keepdims=True)
     return _mps_or_dense(MPS((first, *[bulk] * (n - 2), last)), dense)

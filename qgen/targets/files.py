@@ -75,7 +75,7 @@ def read_povm_genmodel_mps(index_path: str | Path, tensor_path: str | Path) -> M
     for p in (index_path, tensor_path):
         if not p.is_file():
             raise FormatError(f"'{p}' not found")
-    heads = [_floats(l, f"{index_path}:{i + 1}") for i, l in enumerate(_lines(index_path)) if l.strip()]
+    heads = [_floats(line, f"{index_path}:{i + 1}") for i, line in enumerate(_lines(index_path)) if line.strip()]
     blocks, current = [], []
     for i, line in enumerate(_lines(tensor_path)):
         if line.strip():

@@ -27,7 +27,10 @@ from qgen.targets.builders import random_mps
 from qgen.targets.hamiltonians import Hamiltonian
 from qgen.targets.states import MPS, DenseState
 
-__all__ = ["GroundState", "dmrg", "exact_ground_state", "exact_result", "lowest_eigenvector", "mps_energy_variance", "sparse_matrix"]
+__all__ = [
+    "GroundState", "dmrg", "exact_ground_state", "exact_result", "lowest_eigenvector", "mps_energy_variance",
+    "sparse_matrix",
+]
 
 
 _DENSE_EIGH_MAX_DIM = 512

@@ -22,8 +22,8 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence, Union
 
 import numpy as np
 
@@ -88,7 +88,7 @@ class MPS:
 
     # -- construction -------------------------------------------------------------
     @classmethod
-    def from_arrays(cls, arrays: Sequence[np.ndarray], noise: float = 0.0) -> "MPS":
+    def from_arrays(cls, arrays: Sequence[np.ndarray], noise: float = 0.0) -> MPS:
         """Build from arrays ordered (left, physical, right); the two end tensors may
         drop their outer bond, i.e. be ``(2, chi)`` and ``(chi, 2)``."""
         arrays = [np.asarray(a) for a in arrays]
@@ -104,7 +104,7 @@ class MPS:
         return cls(tuple(out), noise)
 
     @classmethod
-    def from_quimb(cls, mps, noise: float = 0.0) -> "MPS":
+    def from_quimb(cls, mps, noise: float = 0.0) -> MPS:
         """Convert a ``quimb.tensor.MatrixProductState`` (open boundaries)."""
         n = mps.L
         out = []
@@ -121,7 +121,7 @@ class MPS:
         return cls(tuple(out), noise)
 
     @classmethod
-    def from_dense(cls, psi: np.ndarray, cutoff: float = 1e-14, noise: float = 0.0) -> "MPS":
+    def from_dense(cls, psi: np.ndarray, cutoff: float = 1e-14, noise: float = 0.0) -> MPS:
         """Exact MPS of a state vector by successive SVDs (left-canonical), dropping
         singular values below ``cutoff`` times the largest."""
         psi = np.asarray(psi)
@@ -176,7 +176,7 @@ class MPS:
             env = np.tensordot(a.conj(), np.tensordot(env, a, axes=(1, 0)), axes=((0, 1), (0, 1)))
         return float(np.sqrt(abs(env[0, 0])))
 
-    def right_canonical(self) -> "MPS":
+    def right_canonical(self) -> MPS:
         """Normalised copy with Σ_s A^s A^s† = 1 on every site but the first (LQ sweep
         from the right), so right environments are identities."""
         ts = list(self.tensors)
@@ -201,7 +201,7 @@ class MPS:
             psi = np.tensordot(psi, a, axes=(-1, 0)).reshape(-1, a.shape[2])
         return psi[:, 0]
 
-    def with_noise(self, p: float) -> "MPS":
+    def with_noise(self, p: float) -> MPS:
         return replace(self, noise=p)
 
 
@@ -257,11 +257,11 @@ class DenseState:
             raise ValueError("only a state vector has an MPS form")
         return MPS.from_dense(self.data / np.linalg.norm(self.data), cutoff, self.noise)
 
-    def with_noise(self, p: float) -> "DenseState":
+    def with_noise(self, p: float) -> DenseState:
         return replace(self, noise=p)
 
 
-State = Union[MPS, DenseState]
+State = MPS | DenseState
 
 
 def _check_density_matrix(d: np.ndarray) -> None:

@@ -22,5 +22,8 @@ from .loop import NonFiniteLoss, TrainingInterrupted, train
 from .schedule import SCHEDULES, Schedule, get_schedule, register_schedule
 from .streaming import HDF5Stream
 
-__all__ = ["Callback", "MetricsLog", "TrainingCurve", "Schedule", "get_schedule", "register_schedule", "TrainConfig", "TrainResult", "parse_duration", "resolve_device", "SCHEDULES", "save_model",
-    "load_model", "stored_povm", "train", "TrainingInterrupted", "NonFiniteLoss", "HDF5Stream"]
+__all__ = [
+    "Callback", "MetricsLog", "TrainingCurve", "Schedule", "get_schedule", "register_schedule", "TrainConfig",
+    "TrainResult", "parse_duration", "resolve_device", "SCHEDULES", "save_model", "load_model", "stored_povm",
+    "train", "TrainingInterrupted", "NonFiniteLoss", "HDF5Stream",
+]

@@ -36,7 +36,10 @@ from qgen.models import GenerativeModel, get_model
 from qgen.training import distributed
 from qgen.training.config import FORMAT_VERSION, MODEL_FILE, TRAJECTORY_FIELDS, TrainConfig
 
-__all__ = ["save_model", "load_model", "stored_povm", "LoopState", "save_checkpoint", "write_checkpoint", "resume_checkpoint"]
+__all__ = [
+    "save_model", "load_model", "stored_povm", "LoopState", "save_checkpoint", "write_checkpoint",
+    "resume_checkpoint",
+]
 
 
 # ---------------------------------------------------------------- safe, atomic files
@@ -198,14 +201,16 @@ def write_checkpoint(path: Path, model, opts, scheds, scaler, state: LoopState, 
     _write_tensors(path, tensors, meta)
 
 
-def resume_checkpoint(path: Path, model, opts, scheds, scaler, meta: dict[str, Any], ctx: distributed.Context) -> LoopState:
+def resume_checkpoint(path: Path, model, opts, scheds, scaler, meta: dict[str, Any],
+                      ctx: distributed.Context) -> LoopState:
     tensors, stored = _read_tensors(path, "checkpoint")
     if (stored["model"], stored["config"]) != (meta["model"], meta["config"]):
         raise ValueError(f"checkpoint {path} holds model {stored['model']} {stored['config']}, "
                          f"not {meta['model']} {meta['config']}")
     for key in ("dataset", "data_sha1", "n_train", "data_order"):
         if stored.get(key) != meta[key]:
-            raise ValueError(f"checkpoint {path} was trained on different data ({key}: {stored.get(key)} vs {meta[key]})")
+            raise ValueError(f"checkpoint {path} was trained on different data "
+                             f"({key}: {stored.get(key)} vs {meta[key]})")
     defaults = dataclasses.asdict(TrainConfig())
     changed = [f"{k}: {stored['train_config'].get(k, defaults[k])} → {meta['train_config'][k]}"
                for k in TRAJECTORY_FIELDS if stored["train_config"].get(k, defaults[k]) != meta["train_config"][k]]

@@ -179,7 +179,8 @@ def train(
         raise ValueError(f"model '{model.name}' trains with its own training_step (several optimizers), which "
                          "DistributedDataParallel does not synchronise; train it in one process")
     if model.own_training_step and cfg.amp:
-        raise ValueError(f"model '{model.name}' trains with its own training_step; amp applies to the default step only")
+        raise ValueError(f"model '{model.name}' trains with its own training_step; "
+                         "amp applies to the default step only")
     device = resolve_device(cfg.device)
     if cfg.amp == "fp16" and device.type != "cuda":
         raise ValueError("amp fp16 needs a CUDA device; use bf16 on the CPU")

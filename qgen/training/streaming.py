@@ -41,9 +41,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import h5py
 import numpy as np
@@ -152,7 +152,8 @@ class StreamBatches:
         counts = self.chunks_read.setdefault(epoch, {})
         counts[chunk] = counts.get(chunk, 0) + 1
         if x.size and x.max() >= self.n_outcomes:
-            raise DatasetError(f"'{self.stream.path}': outcomes beyond {self.n_outcomes - 1} in rows {a}…{a + len(x) - 1}")
+            raise DatasetError(f"'{self.stream.path}': outcomes beyond {self.n_outcomes - 1} "
+                               f"in rows {a}…{a + len(x) - 1}")
         return x
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, int]]:

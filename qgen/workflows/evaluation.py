@@ -53,7 +53,10 @@ from qgen.stats import Estimate, mean_estimate
 from qgen.training import load_model
 from qgen.workflows.reports import write_report
 
-__all__ = ["NO_TARGET", "evaluate", "evaluate_run", "model_log_prob", "model_sample", "check_sampling_fits", "ENUMERATE_MAX", "SAMPLE_CHUNK"]
+__all__ = [
+    "NO_TARGET", "evaluate", "evaluate_run", "model_log_prob", "model_sample", "check_sampling_fits",
+    "ENUMERATE_MAX", "SAMPLE_CHUNK",
+]
 
 NO_TARGET = "no target attached to the dataset"
 """Why target-based scores are unavailable for measured data without a target."""

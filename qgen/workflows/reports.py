@@ -38,7 +38,8 @@ def format_estimate(e: Estimate | float | None, digits: int = 4) -> str:
         return f"{mean:.{digits}f} (exact)"
     if math.isnan(err):
         return f"{mean:.{digits}f} (no error bar)"
-    return f"{mean:.{digits}f} ± {err:.{max(1, digits - 3)}g}" if err < 1e-3 else f"{mean:.{digits}f} ± {err:.{digits}f}"
+    shown = f"{err:.{max(1, digits - 3)}g}" if err < 1e-3 else f"{err:.{digits}f}"
+    return f"{mean:.{digits}f} ± {shown}"
 
 
 def is_unresolved(e: Estimate) -> bool:
@@ -171,7 +172,7 @@ def plot_observables(report: Report, out_dir: str | Path) -> list[Path]:
             ax.set_xlabel(xlabel)
         fig.tight_layout()
         path = out_dir / f"{name}.png"
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+        atomic_write(path, lambda tmp, fig=fig: fig.savefig(tmp, dpi=110, format="png"))
         plt.close(fig)
         paths.append(path)
     return paths
