@@ -17,6 +17,7 @@ from ..povm import POVM
 from .base import LIKELIHOODS, MODELS, GenerativeModel, register_model
 from .flow import FlowModel
 from .gan import GANModel
+from .rbm import RBMModel
 from .rnn import RNNModel
 from .transformer import TransformerModel
 from .vae import VAEModel
@@ -24,6 +25,7 @@ from .vae import VAEModel
 __all__ = [
     "GenerativeModel", "MODELS", "LIKELIHOODS", "register_model", "get_model", "create_model",
     "training_preset", "RNNModel", "VAEModel", "GANModel", "TransformerModel", "FlowModel",
+    "RBMModel",
 ]
 
 
