@@ -108,8 +108,8 @@ def test_estimated_likelihood_beyond_exact_terms():
 def test_log_partition_is_cached_until_the_weights_change(monkeypatch):
     model = random_rbm(4, 4, 5, seed=0)
     calls = []
-    original = model._exact_log_partition
-    monkeypatch.setattr(model, "_exact_log_partition", lambda *a: calls.append(a) or original(*a))
+    original = model._log_weights
+    monkeypatch.setattr(model, "_log_weights", lambda *a: calls.append(a) or original(*a))
     first = model.log_partition()
     assert model.log_partition() == first and len(calls) == 1
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -122,17 +122,20 @@ def test_log_partition_is_cached_until_the_weights_change(monkeypatch):
 # ---------------------------------------------------------------- sampling
 
 
-def test_gibbs_samples_match_exact_probabilities():
-    """χ² of 20,000 Gibbs samples (burn-in 500, thinning 10, 1,000 chains) against the
-    exact P of all 4^4 strings (false-alarm rate 1e-3), and the power check: the same test
-    rejects them against another RBM.  The draws count as independent: ESS ≥ 0.8 n."""
+@pytest.mark.parametrize("exact_start", [False, True])
+def test_gibbs_samples_match_exact_probabilities(exact_start):
+    """χ² of 20,000 Gibbs samples (burn-in 500, thinning 10, 1,000 chains started from
+    uniform strings, or from exact draws through the hidden marginal) against the exact P of
+    all 4^4 strings (false-alarm rate 1e-3), and the power check: the same test rejects
+    them against another RBM.  The draws count as independent: ESS ≥ 0.8 n."""
     model = random_rbm(4, 4, 6, seed=4)
     n = 20_000
-    x, lp = model.sample(n, generator=torch.Generator().manual_seed(1))
+    x, lp = model.sample(n, generator=torch.Generator().manual_seed(1), exact_start=exact_start)
     assert x.shape == (n, 4) and x.dtype == torch.long
     torch.testing.assert_close(lp, model.log_prob(x).detach())
     info = model.last_sampling
     assert (info["chains"], info["draws"], info["burn_in"], info["thin"]) == (1000, n, 500, 10)
+    assert info["start"] == ("exact" if exact_start else "uniform")
     assert info["ess"] > 0.8 * n and info["rhat"] < 1.05, info
     probs = np.exp(brute_force(model)[1] - brute_force(model)[0])
     assert probs.max() > 5 / 256 and probs.min() < 0.2 / 256  # far from uniform
@@ -143,8 +146,8 @@ def test_gibbs_samples_match_exact_probabilities():
     assert chisquare(obs, exp).pvalue > 1e-3
     other = np.exp(brute_force(random_rbm(4, 4, 6, seed=5))[1])
     assert chisquare(counts, other / other.sum() * n).pvalue < 1e-3
-    assert torch.equal(x, model.sample(n, generator=torch.Generator().manual_seed(1))[0])
-    assert model.sample(0)[0].shape == (0, 4)
+    again = model.sample(n, generator=torch.Generator().manual_seed(1), exact_start=exact_start)[0]
+    assert torch.equal(x, again) and model.sample(0)[0].shape == (0, 4)
 
 
 def test_ess_matches_closed_forms():
@@ -163,18 +166,26 @@ def test_ess_matches_closed_forms():
         effective_sample_size(noise[:3])
 
 
-def test_sampling_diagnostics_flag_chains_stuck_in_two_modes():
-    """One hidden unit with strong weights makes a bimodal RBM (all outcomes 0 vs all 3)
-    between whose modes Gibbs chains never move: R̂ ≫ 1 and the ESS collapses."""
-    model = RBMModel(8, 4, n_hidden=1, burn_in=20, thin=1)
+def test_two_modes_stuck_chains_are_flagged_and_exact_starts_weigh_them():
+    """One hidden unit with strong weights makes a bimodal RBM (mostly outcome 0 vs mostly
+    3, P(a_0 = 3) = 0.37) between whose modes Gibbs chains never move: R̂ ≫ 1 and the ESS
+    collapses to the order of the number of chains (250), from uniform starts as from exact
+    ones — each chain holds one mode.  From exact starts the modes hold their exact shares
+    (within 4 binomial σ of 250 chains); from uniform ones nothing guarantees it."""
+    model = RBMModel(7, 4, n_hidden=1, burn_in=20, thin=1)
     with torch.no_grad():
         model.weight.zero_()
         model.weight[0, :, 3], model.weight[0, :, 0] = 4.0, -4.0
         model.visible_bias[:, 0] = 4.0
-        model.hidden_bias.fill_(0.0)
-    x, _ = model.sample(4000, generator=torch.Generator().manual_seed(0))
+        model.hidden_bias.fill_(-0.5)
+    log_z, neg_f = brute_force(model)
+    p3 = np.exp(neg_f - log_z).reshape(4, -1).sum(1)[3]
+    x, _ = model.sample(4000, generator=torch.Generator().manual_seed(0), exact_start=False)
     assert model.last_sampling["rhat"] > 2 and model.last_sampling["ess"] < 0.05 * 4000
-    assert {0, 3} <= set(x[:, 0].tolist())
+    x, _ = model.sample(4000, generator=torch.Generator().manual_seed(0))
+    share, chains = float((x[:, 0] == 3).double().mean()), model.last_sampling["chains"]
+    assert abs(share - p3) < 4 * math.sqrt(p3 * (1 - p3) / chains), (share, p3)
+    assert model.last_sampling["rhat"] > 2 and model.last_sampling["ess"] < 0.05 * 4000
 
 
 # ---------------------------------------------------------------- gradients

@@ -274,7 +274,7 @@ def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, mo
 
 SMALL = {"rnn": {"hidden": 8, "n_layers": 1, "embed": 4}, "transformer": {"d_model": 8, "n_heads": 2, "d_ff": 16,
          "n_layers": 1}, "flow": {"n_layers": 2, "hidden": 8}, "vae": {"hidden": 8, "latent": 2, "n_importance": 4},
-         "gan": {"hidden": 8, "noise": 4}}
+         "gan": {"hidden": 8, "noise": 4}, "rbm": {"n_hidden": 4}}
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))

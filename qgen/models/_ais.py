@@ -45,7 +45,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["hidden_field", "free_energy", "gibbs_sweep", "ais_log_partition"]
+__all__ = ["hidden_field", "free_energy", "visible_given_hidden", "gibbs_sweep", "ais_log_partition"]
 
 
 def hidden_field(x: torch.Tensor, weight: torch.Tensor, hbias: torch.Tensor) -> torch.Tensor:
@@ -75,8 +75,9 @@ def _categorical(logits: torch.Tensor, generator: torch.Generator | None) -> tor
     return (cdf < u.mul_(cdf[..., -1:])).sum(-1)
 
 
-def _visible_given_hidden(h: torch.Tensor, weight: torch.Tensor, vbias: torch.Tensor, beta: float,
-                          base: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
+def visible_given_hidden(h: torch.Tensor, weight: torch.Tensor, vbias: torch.Tensor, generator: torch.Generator | None,
+                         beta: float = 1.0, base: torch.Tensor | None = None) -> torch.Tensor:
+    """a ~ p*_β(a | h), factorised over sites, for hidden states h (B, n_h) → (B, N)."""
     n_h, n, k = weight.shape
     logits = vbias + (h @ weight.view(n_h, n * k)).view(len(h), n, k)
     if beta != 1:
@@ -93,7 +94,7 @@ def gibbs_sweep(x: torch.Tensor, weight: torch.Tensor, vbias: torch.Tensor, hbia
                 generator: torch.Generator | None, beta: float = 1.0, base: torch.Tensor | None = None) -> torch.Tensor:
     """One block-Gibbs sweep a → h → a′ of p*_β (β = 1: the RBM itself) for chains x (B, N)."""
     h = _hidden_given_field(hidden_field(x, weight, hbias), beta, generator)
-    return _visible_given_hidden(h, weight, vbias, beta, base, generator)
+    return visible_given_hidden(h, weight, vbias, generator, beta, base)
 
 
 def ais_log_partition(weight: torch.Tensor, vbias: torch.Tensor, hbias: torch.Tensor, base: torch.Tensor,
@@ -114,7 +115,7 @@ def ais_log_partition(weight: torch.Tensor, vbias: torch.Tensor, hbias: torch.Te
                                          - nn.functional.softplus(prev * theta)).sum(-1)
         if beta < 1:
             h = _hidden_given_field(theta, beta, generator)
-            x = _visible_given_hidden(h, weight, vbias, beta, base, generator)
+            x = visible_given_hidden(h, weight, vbias, generator, beta, base)
     w = torch.exp(log_w - log_w.max())
     log_z = n_h * math.log(2) + float(torch.logsumexp(log_w, 0)) - math.log(n_chains)
     return log_z, float(w.std() / (math.sqrt(n_chains) * w.mean()))

@@ -19,7 +19,8 @@ frequencies, with ``ais_chains`` chains, ``ais_betas`` temperatures and the seed
 estimate with its standard error.  ``likelihood`` thus depends on the instance (an
 instance attribute shadowing the class default).  The value is cached and recomputed when
 any weight (or, for AIS, the chains) changes.  ``log_prob(x) = −F(x) − ln Z``; with
-gradients enabled and an exact ln Z it is differentiable in ln Z too.
+gradients enabled and ``gradient="exact"`` it is differentiable in ln Z too, otherwise ln Z
+enters as a constant (its gradient is what PCD estimates).
 
 Training.  ∂NLL/∂θ = E_data[∂F/∂θ] − E_model[∂F/∂θ] (Hinton 2002), chosen by ``gradient``:
 
@@ -37,8 +38,13 @@ The trainer logs ``loss`` as ``train_nll`` (``training_step`` below): the batch 
 the NLL (exact or AIS ln Z).
 
 Sampling.  Block Gibbs, h | a ~ Bernoulli(σ(θ(a))) then a_i | h ~ softmax_a(b[i, a] +
-Σ_j h_j W[j, i, a]), on up to ``sample_chains`` chains from uniform random strings,
-``burn_in`` sweeps, then one string every ``thin`` sweeps (at least 16 per chain).
+Σ_j h_j W[j, i, a]), on up to ``sample_chains`` chains, ``burn_in`` sweeps, then one string
+every ``thin`` sweeps (at least 16 per chain).  When ln Z is exact the chains start from
+exact independent draws of P (h from its enumerated marginal p(h) ∝ Σ_a e^{−E(a, h)}, then
+a | h; or a from the enumerated P): each mode of a multimodal P (GHZ) then holds its share
+of the chains, which local Gibbs moves between modes could take arbitrarily long to
+establish, and the burn-in is a safeguard only.  Otherwise (or with ``exact_start=False``)
+they start from uniform random strings.
 ``sample`` returns the strings and their ln P (exact or estimated, as ``log_prob``), and
 sets ``last_sampling``: chains, draws, ``ess``, ``tau`` and ``rhat`` of the worst of the
 statistics F(a) and σ(θ_j(a)) for the 16 hidden units of largest ‖W_j‖, by the
@@ -76,7 +82,7 @@ Example
 >>> x.shape, bool(torch.allclose(lp, m.log_prob(x)))
 (torch.Size([64, 4]), True)
 >>> sorted(m.last_sampling)
-['burn_in', 'chains', 'draws', 'ess', 'rhat', 'tau', 'thin']
+['burn_in', 'chains', 'draws', 'ess', 'rhat', 'start', 'tau', 'thin']
 """
 
 from __future__ import annotations
@@ -87,7 +93,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._ais import ais_log_partition, free_energy, gibbs_sweep, hidden_field
+from ._ais import ais_log_partition, free_energy, gibbs_sweep, hidden_field, visible_given_hidden
 from ._ess import effective_sample_size
 from .base import GenerativeModel, register_model
 
@@ -96,14 +102,13 @@ __all__ = ["RBMModel", "GRADIENTS", "AUTO_EXACT_GRADIENT_TERMS"]
 GRADIENTS = ("auto", "exact", "pcd")
 AUTO_EXACT_GRADIENT_TERMS = 2**12
 """``gradient="auto"`` uses the exact gradient when the exact ln Z sum has at most this many terms."""
-_BLOCK = 2**22  # numbers per block of an exact sum or of the sampling diagnostics
+_BLOCK = 2**18  # numbers per block of an exact sum or of the diagnostics (cache-sized: 2× faster than 2^22)
 _MIN_DRAWS, _TRACED_UNITS = 16, 16
 
 
-def _digits(start: int, stop: int, base: int, width: int, device: torch.device) -> torch.Tensor:
-    """Configurations number start … stop−1 written in ``base`` (most significant first) → (stop − start, width)."""
-    place = base ** torch.arange(width - 1, -1, -1, device=device)
-    return torch.arange(start, stop, device=device)[:, None] // place % base
+def _digits(codes: torch.Tensor, base: int, width: int) -> torch.Tensor:
+    """Configurations numbered ``codes`` (B,) written in ``base``, most significant first → (B, width)."""
+    return codes[:, None] // base ** torch.arange(width - 1, -1, -1, device=codes.device) % base
 
 
 def _positive_ints(**values: Any) -> None:
@@ -184,7 +189,7 @@ class RBMModel(GenerativeModel):
         self.gradient = gradient
         self.last_sampling: dict[str, Any] | None = None
         """Diagnostics of the latest ``sample`` call (module docstring)."""
-        self._log_z_cache: tuple[Any, torch.Tensor, tuple[float, float]] | None = None
+        self._log_z_cache: tuple[Any, ...] | None = None  # (method, weights, (ln Z, error), log weights)
 
     def _parts(self, dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return tuple(p if dtype is None else p.to(dtype) for p in (self.weight, self.visible_bias, self.hidden_bias))
@@ -195,24 +200,25 @@ class RBMModel(GenerativeModel):
 
     # ------------------------------------------------------------ partition function
 
-    def _exact_log_partition(self, side: str, dtype: torch.dtype) -> torch.Tensor:
-        """ln Z by the sum over all hidden (``side="hidden"``) or visible configurations,
-        in blocks, differentiable."""
+    def _log_weights(self, side: str, dtype: torch.dtype) -> torch.Tensor:
+        """Unnormalised ln-probabilities of every configuration of one side, numbered as
+        :func:`_digits` writes them: −F(a) of each visible string (``side="visible"``) or
+        ln Σ_a e^{−E(a, h)} = c·h + Σ_i ln Σ_a e^{b[i, a] + Σ_j h_j W[j, i, a]} of each hidden
+        state; computed in blocks, differentiable."""
         w, b, c = self._parts(dtype)
         n_h, n, k = w.shape
-        dev = w.device
         if side == "visible":
             total, step = k**n, max(1, _BLOCK // (n * n_h))
-            terms = lambda lo, hi: -free_energy(_digits(lo, hi, k, n, dev), w, b, c)  # noqa: E731
+            terms = lambda codes: -free_energy(_digits(codes, k, n), w, b, c)  # noqa: E731
         else:
             total, step = 2**n_h, max(1, _BLOCK // (n * k))
 
-            def terms(lo: int, hi: int) -> torch.Tensor:
-                h = _digits(lo, hi, 2, n_h, dev).to(dtype)
+            def terms(codes: torch.Tensor) -> torch.Tensor:
+                h = _digits(codes, 2, n_h).to(dtype)
                 return h @ c + torch.logsumexp(b + (h @ w.view(n_h, n * k)).view(len(h), n, k), -1).sum(-1)
 
-        blocks = [torch.logsumexp(terms(lo, min(lo + step, total)), 0) for lo in range(0, total, step)]
-        return torch.logsumexp(torch.stack(blocks), 0)
+        return torch.cat([terms(torch.arange(lo, min(lo + step, total), device=w.device))
+                          for lo in range(0, total, step)])
 
     def _ais_base(self) -> torch.Tensor:
         """Normalised log one-site frequencies of the persistent chains (one pseudo-count each)."""
@@ -231,25 +237,27 @@ class RBMModel(GenerativeModel):
         size = {"hidden": 2**self.n_hidden, "visible": self.n_outcomes**self.n_qubits}.get(method, 0)
         if size > self.exact_terms:
             raise ValueError(f"the {method} sum has {size:.3g} terms, more than exact_terms = {self.exact_terms}")
-        seed = self.ais_seed if seed is None else seed
+        tag = (method, self.ais_seed if seed is None else seed) if method == "ais" else (method, None)
         key = torch.cat([t.detach().double().flatten() for t in (*self._parts(), self.chains)])
         cache = self._log_z_cache
-        if cache is not None and cache[0] == (method, seed) and torch.equal(cache[1], key):
+        if cache is not None and cache[0] == tag and torch.equal(cache[1], key):
             return cache[2]
+        log_w = None
         if method == "ais":
-            gen = torch.Generator(device=self.device).manual_seed(seed)
+            gen = torch.Generator(device=self.device).manual_seed(tag[1])
             value = ais_log_partition(*self._parts(torch.float64), self._ais_base(), self.ais_chains, self.ais_betas,
                                       gen)
         else:
-            value = (float(self._exact_log_partition(method, torch.float64)), 0.0)
-        self._log_z_cache = ((method, seed), key, value)
+            log_w = self._log_weights(method, torch.float64)
+            value = (float(torch.logsumexp(log_w, 0)), 0.0)
+        self._log_z_cache = (tag, key, value, log_w)
         return value
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """ln P(x) = −F(x) − ln Z → (B,) (see ``likelihood``)."""
         neg_f = -self.free_energy(x)
-        if self.exact_side and torch.is_grad_enabled() and self.weight.requires_grad:
-            return neg_f - self._exact_log_partition(self.exact_side, neg_f.dtype)
+        if self.gradient == "exact" and torch.is_grad_enabled() and self.weight.requires_grad:
+            return neg_f - torch.logsumexp(self._log_weights(self.exact_side, neg_f.dtype), 0)
         return neg_f - self.log_partition()[0]
 
     # ------------------------------------------------------------ training
@@ -287,19 +295,36 @@ class RBMModel(GenerativeModel):
 
     # ------------------------------------------------------------ sampling
 
+    def _exact_draws(self, m: int, generator: torch.Generator | None) -> torch.Tensor:
+        """m independent draws from P through the enumerated side of the exact ln Z: a ~ P
+        directly, or h ~ p(h) ∝ Σ_a e^{−E(a, h)} and then a | h."""
+        self.log_partition()
+        log_w = self._log_z_cache[3]
+        codes = torch.multinomial((log_w - log_w.max()).exp(), m, replacement=True, generator=generator)
+        if self.exact_side == "visible":
+            return _digits(codes, self.n_outcomes, self.n_qubits)
+        w, b, _ = self._parts()
+        return visible_given_hidden(_digits(codes, 2, self.n_hidden).to(w.dtype), w, b, generator)
+
     @torch.no_grad()
     def sample(
-        self, n: int, generator: torch.Generator | None = None
+        self, n: int, generator: torch.Generator | None = None, *, exact_start: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Draw n strings by block Gibbs (module docstring); reproducible for a given generator
-        on the model's device.  Returns (outcomes (n, N), ln P (n,)) and sets ``last_sampling``."""
+        """Draw n strings by block Gibbs (module docstring), the chains started from exact
+        draws when ln Z is exact and ``exact_start``, else from uniform random strings;
+        reproducible for a given generator on the model's device.  Returns (outcomes (n, N),
+        ln P (n,)) and sets ``last_sampling``."""
         if n <= 0:
             return (torch.empty((0, self.n_qubits), dtype=torch.long, device=self.device),
                     torch.empty(0, device=self.device))
         n_chains = min(self.sample_chains, max(1, n // _MIN_DRAWS))
         draws = -(-n // n_chains)
         parts = self._parts()
-        x = torch.randint(self.n_outcomes, (n_chains, self.n_qubits), generator=generator, device=self.device)
+        start = "exact" if exact_start and self.exact_side else "uniform"
+        if start == "exact":
+            x = self._exact_draws(n_chains, generator)
+        else:
+            x = torch.randint(self.n_outcomes, (n_chains, self.n_qubits), generator=generator, device=self.device)
         for _ in range(self.burn_in):
             x = gibbs_sweep(x, *parts, generator)
         kept = torch.empty((draws, n_chains, self.n_qubits), dtype=torch.long, device=self.device)
@@ -307,7 +332,7 @@ class RBMModel(GenerativeModel):
             for _ in range(self.thin):
                 x = gibbs_sweep(x, *parts, generator)
             kept[t] = x
-        self.last_sampling = {"chains": n_chains, "draws": draws * n_chains, "burn_in": self.burn_in,
+        self.last_sampling = {"chains": n_chains, "start": start, "draws": draws * n_chains, "burn_in": self.burn_in,
                               "thin": self.thin} | self._mixing(kept)
         out = kept.flatten(0, 1)[:n]
         return out, self.log_prob(out)
