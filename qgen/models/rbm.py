@@ -41,10 +41,10 @@ Sampling.  Block Gibbs, h | a ~ Bernoulli(σ(θ(a))) then a_i | h ~ softmax_a(b[
 Σ_j h_j W[j, i, a]), on up to ``sample_chains`` chains, ``burn_in`` sweeps, then one string
 every ``thin`` sweeps (at least 16 per chain).  When ln Z is exact the chains start from
 exact independent draws of P (h from its enumerated marginal p(h) ∝ Σ_a e^{−E(a, h)}, then
-a | h; or a from the enumerated P): each mode of a multimodal P (GHZ) then holds its share
-of the chains, which local Gibbs moves between modes could take arbitrarily long to
-establish, and the burn-in is a safeguard only.  Otherwise (or with ``exact_start=False``)
-they start from uniform random strings.
+a | h; or a from the enumerated P), in equilibrium, so without burn-in: each mode of a
+multimodal P (GHZ) then holds its share of the chains, which local Gibbs moves between
+modes could take arbitrarily long to establish.  Otherwise (or with ``exact_start=False``)
+they start from uniform random strings and run the burn-in first.
 ``sample`` returns the strings and their ln P (exact or estimated, as ``log_prob``), and
 sets ``last_sampling``: chains, draws, ``ess``, ``tau`` and ``rhat`` of the worst of the
 statistics F(a) and σ(θ_j(a)) for the 16 hidden units of largest ‖W_j‖, by the
@@ -111,10 +111,10 @@ def _digits(codes: torch.Tensor, base: int, width: int) -> torch.Tensor:
     return codes[:, None] // base ** torch.arange(width - 1, -1, -1, device=codes.device) % base
 
 
-def _positive_ints(**values: Any) -> None:
+def _check_ints(minimum: int, **values: Any) -> None:
     for key, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"RBM {key} must be an integer ≥ 1, got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+            raise ValueError(f"RBM {key} must be an integer ≥ {minimum}, got {v!r}")
 
 
 @register_model
@@ -163,10 +163,9 @@ class RBMModel(GenerativeModel):
         super().__init__(n_qubits, n_outcomes, n_hidden=n_hidden, gradient=gradient, gibbs_steps=gibbs_steps,
                          n_chains=n_chains, exact_terms=exact_terms, ais_chains=ais_chains, ais_betas=ais_betas,
                          ais_seed=ais_seed, sample_chains=sample_chains, burn_in=burn_in, thin=thin)
-        _positive_ints(n_hidden=n_hidden, gibbs_steps=gibbs_steps, n_chains=n_chains, exact_terms=exact_terms,
+        _check_ints(1, n_hidden=n_hidden, gibbs_steps=gibbs_steps, n_chains=n_chains, exact_terms=exact_terms,
                        ais_chains=ais_chains, ais_betas=ais_betas, sample_chains=sample_chains, thin=thin)
-        if isinstance(burn_in, bool) or not isinstance(burn_in, int) or burn_in < 0 or not isinstance(ais_seed, int):
-            raise ValueError(f"RBM burn_in must be an integer ≥ 0 and ais_seed an integer, got {burn_in!r}, {ais_seed!r}")
+        _check_ints(0, burn_in=burn_in, ais_seed=ais_seed)
         if gradient not in GRADIENTS:
             raise ValueError(f"unknown RBM gradient '{gradient}'; choose one of {', '.join(GRADIENTS)}")
         self.n_hidden, self.gibbs_steps, self.exact_terms = n_hidden, gibbs_steps, exact_terms
@@ -321,18 +320,19 @@ class RBMModel(GenerativeModel):
         draws = -(-n // n_chains)
         parts = self._parts()
         start = "exact" if exact_start and self.exact_side else "uniform"
-        if start == "exact":
-            x = self._exact_draws(n_chains, generator)
+        if start == "exact":  # already in equilibrium, which Gibbs sweeps preserve: no burn-in
+            x, burn_in = self._exact_draws(n_chains, generator), 0
         else:
             x = torch.randint(self.n_outcomes, (n_chains, self.n_qubits), generator=generator, device=self.device)
-        for _ in range(self.burn_in):
+            burn_in = self.burn_in
+        for _ in range(burn_in):
             x = gibbs_sweep(x, *parts, generator)
         kept = torch.empty((draws, n_chains, self.n_qubits), dtype=torch.long, device=self.device)
         for t in range(draws):
             for _ in range(self.thin):
                 x = gibbs_sweep(x, *parts, generator)
             kept[t] = x
-        self.last_sampling = {"chains": n_chains, "start": start, "draws": draws * n_chains, "burn_in": self.burn_in,
+        self.last_sampling = {"chains": n_chains, "start": start, "draws": draws * n_chains, "burn_in": burn_in,
                               "thin": self.thin} | self._mixing(kept)
         out = kept.flatten(0, 1)[:n]
         return out, self.log_prob(out)
