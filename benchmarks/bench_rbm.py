@@ -100,18 +100,19 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     rows: list[dict] = []
+    settings = {"threads": args.threads, "max_time": args.max_time, "samples": args.samples,
+                "eval_samples": args.eval_samples}
     for case in args.cases:
         kind, n = CASES[case]
         ds = simulate(make_target(kind, n=n), pauli4(), args.samples, seed=0, train_log_prob=False)
         for name in args.models.split(","):
             with tempfile.TemporaryDirectory() as d:
                 rows.append(run(case, name, ds, parse_duration(args.max_time), args.eval_samples, Path(d)))
-            save(args.name, {"threads": args.threads, "max_time": args.max_time, "samples": args.samples,
-                             "eval_samples": args.eval_samples, "rows": rows})
+            path = save(args.name, settings | {"rows": rows})
             print(f"{case} {name}: F_c {_cell(rows[-1]['classical_fidelity'])}", flush=True)
     print_table(f"RBM vs RNN, Pauli-4, {args.samples:,} strings, {args.max_time} of training per model",
                 [table_row(r) for r in rows], COLUMNS)
-    print(f"results saved to {save(args.name, {'threads': args.threads, 'max_time': args.max_time, 'samples': args.samples, 'eval_samples': args.eval_samples, 'rows': rows})}")
+    print(f"results saved to {path}")
 
 
 if __name__ == "__main__":

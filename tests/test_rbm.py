@@ -215,7 +215,8 @@ def test_exact_gradient_matches_closed_form_and_finite_differences(n, k, n_hidde
     assert model.gradient == "exact"
     x = torch.randint(k, (50, n), generator=torch.Generator().manual_seed(0))
     model.loss(x).backward()
-    for param, ref in zip((model.weight, model.visible_bias, model.hidden_bias), closed_form_gradient(model, x.numpy())):
+    reference = closed_form_gradient(model, x.numpy())
+    for param, ref in zip((model.weight, model.visible_bias, model.hidden_bias), reference):
         np.testing.assert_allclose(param.grad.numpy(), ref, atol=1e-10)
     with torch.no_grad():  # central differences of the brute-force NLL, on three entries
         for index in [(0, 0, 0), (n_hidden - 1, n - 1, k - 1), (1, 1, 2)]:
@@ -280,7 +281,8 @@ def test_learns_ghz3_pauli4_data(gradient, tmp_path):
     logged = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
     assert ({"train_free_energy_data", "train_free_energy_chains"} <= set(logged)) == (gradient == "pcd")
     if gradient == "pcd":
-        assert logged["train_nll"] == pytest.approx(logged["train_free_energy_data"] - logged["train_free_energy_chains"])
+        gap = logged["train_free_energy_data"] - logged["train_free_energy_chains"]
+        assert logged["train_nll"] == pytest.approx(gap)
     best, _ = load_model(tmp_path)  # the validation score is the exact NLL of the saved weights
     with torch.no_grad():
         val_nll = float(-best.log_prob(torch.as_tensor(ds.val, dtype=torch.long)).mean())
@@ -289,12 +291,13 @@ def test_learns_ghz3_pauli4_data(gradient, tmp_path):
 
 @pytest.mark.slow
 def test_long_exact_training_leaves_the_ghz3_mixture(tmp_path):
-    """Full-batch-like steps (batch 2,000, 150 epochs ≈ 1,350 steps) past the plateau at
-    the incoherent mixture (KL 0.028): KL(P‖q) < 0.015."""
+    """Enough steps (batch 1,000, constant lr 3e-2, 200 epochs = 3,600 steps) to leave the
+    plateau at the incoherent mixture (KL 0.028), which lasts ~2,000 steps: KL(P‖q) < 0.015
+    (measured 0.006)."""
     ds, p = ghz3_data()
     torch.manual_seed(0)
     model = create_model("rbm", 3, 4, n_hidden=16)
-    cfg = TrainConfig.from_preset("rbm", epochs=150, lr=0.03, batch_size=2000, schedule="constant", patience=None)
+    cfg = TrainConfig.from_preset("rbm", epochs=200, lr=0.03, batch_size=1000, schedule="constant", patience=None)
     train(model, ds.train, ds.val, cfg, tmp_path, progress=False)
     assert kl_to(model, p, 3) < 0.015
 
