@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from badinput.corpus import CASES, DATA, TARGET, Case, build_base
 from click.testing import CliRunner
-from qgen.cli import cli
 
+from qgen.cli import cli
 from qgen.datasets import DatasetError, FormatError, import_records
 from qgen.datasets.hdf5 import read_dataset, read_header, read_samples
 from qgen.measurements import POVM, POVMError

@@ -8,8 +8,8 @@ import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from qgen.cli import cli
 
+from qgen.cli import cli
 from qgen.datasets.hdf5 import read_dataset, read_samples
 
 

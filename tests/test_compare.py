@@ -3,8 +3,8 @@
 import json
 
 from click.testing import CliRunner
-from qgen.cli import cli
 
+from qgen.cli import cli
 from qgen.datasets import simulate
 from qgen.datasets.hdf5 import write_dataset
 from qgen.measurements import pauli4, probabilities, sample

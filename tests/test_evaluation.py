@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from qgen.cli import cli
 
+from qgen.cli import cli
 from qgen.datasets import Dataset, attach_target, simulate
 from qgen.datasets.hdf5 import read_dataset
 from qgen.measurements import pauli4, probabilities

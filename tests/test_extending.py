@@ -12,8 +12,7 @@ import torch
 from scipy import stats
 
 from qgen.models import MODELS, AutoregressiveModel, GenerativeModel, create_model, register_model
-from qgen.training import Callback, Schedule, TrainConfig, get_schedule, register_schedule, train
-from qgen.training.schedule import SCHEDULES
+from qgen.training import SCHEDULES, Callback, Schedule, TrainConfig, get_schedule, register_schedule, train
 
 
 def _data(n: int, seed: int = 0) -> np.ndarray:

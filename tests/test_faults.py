@@ -26,9 +26,9 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from qgen.cli import cli
 from safetensors import safe_open
 
+from qgen.cli import cli
 from qgen.datasets.hdf5 import read_dataset
 from qgen.training import load_model
 

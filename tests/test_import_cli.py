@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from qgen.cli import cli
 from test_importers import SHARED, lab_pauli_records, write_records
 
+from qgen.cli import cli
 from qgen.datasets import read_pauli_records
 from qgen.datasets.hdf5 import read_dataset
 from qgen.measurements import log_prob, pauli4, sample

@@ -9,13 +9,12 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from qgen.cli import cli
 
+from qgen.cli import cli
 from qgen.datasets import read_samples, simulate, write_dataset
 from qgen.errors import ArgumentError
 from qgen.measurements import POVM, pauli4
-from qgen.targets import RECIPES, SOLVER_PARAMS, Param, Recipe, make_target, parse_target, register_recipe
-from qgen.targets.builders import ghz
+from qgen.targets import RECIPES, SOLVER_PARAMS, Param, Recipe, ghz, make_target, parse_target, register_recipe
 from qgen.training import load_model, stored_povm
 from qgen.workflows import RUN_FILE, fit
 

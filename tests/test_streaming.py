@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from qgen.cli.main import cli
 
+from qgen.cli.main import cli
 from qgen.datasets import Dataset, DatasetError
 from qgen.datasets.hdf5 import write_dataset
 from qgen.measurements import pauli4

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from qgen.cli import cli
 
 import qgen.workflows.sweeps as sweep_module
+from qgen.cli import cli
 from qgen.datasets import Dataset, simulate
 from qgen.datasets.hdf5 import write_dataset
 from qgen.measurements import pauli4

@@ -273,7 +273,7 @@ def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, mo
 
 SMALL = {"rnn": {"hidden": 8, "n_layers": 1, "embed": 4}, "transformer": {"d_model": 8, "n_heads": 2, "d_ff": 16,
          "n_layers": 1}, "flow": {"n_layers": 2, "hidden": 8}, "vae": {"hidden": 8, "latent": 2, "n_importance": 4},
-         "gan": {"hidden": 8, "noise": 4}}
+         "gan": {"hidden": 8, "noise": 4}, "rbm": {"n_hidden": 4}}
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
@@ -336,8 +336,8 @@ def test_amp_is_refused_where_it_cannot_apply(tmp_path):
 @pytest.mark.parametrize("amp", [None, "bf16", "fp16"])
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_every_backend_trains_and_samples_on_cuda(name, amp, tmp_path):
-    if name == "gan" and amp:
-        pytest.skip("the GAN trains with its own step, in float32")
+    if name in ("gan", "rbm") and amp:
+        pytest.skip("the GAN and the RBM train with their own step, in float32")
     data = product_data(2_000, seed=3)[:, :5]
     torch.manual_seed(0)
     model = create_model(name, 5, 4, **SMALL[name])

@@ -19,6 +19,7 @@ from .autoregressive import AutoregressiveModel
 from .base import LIKELIHOODS, MODELS, GenerativeModel, register_model
 from .flow import FlowModel
 from .gan import GANModel
+from .rbm import RBMModel
 from .rnn import RNNModel
 from .transformer import TransformerModel
 from .vae import VAEModel
@@ -26,6 +27,7 @@ from .vae import VAEModel
 __all__ = [
     "GenerativeModel", "AutoregressiveModel", "MODELS", "LIKELIHOODS", "register_model", "get_model", "create_model",
     "training_preset", "RNNModel", "VAEModel", "GANModel", "TransformerModel", "FlowModel",
+    "RBMModel",
 ]
 
 

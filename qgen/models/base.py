@@ -86,9 +86,10 @@ class GenerativeModel(torch.nn.Module):
     overridden where a backend has it; nothing is discovered by looking for attributes.
 
     * ``likelihood`` (``"exact"`` | ``"estimate"`` | ``"none"``): what ``log_prob`` means.
-      A class default; a model whose likelihood depends on its size may set its own.
+      A class default; a model whose likelihood depends on its size sets its own (the RBM).
     * ``loss_name`` / ``val_name``: what ``loss`` and ``val_loss`` compute; the trainer logs
-      them as ``train_<loss_name>`` and ``val_<val_name>`` (``"nll"`` for both by default).
+      them as ``train_<loss_name>`` and ``val_<val_name>`` (``"nll"`` for both by default;
+      instance attributes where they depend on the configuration).
     * ``shardable_loss``: ``loss(x, generator=None)`` is the mean over the strings of x of a
       term that depends on that string alone, and any random numbers it draws come from
       ``generator``; the CPU trainer then splits a batch over threads
@@ -105,8 +106,8 @@ class GenerativeModel(torch.nn.Module):
 
     name: ClassVar[str]
     likelihood: str
-    loss_name: ClassVar[str] = "nll"
-    val_name: ClassVar[str] = "nll"
+    loss_name: str = "nll"
+    val_name: str = "nll"
     shardable_loss: bool = False
     own_training_step: ClassVar[bool] = False
     exact_state: ClassVar[bool] = False

@@ -31,10 +31,10 @@ import h5py
 import numpy as np
 import torch
 from click.testing import CliRunner
-from qgen.cli import cli
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from qgen.cli import cli
 from qgen.datasets import simulate
 from qgen.datasets.hdf5 import write_dataset, write_samples
 from qgen.measurements import pauli4, pauli6, trine
