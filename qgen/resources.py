@@ -18,7 +18,6 @@ The estimators (N qubits, K POVM outcomes, χ bond dimension, n strings):
                                        blocks in flight; streamed to a file: one HDF5
                                        chunk instead of all n
 :func:`estimate_dataset_file`          disk: a lower bound on the compressed file size
-:func:`estimate_dense_state`           2^N (vector) or 4^N (density matrix) complex128
 :func:`estimate_mps`                   N·2χ² amplitudes
 :func:`estimate_hamiltonian`           the Python objects of T Pauli terms
 :func:`estimate_sparse_hamiltonian`    the CSR matrix (2^N × distinct flip masks
@@ -52,7 +51,7 @@ import numpy as np
 
 __all__ = [
     "ResourceError", "available_memory", "format_bytes", "check_memory", "check_disk", "estimate_simulate",
-    "estimate_dataset_file", "estimate_dense_state", "estimate_mps", "estimate_hamiltonian",
+    "estimate_dataset_file", "estimate_mps", "estimate_hamiltonian",
     "estimate_sparse_hamiltonian", "estimate_exact_ground_state", "estimate_dmrg", "estimate_enumeration",
     "estimate_model_sampling", "estimate_training_data", "check_simulate",
 ]
@@ -194,16 +193,6 @@ def estimate_dataset_file(n_samples: int, n_qubits: int, povm_elements: np.ndarr
     lam = float(np.linalg.eigvalsh(np.asarray(povm_elements)).max())
     bits = -np.log2(lam) if lam > 0 else 0.0
     return int(_size(n_samples, "n_samples") * _size(n_qubits, "n_qubits") * bits / 8)
-
-
-def estimate_dense_state(n_qubits: int, *, density_matrix: bool = False) -> int:
-    """complex128 state vector 2^N (density matrix 4^N), twice (a normalised copy).
-
-    >>> format_bytes(estimate_dense_state(24))
-    '512.0 MiB'
-    """
-    dim = 2 ** _size(n_qubits, "n_qubits")
-    return 2 * 16 * (dim * dim if density_matrix else dim)
 
 
 def estimate_mps(n_qubits: int, bond_dim: int) -> int:

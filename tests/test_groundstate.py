@@ -369,3 +369,23 @@ def test_gap_to_dict_is_json_and_arguments_checked():
         excited_state(tfim(6), ground=ground_state(tfim(5)))
     with pytest.raises(ValueError, match="exact_max_qubits"):
         spectral_gap(tfim(17), method="exact")
+
+
+def test_quimb_still_has_what_the_dmrg_subclass_overrides_and_reads():
+    """qgen's DMRG subclasses quimb's DMRG2 (discarded weights, projector penalties); a quimb
+    release that renames or re-signs these members would break it, and this says which."""
+    import inspect
+
+    import quimb.tensor as qtn
+
+    from qgen.targets import random_mps
+    from qgen.targets.solvers import QUIMB_DMRG_HOOKS
+
+    for name, params in QUIMB_DMRG_HOOKS.items():
+        assert tuple(inspect.signature(getattr(qtn.DMRG2, name)).parameters) == params, name
+    solver = qtn.DMRG2(tfim(4).to_mpo(), bond_dims=[2], p0=random_mps(4, 2, seed=0, real=True).to_quimb())
+    for attr in ("_k", "_b", "ham", "energies", "opts"):
+        assert hasattr(solver, attr), attr
+    assert solver._b.site_ind_id == solver.ham.lower_ind_id  # penalty kets take the bra's indices
+    assert callable(solver._k.right_canonize) and callable(solver._k.left_canonize)
+    assert hasattr(qtn, "MovingEnvironment")

@@ -28,8 +28,8 @@ from qgen.targets.hamiltonians import Hamiltonian
 from qgen.targets.states import MPS, DenseState
 
 __all__ = [
-    "GroundState", "dmrg", "exact_ground_state", "exact_result", "lowest_eigenvector", "mps_energy_variance",
-    "sparse_matrix",
+    "GroundState", "QUIMB_DMRG_HOOKS", "dmrg", "exact_ground_state", "exact_result", "lowest_eigenvector",
+    "mps_energy_variance", "sparse_matrix",
 ]
 
 
@@ -110,6 +110,17 @@ def exact_ground_state(H: Hamiltonian, seed: int) -> GroundState:
     return exact_result(mat, lowest_eigenvector(mat, seed))
 
 
+QUIMB_DMRG_HOOKS = {
+    "_update_local_state": ("self", "i", "update_opts"),
+    "_update_local_state_2site": ("self", "i", "direction", "compress_opts"),
+    "form_local_ops": ("self", "i", "dims", "lix", "uix"),
+    "sweep": ("self", "direction", "canonize", "verbosity", "update_opts"),
+}
+"""The methods of ``quimb.tensor.DMRG2`` that :func:`dmrg` overrides, with their parameter
+names; besides them it reads the solver's ``_k`` (ket), ``_b`` (bra), ``ham``,
+``energies`` and ``opts``."""
+
+
 def dmrg(
     H: Hamiltonian,
     bond_dims: tuple[int, ...],
@@ -123,7 +134,6 @@ def dmrg(
     """Two-site DMRG of H + weight Σ_p |p⟩⟨p| (``penalty``: states to stay orthogonal
     to); the returned energy and variance are those of H alone."""
     import quimb.tensor as qtn
-    from quimb.tensor.tn1d.dmrg import MovingEnvironment
 
     class _DMRG2(qtn.DMRG2):
         """quimb's DMRG2 recording the discarded weight of every two-site update (the
@@ -131,7 +141,12 @@ def dmrg(
         split), with optional projector penalties: the two-site effective Hamiltonian
         gets + w |φ⟩⟨φ| with φ the projection of a penalty state |p⟩ onto the current
         two-site space, ⟨ψ|p⟩ contracted through overlap environments that move with
-        the sweep like the energy environments."""
+        the sweep like the energy environments.
+
+        What this relies on beyond quimb's public API is exactly :data:`QUIMB_DMRG_HOOKS`:
+        the solver's ket and bra (``_k``, ``_b``) and the per-site update
+        ``_update_local_state[_2site]``; tests/test_groundstate.py checks that quimb still
+        has them with these signatures."""
 
         def sweep(self, direction, canonize=True, verbosity=0, **update_opts):
             self.discarded = []
@@ -140,7 +155,7 @@ def dmrg(
                     {"R": self._k.right_canonize, "L": self._k.left_canonize}[direction](bra=self._b)
                     canonize = False
                 begin = "left" if direction == "R" else "right"
-                self.overlaps = [MovingEnvironment(self._b | p, begin=begin, bsz=2) for p in kets]
+                self.overlaps = [qtn.MovingEnvironment(self._b | p, begin=begin, bsz=2) for p in kets]
             return super().sweep(direction, canonize, verbosity, **update_opts)
 
         def _update_local_state(self, i, **update_opts):
@@ -176,7 +191,7 @@ def dmrg(
     solver = _DMRG2(mpo, bond_dims=list(bond_dims), cutoffs=cutoff, p0=p0)
     kets = []
     for p in penalty:
-        ket = p.to_quimb().reindex_sites(solver._b.site_ind_id)
+        ket = p.to_quimb().reindex_sites(solver.ham.lower_ind_id)  # the bra's indices
         ket.add_tag("_PENALTY")
         kets.append(ket)
     if penalty:
