@@ -36,7 +36,8 @@ def _recipe_options(command):
 @cli.command()
 @click.argument("kind", type=click.Choice(list(RECIPES), case_sensitive=False))
 @click.option("--n", "n", type=int, help="Number of qubits (lattices: from their sizes).")
-@click.option("--noise", type=float, default=0.0, help="Local depolarizing strength p on every qubit.")
+@click.option("--noise", default="0", help="Local depolarizing strength p on every qubit, or one per qubit "
+                                          "separated by '/' (e.g. 0/0/0.2/0).")
 @_recipe_options
 @click.option("--povm", type=click.Choice(POVM_NAMES, case_sensitive=False), default="pauli4")
 @click.option("--samples", type=int, default=100_000, help="Number of measurement strings.")

@@ -50,6 +50,9 @@ class Dataset:
             raise DatasetError(f"outcomes must be integers, got {o.dtype}")
         if o.min() < 0 or o.max() >= self.povm.n_outcomes:
             raise DatasetError(f"outcomes must lie in [0, {self.povm.n_outcomes - 1}] for POVM '{self.povm.name}'")
+        if self.povm.per_qubit and self.povm.n_sites != o.shape[1]:
+            raise DatasetError(f"POVM '{self.povm.name}' has elements for {self.povm.n_sites} qubits, the outcomes "
+                               f"{o.shape[1]}")
         self.outcomes = o.astype(np.uint8, copy=False)
         self.split = _check_split(self.split, o.shape[0])
         if self.log_prob is not None:

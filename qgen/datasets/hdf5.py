@@ -1,23 +1,31 @@
 """The self-describing HDF5 file format of qgen datasets.
 
-Schema (version 1; every metadata value is HDF5 scalar/array data or a JSON string —
+Schema (version 2; every metadata value is HDF5 scalar/array data or a JSON string —
 nothing is pickled or evaluated)::
 
-    /                  attrs  format = "qgen-dataset", schema_version = 1, qgen_version,
+    /                  attrs  format = "qgen-dataset", schema_version = 2, qgen_version,
                               created (ISO 8601, UTC), seed (−1 if none), n_qubits,
                               n_outcomes, split = [n_train, n_val, n_test] (contiguous, in
                               that order), meta (JSON)
     /outcomes          uint8 (n_samples, n_qubits), chunked + gzip
     /log_prob          float64 (n_samples,): exact ln P(a); NaN where not computed
-    /povm              attrs  name;  /povm/elements complex128 (K, 2, 2)
+    /povm              attrs  name;  /povm/elements complex128 (K, 2, 2), or
+                              (N, K, 2, 2): one POVM per qubit (a device's
+                              readout-corrected POVMs, :mod:`qgen.measurements.readout`)
     /target            (optional) attrs name, params (JSON), info (JSON: ground-state
                               certificate), hamiltonian (JSON, "" if none), kind
-                              ("mps" | "vector" | "density_matrix"), noise
+                              ("mps" | "vector" | "density_matrix"), noise (a number, or
+                              float64 (N,): one depolarizing strength per qubit)
     /target/tensors/0…N−1   MPS tensors (chi_l, 2, chi_r)     (kind "mps")
     /target/state            dense vector or density matrix    (other kinds)
 
+Version 1 (qgen ≤ 0.1: one POVM for all qubits, one noise strength) reads unchanged.
+
 Files are written atomically (temporary file in the same directory, then rename) and
 validated on reading; any problem is a :class:`DatasetError` with a one-line message.
+A file qgen reads may come from anyone: links to other files (external links), soft
+links, virtual datasets and datasets stored in external raw files are refused, so that
+reading a dataset never opens another file on the machine.
 
 Example
 -------
@@ -59,11 +67,12 @@ from qgen.targets.target import Target
 
 __all__ = [
     "DatasetHeader", "write_dataset", "read_dataset", "read_header", "write_samples", "read_samples", "write_parts",
-    "default_chunk_rows", "timestamp", "SCHEMA_VERSION", "FORMAT",
+    "default_chunk_rows", "timestamp", "SCHEMA_VERSION", "READABLE_VERSIONS", "FORMAT",
 ]
 
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 FORMAT = "qgen-dataset"
 
 
@@ -140,7 +149,7 @@ def _write_target(g: h5py.Group, t: Target) -> None:
         params=json.dumps(t.params),
         info=json.dumps(t.info),
         hamiltonian=json.dumps(t.hamiltonian.to_dict()) if t.hamiltonian is not None else "",
-        noise=float(t.noise),
+        noise=np.asarray(t.noise, dtype=float),
     )
     if isinstance(t.state, MPS):
         g.attrs["kind"] = "mps"
@@ -164,7 +173,8 @@ def _json_attr(node, key: str):
 
 def _read_target(g: h5py.Group) -> Target:
     kind = str(g.attrs.get("kind", ""))
-    noise = float(g.attrs.get("noise", 0.0))
+    noise = np.asarray(g.attrs.get("noise", 0.0), dtype=float)
+    noise = float(noise) if noise.ndim == 0 else tuple(noise.tolist())
     if kind == "mps":
         tg = g["tensors"]
         n = len(tg)
@@ -216,6 +226,7 @@ def _reading(path: Path) -> Iterator[h5py.File]:
         raise DatasetError(f"'{path}' is not a readable HDF5 file (truncated or corrupt?)") from None
     try:
         with f:
+            _refuse_outside_references(f, path)
             yield f
     except DatasetError as e:
         raise DatasetError(str(e).replace("\n", " ")) from None
@@ -226,13 +237,31 @@ def _reading(path: Path) -> Iterator[h5py.File]:
         raise DatasetError(f"'{path}' is invalid: {msg}") from None
 
 
+def _refuse_outside_references(group: h5py.Group, path: Path) -> None:
+    """Every object of the file must be stored in the file itself: no external or soft
+    links, virtual datasets, or datasets whose data live in external raw files."""
+    for name in group:
+        link = group.get(name, getlink=True)
+        where = f"{group.name.rstrip('/')}/{name}"
+        if not isinstance(link, h5py.HardLink):
+            raise DatasetError(f"'{path}': '{where}' is a {type(link).__name__}; qgen reads only objects stored in "
+                               "the file itself")
+        obj = group[name]
+        if isinstance(obj, h5py.Group):
+            _refuse_outside_references(obj, path)
+        elif isinstance(obj, h5py.Dataset) and (obj.is_virtual or obj.external):
+            raise DatasetError(f"'{path}': '{where}' is stored outside the file (virtual or external dataset); "
+                               "qgen reads only data stored in the file itself")
+
+
 def _header(f: h5py.File, path: Path) -> DatasetHeader:
     """Check format, version, fields, shapes, dtype and POVM of an open dataset file."""
     if f.attrs.get("format") != FORMAT:
         raise DatasetError(f"'{path}' is not a qgen dataset (no format='{FORMAT}' attribute)")
     version = int(f.attrs.get("schema_version", -1))
-    if version != SCHEMA_VERSION:
-        raise DatasetError(f"'{path}' has schema version {version}; this qgen reads version {SCHEMA_VERSION}")
+    if version not in READABLE_VERSIONS:
+        raise DatasetError(f"'{path}' has schema version {version}; this qgen reads versions "
+                           f"{', '.join(map(str, READABLE_VERSIONS))}")
     for key in ("outcomes", "log_prob", "povm/elements"):
         if key not in f:
             raise DatasetError(f"'{path}' lacks the '{key}' field")
@@ -244,6 +273,7 @@ def _header(f: h5py.File, path: Path) -> DatasetHeader:
     if int(f.attrs.get("n_qubits", -1)) != outcomes.shape[1]:
         raise DatasetError(f"'{path}': n_qubits attribute disagrees with the outcomes' shape")
     povm = POVM(str(f["povm"].attrs.get("name", "custom")), f["povm/elements"][()])
+    povm.check_sites(outcomes.shape[1])
     if int(f.attrs.get("n_outcomes", -1)) != povm.n_outcomes:
         raise DatasetError(f"'{path}': n_outcomes attribute disagrees with the POVM")
     seed = int(f.attrs.get("seed", -1))
@@ -304,10 +334,7 @@ def write_samples(path: str | os.PathLike, outcomes: np.ndarray, log_q: np.ndarr
 
 def read_samples(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, dict]:
     """(outcomes, model ln q, meta) from a :func:`write_samples` file."""
-    try:
-        with h5py.File(path, "r") as f:
-            if f.attrs.get("format") != SAMPLES_FORMAT:
-                raise DatasetError(f"'{path}' is not a qgen samples file")
-            return f["outcomes"][()], f["log_prob"][()], json.loads(f.attrs["meta"])
-    except (OSError, KeyError, json.JSONDecodeError) as e:
-        raise DatasetError(f"'{path}' is not a readable samples file: {str(e).splitlines()[0]}") from None
+    with _reading(Path(path)) as f:
+        if f.attrs.get("format") != SAMPLES_FORMAT:
+            raise DatasetError(f"'{path}' is not a qgen samples file")
+        return f["outcomes"][()], f["log_prob"][()], _json_attr(f, "meta")

@@ -2,9 +2,9 @@
 log P(a), quantum fidelities and exact observables.
 
 For a batch of strings ``idx[b] = (o_1 … o_N)`` into a table of single-qubit operators
-``ops[k]``, :func:`expect_products` returns
+``ops[k]`` (or one table per qubit, ``ops[i, k]``), :func:`expect_products` returns
 
-    e_b = Tr[(ops[o_1] ⊗ … ⊗ ops[o_N]) ρ]
+    e_b = Tr[(ops[o_1] ⊗ … ⊗ ops[o_N]) ρ]      (or Tr[(ops[0, o_1] ⊗ … ⊗ ops[N−1, o_N]) ρ])
 
 for any qgen state (pure MPS, dense vector or density matrix, each optionally
 depolarized — the noise channel is applied to the operators, see
@@ -36,7 +36,7 @@ import numba
 import numpy as np
 
 from qgen._chunks import chunked_map
-from qgen.targets.states import MPS, DenseState, State, depolarize_ops
+from qgen.targets.states import MPS, DenseState, State, site_operators
 
 if TYPE_CHECKING:
     import torch
@@ -87,10 +87,15 @@ def _mps_site(env: np.ndarray, a_first: np.ndarray, a_second: np.ndarray, op: np
     return _gemm_leading(a_second.reshape(l2 * 2, r2).T, u).reshape(r2, r1, b)
 
 
+def _per_string(ops: np.ndarray, idx: np.ndarray):
+    """(N, B, 2, 2): the operator of string b on qubit i, from one table or one per qubit."""
+    return ops[idx.T] if ops.ndim == 3 else ops[np.arange(len(ops))[:, None], idx.T]
+
+
 def _mps_expect(mps: MPS, ops: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Unnormalised ⟨ψ|⊗ ops[idx[b]]|ψ⟩ for every row b."""
     tensors = mps.tensors
-    opsb = ops[idx.T]  # (N, B, 2, 2): opsb[i, b] = ops[idx[b, i]]
+    opsb = _per_string(ops, idx)  # (N, B, 2, 2): opsb[i, b] = ops[idx[b, i]]
     env = np.ones((1, 1, idx.shape[0]), dtype=np.complex128)
     bra_first = True
     for i, a in enumerate(tensors):
@@ -109,7 +114,7 @@ def _mps_expect_torch(mps: MPS, ops: np.ndarray, idx: np.ndarray, device: str | 
     as a broadcast product."""
     import torch
 
-    opsb = torch.as_tensor(ops, device=device)[torch.as_tensor(idx.T.astype(np.int64), device=device)]  # (N, B, 2, 2)
+    opsb = torch.as_tensor(_per_string(ops, idx), device=device)  # (N, B, 2, 2)
     b = idx.shape[0]
     env = torch.ones((1, 1, b), dtype=torch.complex128, device=device)
     for a_np, o in zip(mps.tensors, opsb):
@@ -127,11 +132,13 @@ def _mps_expect_torch(mps: MPS, ops: np.ndarray, idx: np.ndarray, device: str | 
 
 def operator_table(state: DenseState | MPS, ops: np.ndarray) -> np.ndarray:
     """Dense table T[o_1, …, o_N] = Tr[(ops[o_1] ⊗ … ⊗ ops[o_N]) ρ] of all K^N strings
-    (small N only: K^N ≤ ``DENSE_TABLE_MAX``).  Independent of the MPS sweep: it
-    contracts the density matrix one qubit at a time.
+    (small N only: K^N ≤ ``DENSE_TABLE_MAX``); ``ops`` (K, 2, 2) or one table per qubit
+    (N, K, 2, 2).  Independent of the MPS sweep: it contracts the density matrix one qubit
+    at a time.
     """
-    ops = depolarize_ops(np.asarray(ops, dtype=complex), state.noise)
-    n, k = state.n_qubits, ops.shape[0]
+    n = state.n_qubits
+    ops = site_operators(np.asarray(ops, dtype=complex), state.noise, n)
+    k = ops.shape[-3]
     if k**n > DENSE_TABLE_MAX:
         raise ValueError(f"a table of {k}^{n} entries is too large (limit {DENSE_TABLE_MAX:.0e})")
     if isinstance(state, MPS):
@@ -144,7 +151,7 @@ def operator_table(state: DenseState | MPS, ops: np.ndarray) -> np.ndarray:
     for i in range(n):
         rest = 2 ** (n - i - 1)
         t = t.reshape(t.shape[0], 2, rest, 2, rest)
-        t = np.einsum("xsaub,kus->xkab", t, ops, optimize=True).reshape(-1, rest, rest)
+        t = np.einsum("xsaub,kus->xkab", t, ops[i] if ops.ndim == 4 else ops, optimize=True).reshape(-1, rest, rest)
     return t.reshape((k,) * n)
 
 
@@ -162,7 +169,7 @@ def expect_products(
     Parameters
     ----------
     state : MPS or DenseState (noise included).
-    ops : (K, 2, 2) single-qubit operators.
+    ops : (K, 2, 2) single-qubit operators, or (N, K, 2, 2): one table per qubit.
     idx : (B, N) integer array of indices into ``ops``.
     chunk_size : strings contracted together; bounds the memory (≈ 80 χ² bytes per string
         and worker).  Default 256 (small chunks keep the environments in cache); with a
@@ -181,10 +188,10 @@ def expect_products(
     idx = np.asarray(idx)
     if idx.ndim != 2 or idx.shape[1] != state.n_qubits:
         raise ValueError(f"strings must have shape (B, {state.n_qubits}), got {idx.shape}")
-    if idx.size and (idx.min() < 0 or idx.max() >= ops.shape[0]):
-        raise ValueError(f"string entries must lie in [0, {ops.shape[0] - 1}]")
+    if idx.size and (idx.min() < 0 or idx.max() >= ops.shape[-3]):
+        raise ValueError(f"string entries must lie in [0, {ops.shape[-3] - 1}]")
     if isinstance(state, DenseState):
-        table_size = ops.shape[0] ** state.n_qubits
+        table_size = ops.shape[-3] ** state.n_qubits
         # the full table pays off when it is not much larger than the batch (mixed states need it)
         if table_size <= DENSE_TABLE_MAX and (state.data.ndim == 2 or table_size <= 64 * max(len(idx), 1024)):
             table = operator_table(state, ops)
@@ -192,7 +199,7 @@ def expect_products(
         if state.data.ndim != 1:
             raise ValueError(f"a {state.n_qubits}-qubit density matrix is too large to measure")
         state = state.to_mps()
-    ops = depolarize_ops(ops, state.noise)
+    ops = site_operators(ops, state.noise, state.n_qubits)
     if device is None:
         parts = chunked_map(lambda a, b: _mps_expect(state, ops, idx[a:b]), idx.shape[0], chunk_size or 256,
                             workers, progress, "exact log P")

@@ -44,13 +44,19 @@ def _proj(v) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class POVM:
-    """A validated single-qubit POVM.
+    """A validated single-qubit POVM, the same on every qubit or one per qubit.
 
     Parameters
     ----------
     name : label stored with datasets (``"pauli4"``, ``"tetra"``, … or any custom name).
-    elements : array ``(K, 2, 2)``, Hermitian, positive semidefinite, summing to I.
+    elements : array ``(K, 2, 2)`` (every qubit measured alike) or ``(N, K, 2, 2)`` (qubit
+        i measured with ``elements[i]``: a device's readout-corrected POVMs, see
+        :mod:`qgen.measurements.readout`); each element Hermitian, positive semidefinite,
+        summing to I on every qubit.
     atol : tolerance of the checks.
+
+    The derived arrays (``overlap``, ``duals``, ``pauli_table``) carry the same leading
+    qubit axis as ``elements`` when there is one.
     """
 
     name: str
@@ -68,60 +74,86 @@ class POVM:
         except (TypeError, ValueError) as e:
             raise POVMError(f"POVM '{self.name}': elements are not an array of numbers "
                             f"({str(e).splitlines()[0]})") from None
-        if m.ndim != 3 or m.shape[1:] != (2, 2) or m.shape[0] < 2:
-            raise POVMError(f"POVM '{self.name}': elements must have shape (K≥2, 2, 2), got {m.shape}")
-        if m.shape[0] > 255:
+        if m.ndim not in (3, 4) or m.shape[-2:] != (2, 2) or m.shape[-3] < 2 or (m.ndim == 4 and not len(m)):
+            raise POVMError(f"POVM '{self.name}': elements must have shape (K≥2, 2, 2) or (N≥1, K≥2, 2, 2), "
+                            f"got {m.shape}")
+        if m.shape[-3] > 255:
             raise POVMError(f"POVM '{self.name}': at most 255 outcomes (stored as uint8)")
         if not np.all(np.isfinite(m)):
             raise POVMError(f"POVM '{self.name}': elements contain NaN or infinite entries")
-        herm_err = np.abs(m - m.conj().transpose(0, 2, 1)).max()
+        where = (lambda idx: f"qubit {idx[0]}, element {idx[1]}") if m.ndim == 4 else (lambda idx: f"element {idx[0]}")
+        herm_err = np.abs(m - m.conj().swapaxes(-1, -2)).max()
         if herm_err > self.atol:
             raise POVMError(f"POVM '{self.name}': element(s) not Hermitian (error {herm_err:.2e})")
-        m = (m + m.conj().transpose(0, 2, 1)) / 2
-        min_eig = np.linalg.eigvalsh(m).min(axis=1)
+        m = (m + m.conj().swapaxes(-1, -2)) / 2
+        min_eig = np.linalg.eigvalsh(m)[..., 0]
         if min_eig.min() < -self.atol:
-            bad = int(np.argmin(min_eig))
-            raise POVMError(
-                f"POVM '{self.name}': element {bad} is not positive semidefinite "
-                f"(eigenvalue {min_eig[bad]:.3g})"
-            )
-        sum_err = np.abs(m.sum(axis=0) - np.eye(2)).max()
+            bad = np.unravel_index(np.argmin(min_eig), min_eig.shape)
+            raise POVMError(f"POVM '{self.name}': {where(bad)} is not positive semidefinite "
+                            f"(eigenvalue {min_eig[bad]:.3g})")
+        sum_err = np.abs(m.sum(axis=-3) - np.eye(2)).max()
         if sum_err > self.atol:
             raise POVMError(f"POVM '{self.name}': elements do not sum to the identity (error {sum_err:.2e})")
         object.__setattr__(self, "elements", m)
 
     @property
     def n_outcomes(self) -> int:
-        return self.elements.shape[0]
+        return self.elements.shape[-3]
+
+    @property
+    def per_qubit(self) -> bool:
+        """True when each qubit has its own POVM (``elements`` of shape (N, K, 2, 2))."""
+        return self.elements.ndim == 4
+
+    @property
+    def n_sites(self) -> int | None:
+        """N for a per-qubit POVM, None for one that fits any number of qubits."""
+        return len(self.elements) if self.per_qubit else None
+
+    def check_sites(self, n_qubits: int) -> None:
+        """A one-line error unless this POVM can measure ``n_qubits`` qubits."""
+        if self.per_qubit and self.n_sites != n_qubits:
+            raise POVMError(f"POVM '{self.name}' has elements for {self.n_sites} qubits, not {n_qubits}")
+
+    def site_elements(self, n_qubits: int) -> np.ndarray:
+        """The elements of every qubit, (N, K, 2, 2)."""
+        self.check_sites(n_qubits)
+        return self.elements if self.per_qubit else np.broadcast_to(self.elements, (n_qubits, *self.elements.shape))
+
+    def site(self, i: int) -> POVM:
+        """The POVM of qubit i (itself when the same on every qubit)."""
+        return POVM(f"{self.name}[{i}]", self.elements[i], self.atol) if self.per_qubit else self
 
     @cached_property
     def overlap(self) -> np.ndarray:
-        """T_ab = Tr(M^a M^b), real symmetric (K, K)."""
-        return np.einsum("aij,bji->ab", self.elements, self.elements).real
+        """T_ab = Tr(M^a M^b), real symmetric (K, K) (per qubit: (N, K, K))."""
+        return np.einsum("...aij,...bji->...ab", self.elements, self.elements).real
 
     @cached_property
     def is_ic(self) -> bool:
-        """Informationally complete: rank T = 4 (the operators span all 2×2 matrices)."""
-        return int(np.linalg.matrix_rank(self.overlap, tol=1e-10)) == 4
+        """Informationally complete: rank T = 4 (the operators span all 2×2 matrices) on every qubit."""
+        return bool(np.all(np.linalg.matrix_rank(self.overlap, tol=1e-10) == 4))
 
     @cached_property
     def duals(self) -> np.ndarray:
-        """Dual operators D^a = Σ_b (T⁺)_ab M^b, shape (K, 2, 2).
+        """Dual operators D^a = Σ_b (T⁺)_ab M^b, shape (K, 2, 2) (per qubit: (N, K, 2, 2)).
 
         For an IC POVM, ρ = Σ_a Tr(M^a ρ) D^a exactly; otherwise this reconstructs only
         the projection of ρ onto the span of the M^a.
         """
-        return np.einsum("ab,bij->aij", np.linalg.pinv(self.overlap, rcond=1e-12), self.elements)
+        return np.einsum("...ab,...bij->...aij", np.linalg.pinv(self.overlap, rcond=1e-12), self.elements)
 
     @cached_property
     def pauli_table(self) -> np.ndarray:
-        """Q[a, k] = Tr(σ_k D^a), real (K, 4): the single-site dual-frame estimator of
-        Pauli k = I, X, Y, Z from outcome a.  E_a[Q[a, k]] = Tr(σ_k ρ) for IC POVMs."""
-        return np.einsum("kij,aji->ak", PAULI, self.duals).real
+        """Q[a, k] = Tr(σ_k D^a), real (K, 4) (per qubit: (N, K, 4)): the single-site
+        dual-frame estimator of Pauli k = I, X, Y, Z from outcome a.  E_a[Q[a, k]] =
+        Tr(σ_k ρ) for IC POVMs."""
+        return np.einsum("kij,...aji->...ak", PAULI, self.duals).real
 
     def probabilities(self, rho: np.ndarray) -> np.ndarray:
-        """P(a) = Tr(M^a ρ) for a single-qubit density matrix."""
-        return np.einsum("aij,ji->a", self.elements, np.asarray(rho)).real
+        """P(a) = Tr(M^a ρ) for a single-qubit density matrix (per qubit: (N, K), each
+        qubit's POVM on the same ρ)."""
+        return np.einsum("...aij,ji->...a", self.elements, np.asarray(rho)).real
 
     def to_dict(self) -> dict:
         """JSON form: the name and the real and imaginary parts of the elements."""
@@ -138,7 +170,8 @@ class POVM:
 
     def describe(self) -> str:
         ic = "informationally complete" if self.is_ic else "NOT informationally complete"
-        return f"{self.name}: {self.n_outcomes} outcomes, {ic}"
+        sites = f", one per qubit ({self.n_sites} qubits)" if self.per_qubit else ""
+        return f"{self.name}: {self.n_outcomes} outcomes{sites}, {ic}"
 
 
 def pauli4() -> POVM:

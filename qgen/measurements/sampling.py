@@ -40,7 +40,7 @@ import numpy as np
 from qgen._chunks import chunked_map
 from qgen.measurements.contract import DENSE_TABLE_MAX, expect_products, operator_table
 from qgen.measurements.povm import POVM
-from qgen.targets.states import DenseState, State, depolarize_ops
+from qgen.targets.states import DenseState, State, site_operators
 
 if TYPE_CHECKING:
     import torch
@@ -101,9 +101,10 @@ def _choose_pieces(u, phi_c, owner, unif, v, out):  # pragma: no cover (jit)
         out[b] = owner[j]
 
 
-def _sample_mps_chunk(tensors, phi_c, owner, unif: np.ndarray) -> np.ndarray:
-    """Sweep one block of strings; v holds (real, imag) parts of each string's
-    left vector, so a real MPS needs only real GEMMs."""
+def _sample_mps_chunk(tensors, pieces, unif: np.ndarray) -> np.ndarray:
+    """Sweep one block of strings; v holds (real, imag) parts of each string's left
+    vector, so a real MPS needs only real GEMMs.  ``pieces[i]`` are qubit i's conjugated
+    rank-one pieces and their owners."""
     nb, n = unif.shape
     out = np.empty((nb, n), dtype=np.uint8)
     v = np.zeros((2, nb, 1))
@@ -117,19 +118,20 @@ def _sample_mps_chunk(tensors, phi_c, owner, unif: np.ndarray) -> np.ndarray:
             uc = (v[0] + 1j * v[1]) @ a.reshape(left, 2 * r)
             u = np.stack([uc.real, uc.imag]).reshape(2, nb, 2, r)
         v = np.empty((2, nb, r))
-        _choose_pieces(u, phi_c, owner, unif[:, i], v, col)
+        _choose_pieces(u, *pieces[i], unif[:, i], v, col)
         out[:, i] = col
     return out
 
 
-def _check_povm(povm: POVM) -> None:
+def _check_povm(povm: POVM, n_qubits: int) -> None:
     if not isinstance(povm, POVM):
-        raise TypeError(f"expected a qgen.povm.POVM, got {type(povm).__name__}")
+        raise TypeError(f"expected a qgen.measurements.POVM, got {type(povm).__name__}")
+    povm.check_sites(n_qubits)
 
 
 def probabilities(state: State, povm: POVM) -> np.ndarray:
     """The full table P[a_1, …, a_N] (K^N ≤ 2^24 entries), by dense contraction."""
-    _check_povm(povm)
+    _check_povm(povm, state.n_qubits)
     p = operator_table(state, povm.elements).real
     return np.clip(p, 0.0, None)
 
@@ -152,7 +154,7 @@ class BlockSampler:
     """
 
     def __init__(self, state: State, povm: POVM, seed: int | None) -> None:
-        _check_povm(povm)
+        _check_povm(povm, state.n_qubits)
         if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         self.n_qubits, self.n_outcomes = state.n_qubits, povm.n_outcomes
@@ -165,8 +167,10 @@ class BlockSampler:
         mps = state.to_mps() if isinstance(state, DenseState) else state
         self._tensors = [t.real.copy() if np.isrealobj(t) or not np.any(t.imag) else t
                          for t in mps.right_canonical().tensors]
-        phi, self._owner = rank_one_pieces(depolarize_ops(povm.elements, mps.noise))
-        self._phi_c = np.ascontiguousarray(phi.conj())
+        ops = site_operators(povm.elements, mps.noise, mps.n_qubits)
+        per_site = [rank_one_pieces(o) for o in (ops if ops.ndim == 4 else [ops])]
+        pieces = [(np.ascontiguousarray(phi.conj()), owner) for phi, owner in per_site]
+        self._pieces = pieces if ops.ndim == 4 else pieces * mps.n_qubits
 
     def __call__(self, c: int, m: int) -> np.ndarray:
         """The m strings (uint8 (m, N)) of block c."""
@@ -175,7 +179,7 @@ class BlockSampler:
             flat = np.minimum(np.searchsorted(self._cdf, rng.random(m) * self._cdf[-1], side="right"),
                               self._cdf.size - 1)
             return np.stack(np.unravel_index(flat, (self.n_outcomes,) * self.n_qubits), axis=1).astype(np.uint8)
-        return _sample_mps_chunk(self._tensors, self._phi_c, self._owner, rng.random((m, self.n_qubits)))
+        return _sample_mps_chunk(self._tensors, self._pieces, rng.random((m, self.n_qubits)))
 
 
 def sample(
@@ -213,7 +217,7 @@ def log_prob(
     """Exact log P(a) for each row of ``outcomes`` (``(B, N)`` ints in [0, K)); −inf
     where P(a) = 0.  ``chunk_size`` and ``device`` as in
     :func:`qgen.contract.expect_products` (default chunk 128 on the CPU)."""
-    _check_povm(povm)
+    _check_povm(povm, state.n_qubits)
     if chunk_size is None and device is None:
         chunk_size = 128
     p = expect_products(state, povm.elements, outcomes, chunk_size, workers, progress, device).real

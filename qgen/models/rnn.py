@@ -94,13 +94,15 @@ _MAX_CODES = 4096  # largest softmax over the outcomes of one patch
 
 
 def povm_phases(povm: POVM) -> list[float]:
-    """arg⟨0|M^a|1⟩ for every outcome a (0 where the element has no 0–1 coherence).
+    """arg⟨0|M^a|1⟩ for every outcome a (0 where the element has no 0–1 coherence); for a
+    per-qubit POVM, the argument of the sum over the qubits (their typical phase).
 
     >>> from qgen.measurements import pauli6
     >>> [round(x, 3) for x in povm_phases(pauli6())]
     [0.0, 0.0, 0.0, 3.142, -1.571, 1.571]
     """
-    return [float(x) for x in np.angle(povm.elements[:, 0, 1])]
+    coherences = povm.elements[..., 0, 1].reshape(-1, povm.n_outcomes).sum(axis=0)
+    return [float(x) for x in np.angle(coherences)]
 
 
 @register_model

@@ -33,13 +33,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from qgen.datasets.dataset import Dataset
 from qgen.scores.observables import exact_observable
 from qgen.scores.report import Certificate
 from qgen.stats import Estimate
 from qgen.targets.groundstate import spectral_gap
 from qgen.targets.solvers import GroundState
-from qgen.targets.states import DenseState
+from qgen.targets.states import DenseState, noise_text
 from qgen.targets.target import Target
 
 __all__ = ["ASSUMPTION", "FORMULA", "UNPHYSICAL_SIGMAS", "certificate", "fidelity_lower_bound"]
@@ -110,8 +112,8 @@ def _unsupported(target: Target | None) -> str | None:
         return "no target attached to the dataset"
     if target.hamiltonian is None:
         return f"target '{target.name}' is not the ground state of a Hamiltonian"
-    if target.noise:
-        return f"target is depolarized (p = {target.noise:g}), not the ground state of its Hamiltonian"
+    if np.any(target.noise):
+        return f"target is depolarized (p = {noise_text(target.noise)}), not the ground state of its Hamiltonian"
     if isinstance(target.state, DenseState) and target.state.data.ndim != 1:
         return "target is a density matrix, not a ground state vector"
     return None

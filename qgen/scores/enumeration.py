@@ -63,10 +63,12 @@ def reconstruct_density_matrix(q_all: np.ndarray, povm: POVM) -> np.ndarray:
         raise ValueError(f"{q_all.size} probabilities is not a power of K = {k}")
     # t[(outcomes not yet contracted), row, col]: the last sites are contracted first
     t = q_all.reshape(-1, 1, 1).astype(complex)
+    duals = povm.duals if not povm.per_qubit else None
     for m in range(n):
         d = 2**m
         t = t.reshape(-1, k, d, d)
-        t = np.einsum("xaIJ,aij->xiIjJ", t, povm.duals, optimize=True).reshape(-1, 2 * d, 2 * d)
+        site = duals if duals is not None else povm.duals[n - 1 - m]  # qubit n−1−m
+        t = np.einsum("xaIJ,aij->xiIjJ", t, site, optimize=True).reshape(-1, 2 * d, 2 * d)
     return t[0]
 
 

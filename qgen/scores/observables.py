@@ -70,25 +70,28 @@ def _check_observables(coefs: list[np.ndarray], ops: list[np.ndarray], n: int) -
 
 
 def _estimable_paulis(povm: POVM) -> np.ndarray:
-    """Bool (4,): σ_k lies in the span of the POVM elements, i.e. Σ_a Q[a, k] M^a = σ_k.
-    Only then is E_P[Q[a, k]] = Tr(σ_k ρ) (dual-frame estimator unbiased)."""
-    back = np.einsum("ak,aij->kij", povm.pauli_table, povm.elements)
-    return np.all(np.abs(back - PAULI) < 1e-8, axis=(1, 2))
+    """Bool (4,) (per qubit: (N, 4)): σ_k lies in the span of the POVM elements, i.e.
+    Σ_a Q[a, k] M^a = σ_k.  Only then is E_P[Q[a, k]] = Tr(σ_k ρ) (dual-frame estimator
+    unbiased)."""
+    back = np.einsum("...ak,...aij->...kij", povm.pauli_table, povm.elements)
+    return np.all(np.abs(back - PAULI) < 1e-8, axis=(-2, -1))
 
 
 def _bad_terms(povm: POVM, ops: np.ndarray) -> np.ndarray:
-    """Bool (T,): terms containing a Pauli the POVM cannot estimate."""
-    return np.any(~_estimable_paulis(povm)[ops], axis=1)
+    """Bool (T,): terms containing a Pauli the POVM cannot estimate (on that qubit)."""
+    ok = _estimable_paulis(povm)
+    return np.any(~(ok[ops] if ok.ndim == 1 else ok[np.arange(ops.shape[1]), ops]), axis=1)
 
 
 def _term_values(cols: np.ndarray, povm: POVM, ops: np.ndarray) -> Iterator[np.ndarray]:
-    """Per term t, the (B,) values v_bt = Π_{i: ops_ti ≠ I} Q[a_bi, ops_ti], from the
-    outcomes as site columns ``cols`` (N, B) (see :func:`_columns`)."""
-    q = np.ascontiguousarray(povm.pauli_table.T)  # q[k] = Q[:, k]
+    """Per term t, the (B,) values v_bt = Π_{i: ops_ti ≠ I} Q_i[a_bi, ops_ti], from the
+    outcomes as site columns ``cols`` (N, B) (see :func:`_columns`); Q_i is qubit i's
+    ``pauli_table``."""
+    q = np.ascontiguousarray(np.swapaxes(povm.pauli_table, -1, -2))  # q[(i,) k] = Q_i[:, k]
     for term in ops:
         v = np.ones(cols.shape[1])
         for i in np.flatnonzero(term):
-            v *= np.take(q[term[i]], cols[i])
+            v *= np.take(q[term[i]] if q.ndim == 2 else q[i, term[i]], cols[i])
         yield v
 
 
@@ -97,6 +100,7 @@ def _check_samples(samples: np.ndarray, povm: POVM) -> np.ndarray:
     samples = np.asarray(samples)
     if samples.ndim != 2:
         raise ValueError(f"samples must have shape (B, N), got {samples.shape}")
+    povm.check_sites(samples.shape[1])
     if samples.size and (samples.min() < 0 or samples.max() >= povm.n_outcomes):
         raise ValueError(f"outcomes must lie in [0, {povm.n_outcomes - 1}] for POVM '{povm.name}'")
     return samples

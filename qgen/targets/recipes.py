@@ -7,8 +7,10 @@ takes.  Everything that names targets reads it — :func:`make_target` (Python),
 ``tfim:h=1,J=1``, as ``qgen import``/``qgen attach`` read them) and the options of
 ``qgen simulate`` — so a new recipe is one :func:`register_recipe` call.
 
-Every target also takes ``noise`` (local depolarizing strength); ground states take the
-solver settings ``method`` (auto | exact | dmrg), ``bond_dims``, ``cutoff`` and ``seed``.
+Every target also takes ``noise``: a local depolarizing strength on every qubit, or one
+strength per qubit (in text, separated by ``/``: ``ghz:noise=0/0/0.2/0``); ground states
+take the solver settings ``method`` (auto | exact | dmrg), ``bond_dims``, ``cutoff`` and
+``seed``.
 
 Example
 -------
@@ -23,7 +25,7 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,12 +37,12 @@ from qgen.targets.builders import cluster, ghz, product_state, w_state
 from qgen.targets.files import read_mps_npz, read_povm_genmodel_mps
 from qgen.targets.hamiltonians import Hamiltonian
 from qgen.targets.lattices import heisenberg, tfim, tfim_2d, xxz
-from qgen.targets.states import MPS, depolarize
+from qgen.targets.states import MPS, Noise, check_noise, depolarize
 from qgen.targets.target import Target, target_from_hamiltonian
 
 __all__ = [
     "Param", "Recipe", "RECIPES", "register_recipe", "make_target", "parse_target", "parse_hamiltonian",
-    "SOLVER_PARAMS",
+    "parse_noise", "SOLVER_PARAMS",
 ]
 
 
@@ -123,9 +125,26 @@ def _sizes(n: Any, what: str) -> int:
     return int(n)
 
 
-def make_target(kind: str, n: int | None = None, *, noise: float = 0.0, **params: Any) -> Target:
+def parse_noise(text: str | float | Sequence[float]) -> Noise:
+    """A depolarizing strength, or one per qubit: a number, a sequence, or text with the
+    strengths separated by ``/`` or ``,``.
+
+    >>> parse_noise("0/0/0.2/0"), parse_noise("0.05")
+    ((0.0, 0.0, 0.2, 0.0), 0.05)
+    """
+    if isinstance(text, str):
+        parts = [p for p in text.replace(",", "/").split("/") if p.strip()]
+        try:
+            values = [float(p) for p in parts]
+        except ValueError:
+            raise ValueError(f"noise must be a number or numbers separated by '/', got {text!r}") from None
+        text = values[0] if len(values) == 1 else values
+    return check_noise(text)
+
+
+def make_target(kind: str, n: int | None = None, *, noise: Noise | str = 0.0, **params: Any) -> Target:
     """The target of recipe ``kind`` on ``n`` qubits (or on the lattice its parameters
-    make), with local depolarizing ``noise``.  ``params`` are the recipe's parameters
+    make), with local depolarizing ``noise`` (one strength, or one per qubit).  ``params`` are the recipe's parameters
     (see :data:`RECIPES`; omitted ones take their defaults) and, for ground states, the
     solver settings :data:`SOLVER_PARAMS`, passed to :func:`qgen.targets.ground_state`.
     """
@@ -158,14 +177,15 @@ def make_target(kind: str, n: int | None = None, *, noise: float = 0.0, **params
     else:
         state, H, info = built, None, {}
         params_out = {"n": n} | {k: v for k, v in own.items()}
-    if noise:
-        params_out["noise"] = float(noise)
+    noise = parse_noise(noise)
+    if np.any(noise):
+        params_out["noise"] = list(noise) if isinstance(noise, tuple) else noise
     return Target(depolarize(state, noise), recipe.name, params_out, H, info)
 
 
 # -- text specifications ---------------------------------------------------------------
 
-_SPEC_COMMON = (Param("n", int, None, "number of qubits"), Param("noise", float, 0.0, "depolarizing strength"))
+_SPEC_COMMON = (Param("n", int, None, "number of qubits"), Param("noise", str, "0", "depolarizing strength(s)"))
 
 
 def _spec_params(spec: str, allowed: tuple[Param, ...]) -> tuple[str, dict]:

@@ -8,9 +8,11 @@ Conventions (used everywhere in qgen):
   ``chi_left[0] = chi_right[-1] = 1``:  ψ(s_0…s_{N-1}) = A[0][:, s_0, :] ⋯ A[N-1][:, s_{N-1}, :].
 * Every state carries a local depolarizing strength ``noise = p``: the state meant is
   Λ_p^{⊗N}(ρ) with Λ_p(X) = (1 − p) X + p Tr(X) I/2 (Carrasquilla et al. 2019, noisy
-  GHZ case).  Since Λ_p is self-adjoint, Tr[O Λ_p^{⊗N}(ρ)] = Tr[Λ_p^{⊗N}(O) ρ]: all
-  measurement code applies the channel to the local operators and contracts with the
-  pure state, so noisy states cost nothing extra (see :func:`depolarize_ops`).
+  GHZ case); or, with one strength per qubit ``noise = (p_0, …, p_{N−1})``,
+  Λ_{p_0} ⊗ … ⊗ Λ_{p_{N−1}}(ρ).  Since Λ_p is self-adjoint, Tr[O Λ_p^{⊗N}(ρ)] =
+  Tr[Λ_p^{⊗N}(O) ρ]: all measurement code applies the channel to the local operators and
+  contracts with the pure state, so noisy states cost nothing extra (see
+  :func:`depolarize_ops`).
 
 Example
 -------
@@ -27,19 +29,41 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["MPS", "DenseState", "State", "depolarize", "depolarize_ops"]
+__all__ = [
+    "MPS", "DenseState", "State", "Noise", "check_noise", "depolarize", "depolarize_ops", "noise_text", "site_noise",
+    "site_operators",
+]
 
 
 
 
-def _check_noise(p: float) -> float:
+Noise = float | tuple[float, ...]
+
+
+def check_noise(p: Noise, n: int | None = None) -> Noise:
+    """A depolarizing strength in [0, 1], or one per qubit (n of them when n is given):
+    a float, or a tuple of floats that are not all equal."""
     try:
-        p = float(p)
+        v = np.asarray(p, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"depolarizing strength must be a number in [0, 1], got {p!r}") from None
-    if not 0.0 <= p <= 1.0 or not np.isfinite(p):
-        raise ValueError(f"depolarizing strength must lie in [0, 1], got {p}")
-    return p
+        raise ValueError(f"depolarizing strength must be a number in [0, 1] or one per qubit, got {p!r}") from None
+    if v.ndim > 1 or (v.ndim == 1 and not len(v)) or not np.all(np.isfinite(v)) or np.any((v < 0) | (v > 1)):
+        raise ValueError(f"depolarizing strength must lie in [0, 1] (a number, or one per qubit), got {p}")
+    if v.ndim == 1 and n is not None and len(v) != n:
+        raise ValueError(f"{len(v)} depolarizing strengths for {n} qubits")
+    if v.ndim == 0 or np.all(v == v[0]):
+        return float(v.ravel()[0])
+    return tuple(float(x) for x in v)
+
+
+def noise_text(p: Noise) -> str:
+    """``0.1``, or the per-qubit strengths ``0,0,0.2,0``."""
+    return f"{p:g}" if not isinstance(p, tuple) else ",".join(f"{x:g}" for x in p)
+
+
+def site_noise(p: Noise, n: int) -> np.ndarray:
+    """The depolarizing strength of each of n qubits, (n,)."""
+    return np.broadcast_to(np.asarray(p, dtype=float), (n,))
 
 
 def _numeric(a, what: str) -> np.ndarray:
@@ -62,11 +86,11 @@ class MPS:
     Parameters
     ----------
     tensors : sequence of arrays ``(chi_left, 2, chi_right)``.
-    noise : local depolarizing strength p (0 for the pure state).
+    noise : local depolarizing strength p (0 for the pure state), or one per qubit.
     """
 
     tensors: tuple[np.ndarray, ...]
-    noise: float = 0.0
+    noise: Noise = 0.0
 
     def __post_init__(self) -> None:
         ts = tuple(_numeric(t, f"MPS tensor {i}") for i, t in enumerate(self.tensors))
@@ -84,7 +108,7 @@ class MPS:
         if ts[0].shape[0] != 1 or ts[-1].shape[2] != 1:
             raise ValueError("the first/last MPS tensors must have outer bond dimension 1")
         object.__setattr__(self, "tensors", ts)
-        object.__setattr__(self, "noise", _check_noise(self.noise))
+        object.__setattr__(self, "noise", check_noise(self.noise, len(ts)))
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -167,7 +191,7 @@ class MPS:
 
     @property
     def is_pure(self) -> bool:
-        return self.noise == 0.0
+        return not np.any(self.noise)
 
     def norm(self) -> float:
         """⟨ψ|ψ⟩^{1/2} by a left-to-right transfer-matrix sweep."""
@@ -201,17 +225,17 @@ class MPS:
             psi = np.tensordot(psi, a, axes=(-1, 0)).reshape(-1, a.shape[2])
         return psi[:, 0]
 
-    def with_noise(self, p: float) -> MPS:
+    def with_noise(self, p: Noise) -> MPS:
         return replace(self, noise=p)
 
 
 @dataclass(frozen=True, eq=False)
 class DenseState:
     """A state vector ``(2**N,)`` or density matrix ``(2**N, 2**N)``, optionally
-    depolarized; qubit 0 is the most significant bit."""
+    depolarized (one strength, or one per qubit); qubit 0 is the most significant bit."""
 
     data: np.ndarray
-    noise: float = 0.0
+    noise: Noise = 0.0
 
     def __post_init__(self) -> None:
         d = _numeric(self.data, "dense state")
@@ -225,7 +249,7 @@ class DenseState:
         if d.ndim == 2:
             _check_density_matrix(d)
         object.__setattr__(self, "data", d)
-        object.__setattr__(self, "noise", _check_noise(self.noise))
+        object.__setattr__(self, "noise", check_noise(self.noise, _n_qubits_of(d.shape[0])))
 
     @property
     def n_qubits(self) -> int:
@@ -233,7 +257,7 @@ class DenseState:
 
     @property
     def is_pure(self) -> bool:
-        return self.data.ndim == 1 and self.noise == 0.0
+        return self.data.ndim == 1 and not np.any(self.noise)
 
     def density_matrix(self) -> np.ndarray:
         """ρ with the depolarizing channel applied (N ≤ 12)."""
@@ -242,13 +266,13 @@ class DenseState:
         d = self.data
         rho = np.outer(d, d.conj()) if d.ndim == 1 else d.astype(complex)
         rho = rho / np.trace(rho).real
-        if self.noise:
-            n = self.n_qubits
-            for q in range(n):
+        n = self.n_qubits
+        for q, p in enumerate(site_noise(self.noise, n)):
+            if p:
                 t = rho.reshape(2**q, 2, 2 ** (n - q - 1), 2**q, 2, 2 ** (n - q - 1))
                 traced = np.einsum("aibcid->abcd", t)
                 eye = np.eye(2)[None, :, None, None, :, None]
-                t = (1 - self.noise) * t + self.noise / 2 * traced[:, None, :, :, None, :] * eye
+                t = (1 - p) * t + p / 2 * traced[:, None, :, :, None, :] * eye
                 rho = t.reshape(2**n, 2**n)
         return rho
 
@@ -257,7 +281,7 @@ class DenseState:
             raise ValueError("only a state vector has an MPS form")
         return MPS.from_dense(self.data / np.linalg.norm(self.data), cutoff, self.noise)
 
-    def with_noise(self, p: float) -> DenseState:
+    def with_noise(self, p: Noise) -> DenseState:
         return replace(self, noise=p)
 
 
@@ -286,19 +310,46 @@ def _n_qubits_of(dim: int) -> int:
     return n
 
 
-def depolarize(state: State, p: float) -> State:
-    """Apply local depolarizing noise of strength p to every qubit.
+def depolarize(state: State, p: Noise) -> State:
+    """Apply local depolarizing noise of strength p to every qubit (p a number), or p_i to
+    qubit i (p a sequence of N numbers).
 
     Channels compose: Λ_q ∘ Λ_p = Λ_{1-(1-p)(1-q)}.
+
+    >>> from qgen.targets import ghz
+    >>> depolarize(depolarize(ghz(3), 0.1), [0.0, 0.5, 0.0]).noise
+    (0.1, 0.55, 0.1)
     """
-    p = _check_noise(p)
-    return state.with_noise(1.0 - (1.0 - state.noise) * (1.0 - p))
+    n = state.n_qubits
+    p = check_noise(p, n)
+    both = 1.0 - (1.0 - site_noise(state.noise, n)) * (1.0 - site_noise(p, n))
+    return state.with_noise(check_noise(np.round(both, 15), n))
 
 
-def depolarize_ops(ops: np.ndarray, p: float) -> np.ndarray:
-    """Λ_p applied to single-qubit operators ``ops[..., 2, 2]``: (1−p) O + p Tr(O) I/2."""
+def depolarize_ops(ops: np.ndarray, p: Noise) -> np.ndarray:
+    """Λ_p applied to single-qubit operators: (1−p) O + p Tr(O) I/2.  ``ops`` is (…, 2, 2)
+    for one strength p; with one strength per qubit, ``ops`` is (K, 2, 2) (the same on
+    every qubit) or (N, K, 2, 2) and the result (N, K, 2, 2): qubit i's operators under Λ_{p_i}.
+
+    >>> from qgen.targets import PAULI
+    >>> depolarize_ops(PAULI[3], 0.5).real.tolist()
+    [[0.5, 0.0], [0.0, -0.5]]
+    """
     ops = np.asarray(ops)
-    if p == 0:
+    if isinstance(p, tuple):
+        ops = np.broadcast_to(ops, (len(p), *ops.shape[-3:]))
+        p = np.asarray(p)[:, None, None, None]
+    elif p == 0:
         return ops
     tr = np.trace(ops, axis1=-2, axis2=-1)[..., None, None]
     return (1 - p) * ops + p * tr * np.eye(2) / 2
+
+
+def site_operators(ops: np.ndarray, noise: Noise, n: int) -> np.ndarray:
+    """The operators every qubit of an n-qubit state with depolarizing ``noise`` is
+    measured with: ``ops`` (K, 2, 2) or (N, K, 2, 2) under the noise channel.  (K, 2, 2)
+    when both are the same on every qubit, else (N, K, 2, 2)."""
+    ops = np.asarray(ops)
+    if ops.ndim == 4 and len(ops) != n:
+        raise ValueError(f"operators for {len(ops)} qubits, but the state has {n}")
+    return depolarize_ops(ops, noise)

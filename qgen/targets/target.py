@@ -22,7 +22,7 @@ from qgen.resources import check_memory, estimate_dmrg, estimate_exact_ground_st
 from qgen.targets.groundstate import AUTO_EXACT_MAX_QUBITS, ground_state
 from qgen.targets.hamiltonians import Hamiltonian
 from qgen.targets.solvers import GroundState
-from qgen.targets.states import MPS, DenseState, State
+from qgen.targets.states import MPS, DenseState, Noise, State, noise_text
 
 __all__ = ["Target", "ground_state_info", "target_from_hamiltonian"]
 
@@ -76,13 +76,13 @@ class Target:
         return self.state.n_qubits
 
     @property
-    def noise(self) -> float:
+    def noise(self) -> Noise:
         return self.state.noise
 
     def describe(self) -> str:
         kind = f"MPS, max bond {self.state.max_bond}" if isinstance(self.state, MPS) else (
             "dense vector" if self.state.data.ndim == 1 else "density matrix")
-        noise = f" noise={self.noise:g}" if self.noise else ""
+        noise = f" noise={noise_text(self.noise)}" if np.any(self.noise) else ""
         return f"{self.name} n={self.n_qubits}{noise} ({kind})"
 
 
