@@ -50,39 +50,46 @@ def _same(a: float, b: float) -> bool:
 
 @dataclass(frozen=True, eq=False)
 class Estimate:
-    """A Monte-Carlo (or exact) estimate of one number.
+    """A Monte-Carlo (or exact) estimate of one number, with the errors it carries.
 
     Parameters
     ----------
     mean : the estimate (NaN when unavailable; ±inf allowed, e.g. an infinite KL).
-    stderr : its standard error (0 for exact values, NaN when there is none).
+    stderr : its standard error over the n samples it averages (0 for exact values, NaN
+        when there is none) — for a score of a model, the Monte-Carlo error of drawing
+        model samples; for a raw-data estimate, the finite-data error itself.
     n : number of samples it rests on (number of terms for exact sums).
     note : anything the reader must know (why it is unavailable, why the error bar
         is useless, "exact", …).
+    data_stderr : for a score of a model fitted to measured data, the spread of the score
+        over refits on resampled data (the bootstrap over the shots): the uncertainty
+        that the finite number of measurements leaves; NaN when not estimated.
 
-    ``a − b`` and ``a + b`` of two estimates of independent quantities add the standard
-    errors in quadrature (n is the smaller of the two); with a plain number (an exact
-    value) the error is unchanged.  Anything combined with an unavailable estimate is
-    unavailable, for the same reason.
+    ``total_stderr`` combines the two in quadrature.  ``a − b`` and ``a + b`` of two
+    estimates of independent quantities add each kind of error in quadrature (n is the
+    smaller of the two); with a plain number (an exact value) the errors are unchanged.
+    Anything combined with an unavailable estimate is unavailable, for the same reason.
     """
 
     mean: float
     stderr: float
     n: int
     note: str = ""
+    data_stderr: float = math.nan
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mean", float(self.mean))
         object.__setattr__(self, "stderr", float(self.stderr))
         object.__setattr__(self, "n", int(self.n))
         object.__setattr__(self, "note", str(self.note))
+        object.__setattr__(self, "data_stderr", float(self.data_stderr))
 
     def __eq__(self, other: object) -> bool:
         """Field equality with NaN == NaN, so that JSON round trips compare equal."""
         if not isinstance(other, Estimate):
             return NotImplemented
-        return _same(self.mean, other.mean) and _same(self.stderr, other.stderr) and (
-            self.n, self.note) == (other.n, other.note)
+        return (_same(self.mean, other.mean) and _same(self.stderr, other.stderr)
+                and _same(self.data_stderr, other.data_stderr) and (self.n, self.note) == (other.n, other.note))
 
     def __hash__(self) -> int:
         return hash((self.n, self.note))  # consistent with the NaN-aware equality
@@ -92,11 +99,13 @@ class Estimate:
             for e in (self, other):
                 if not e.available:
                     return Estimate.unavailable(e.note)
+            data = (math.nan if math.isnan(self.data_stderr) and math.isnan(other.data_stderr)
+                    else math.hypot(*(0.0 if math.isnan(d) else d for d in (self.data_stderr, other.data_stderr))))
             return Estimate(self.mean + sign * other.mean, math.hypot(self.stderr, other.stderr),
-                            min(self.n, other.n), _join(self.note, other.note))
+                            min(self.n, other.n), _join(self.note, other.note), data)
         if not isinstance(other, (int, float)) or isinstance(other, bool):
             return NotImplemented
-        return Estimate(self.mean + sign * float(other), self.stderr, self.n, self.note)
+        return Estimate(self.mean + sign * float(other), self.stderr, self.n, self.note, self.data_stderr)
 
     def __add__(self, other: Estimate | float) -> Estimate:
         return self._combine(other, 1.0)
@@ -105,7 +114,7 @@ class Estimate:
         return self._combine(other, -1.0)
 
     def __neg__(self) -> Estimate:
-        return Estimate(-self.mean, self.stderr, self.n, self.note)
+        return Estimate(-self.mean, self.stderr, self.n, self.note, self.data_stderr)
 
     def __radd__(self, other: float) -> Estimate:
         return self._combine(other, 1.0)
@@ -122,29 +131,46 @@ class Estimate:
     def available(self) -> bool:
         return not math.isnan(self.mean)
 
+    @property
+    def total_stderr(self) -> float:
+        """The sampling and the finite-data errors in quadrature (the sampling error alone
+        when the other was not estimated)."""
+        return self.stderr if math.isnan(self.data_stderr) else math.hypot(self.stderr, self.data_stderr)
+
     def __str__(self) -> str:
         """``0.9934 ± 0.0012`` (two significant digits of the error), ``1 (exact)``,
-        ``n/a (reason)``; a note is appended in parentheses."""
+        ``n/a (reason)``; with a finite-data error, ``0.962 ± 0.014 (data) ± 0.002
+        (samples)``; a note is appended in parentheses.
+
+        >>> str(Estimate(0.9617, 0.0021, 5000, data_stderr=0.0143))
+        '0.962 ± 0.014 (data) ± 0.002 (samples)'
+        """
         if not self.available:
             return f"n/a ({self.note})" if self.note else "n/a"
-        if math.isfinite(self.mean) and math.isfinite(self.stderr) and self.stderr > 0:
-            d = min(12, max(0, 1 - math.floor(math.log10(self.stderr))))
-            text = f"{self.mean:.{d}f} ± {self.stderr:.{d}f}"
+        errors = [e for e in (self.data_stderr, self.stderr) if math.isfinite(e) and e > 0]
+        if math.isfinite(self.mean) and errors:
+            d = min(12, max(0, 1 - math.floor(math.log10(max(errors)))))
+            if math.isfinite(self.data_stderr):
+                sampling = self.stderr if math.isfinite(self.stderr) else 0.0
+                text = f"{self.mean:.{d}f} ± {self.data_stderr:.{d}f} (data) ± {sampling:.{d}f} (samples)"
+            else:
+                text = f"{self.mean:.{d}f} ± {self.stderr:.{d}f}"
         else:
             text = f"{self.mean:.6g}"
         return f"{text} ({self.note})" if self.note else text
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict; non-finite numbers (NaN, and ±inf) become ``None`` — an
-        infinite value's note says so."""
-        return {"mean": _json_float(self.mean), "stderr": _json_float(self.stderr), "n": self.n, "note": self.note}
+        infinite value's note says so.  ``data_stderr`` appears when it was estimated."""
+        out = {"mean": _json_float(self.mean), "stderr": _json_float(self.stderr), "n": self.n, "note": self.note}
+        return out | ({"data_stderr": self.data_stderr} if math.isfinite(self.data_stderr) else {})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Estimate:
         """Inverse of :meth:`to_dict` (``None`` → NaN)."""
-        mean, stderr = d.get("mean"), d.get("stderr")
+        mean, stderr, data = d.get("mean"), d.get("stderr"), d.get("data_stderr")
         return cls(math.nan if mean is None else mean, math.nan if stderr is None else stderr,
-                   d.get("n", 0), d.get("note", ""))
+                   d.get("n", 0), d.get("note", ""), math.nan if data is None else data)
 
 
 def mean_estimate(values: np.ndarray, note: str = "") -> Estimate:
@@ -154,7 +180,7 @@ def mean_estimate(values: np.ndarray, note: str = "") -> Estimate:
     the estimate unavailable; infinite values give an infinite mean (stderr NaN).
 
     >>> mean_estimate(np.array([1.0, 3.0]))
-    Estimate(mean=2.0, stderr=1.0, n=2, note='')
+    Estimate(mean=2.0, stderr=1.0, n=2, note='', data_stderr=nan)
     """
     v = np.asarray(values, dtype=np.float64).ravel()
     n = v.size

@@ -146,3 +146,24 @@ def test_capabilities_are_declared_on_the_base_class():
     gan = create_model("gan", 3, 4)
     assert gan.own_training_step and gan.loss_name == "critic_loss" and "nll" not in gan.val_name
     assert math.isfinite(gan.loss(torch.zeros((4, 3), dtype=torch.long), torch.Generator()).item())
+
+
+@pytest.mark.parametrize("name, config", [("rnn", {}), ("rnn", {"patch": 2}), ("rnn", {"patch": 3, "cell": "lstm"}),
+                                          ("rnn", {"phases": 0}), ("transformer", {}), ("gan", {})])
+def test_log_prob_all_walks_the_prefix_tree_exactly(name, config):
+    """The autoregressive tree walk (small pieces, so it splits and recurses) gives ln q of
+    every string in lexicographic order, as log_prob of the enumerated strings does."""
+    torch.manual_seed(0)
+    model = create_model(name, 5, 4, **config).eval()
+    strings = torch.tensor(np.indices((4,) * 5).reshape(5, -1).T)
+    if model.likelihood == "none":
+        with pytest.raises(NotImplementedError):
+            model.log_prob_all()
+        return
+    lp = model.log_prob_all(batch=37)
+    assert lp.dtype == torch.float64 and lp.shape == (4**5,)
+    assert torch.allclose(lp, model.log_prob(strings).double(), atol=1e-5)
+    assert float(lp.exp().sum()) == pytest.approx(1.0, abs=1e-5)
+    assert model.enumeration_limit == (4**12 if isinstance(model, AutoregressiveModel) else 4**8)
+    with pytest.raises(ValueError, match="enumerates at most"):
+        create_model(name, 13, 4, **config).log_prob_all()

@@ -102,6 +102,9 @@ class GenerativeModel(torch.nn.Module):
     * ``exact_state`` and :meth:`fidelity`, :meth:`reduced_density_matrix`,
       :meth:`expectation`: a model that holds its state explicitly (tensor networks) gives
       these exactly at any N; the scores then use them instead of estimates.
+    * :meth:`log_prob_all` and ``enumeration_limit``: ln q of every string, for exact scores
+      by enumeration up to K^N = ``enumeration_limit`` (autoregressive models walk the tree
+      of prefixes and reach 4^12).
     """
 
     name: ClassVar[str]
@@ -111,6 +114,7 @@ class GenerativeModel(torch.nn.Module):
     shardable_loss: bool = False
     own_training_step: ClassVar[bool] = False
     exact_state: ClassVar[bool] = False
+    enumeration_limit: ClassVar[int] = 4**8
     presets: ClassVar[dict[str, dict[str, Any]]] = {"default": {}}
     train_presets: ClassVar[dict[str, dict[str, Any]]] = {}
 
@@ -189,6 +193,20 @@ class GenerativeModel(torch.nn.Module):
         ``own_training_step``; returns the batch means to log: ``"loss"`` (logged as
         ``train_<loss_name>``) and any others (logged as ``train_<key>``)."""
         raise NotImplementedError(f"model '{self.name}' is trained by the trainer's default step")
+
+    @torch.no_grad()
+    def log_prob_all(self, batch: int = 16384) -> torch.Tensor:
+        """ln q of all K^N strings in lexicographic order (as ``itertools.product``), float64;
+        a one-line error above ``enumeration_limit`` strings."""
+        k, n = self.n_outcomes, self.n_qubits
+        if k**n > self.enumeration_limit:
+            raise ValueError(f"model '{self.name}' enumerates at most {self.enumeration_limit:,} strings, not {k}^{n}")
+        place = k ** torch.arange(n - 1, -1, -1, device=self.device)
+        parts = []
+        for start in range(0, k**n, batch):
+            codes = torch.arange(start, min(start + batch, k**n), device=self.device)
+            parts.append(self.log_prob(codes[:, None] // place % k).double())
+        return torch.cat(parts)
 
     def fidelity(self, target: Any) -> float:
         """⟨ψ|ρ|ψ⟩ of the model's state with the pure target ψ, exactly (``exact_state``)."""

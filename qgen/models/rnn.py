@@ -251,6 +251,14 @@ class RNNModel(AutoregressiveModel):
         logp = self._last_logp(logits) if s == self.n_steps - 1 else torch.log_softmax(logits, dim=-1)
         return logp, (token, hidden, phi)
 
+    def _select(self, state, rows: torch.Tensor):
+        token, hidden, phi = state
+        if isinstance(hidden, tuple):  # an LSTM's (h, c)
+            hidden = tuple(h[:, rows] for h in hidden)
+        elif hidden is not None:
+            hidden = hidden[:, rows]
+        return token[rows], hidden, None if phi is None else phi[rows]
+
     def _feed(self, state, s: int, code: torch.Tensor):
         _, hidden, phi = state
         if phi is not None:  # the phase every qubit of the patch adds

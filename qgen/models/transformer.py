@@ -152,5 +152,9 @@ class TransformerModel(AutoregressiveModel):
             h = block.step(h, cache, i)
         return self._logp(h[:, 0]), state
 
+    def _select(self, state, rows: torch.Tensor):
+        token, caches = state
+        return token[rows], [(k[rows], v[rows]) for k, v in caches]
+
     def _feed(self, state, i: int, code: torch.Tensor):
         return code, state[1]

@@ -38,8 +38,13 @@ def format_estimate(e: Estimate | float | None, digits: int = 4) -> str:
         return f"{mean:.{digits}f} (exact)"
     if math.isnan(err):
         return f"{mean:.{digits}f} (no error bar)"
-    shown = f"{err:.{max(1, digits - 3)}g}" if err < 1e-3 else f"{err:.{digits}f}"
-    return f"{mean:.{digits}f} ± {shown}"
+
+    def shown(x: float) -> str:
+        return f"{x:.{max(1, digits - 3)}g}" if x < 1e-3 else f"{x:.{digits}f}"
+
+    if math.isfinite(e.data_stderr):
+        return f"{mean:.{digits}f} ± {shown(e.data_stderr)} (data) ± {shown(err)} (samples)"
+    return f"{mean:.{digits}f} ± {shown(err)}"
 
 
 def is_unresolved(e: Estimate) -> bool:
