@@ -134,26 +134,35 @@ def confusions_from_calibration(bits0: np.ndarray, bits1: np.ndarray) -> tuple[n
     return c, np.stack([np.stack([e10, e01], -1), np.stack([e10, e01], -1)], 1)
 
 
-def confusions_from_backend(backend, qubits) -> tuple[np.ndarray, str]:
+def confusions_from_backend(backend, qubits, *, source: str = "properties") -> tuple[np.ndarray, str]:
     """Confusion matrices of the physical ``qubits`` of a Qiskit backend, from its
-    reported calibration: ``prob_meas1_prep0`` and ``prob_meas0_prep1`` of
-    ``backend.properties()`` (IBM devices and their fake snapshots), else the symmetric
-    ``target["measure"][(q,)].error``.  Returns ``(C, how)``."""
+    reported calibration: ``source="properties"`` reads ``prob_meas1_prep0`` and
+    ``prob_meas0_prep1`` of ``backend.properties()`` (IBM devices and their fake
+    snapshots; the asymmetric rates measured on the device), ``"target"`` the
+    ``target["measure"][(q,)]`` record (its ``prob_meas…`` attributes if present, else
+    the symmetric ``error``: what qiskit-aer's ``NoiseModel.from_backend`` applies).
+    Returns ``(C, how)``."""
     qubits = [int(q) for q in qubits]
-    props = backend.properties() if callable(getattr(backend, "properties", None)) else None
-    try:
-        p10 = [props.qubit_property(q, "prob_meas1_prep0")[0] for q in qubits]
-        p01 = [props.qubit_property(q, "prob_meas0_prep1")[0] for q in qubits]
+    if source == "properties":
+        props = backend.properties() if callable(getattr(backend, "properties", None)) else None
+        try:
+            p10 = [props.qubit_property(q, "prob_meas1_prep0")[0] for q in qubits]
+            p01 = [props.qubit_property(q, "prob_meas0_prep1")[0] for q in qubits]
+        except (AttributeError, KeyError, TypeError, IndexError):
+            raise ValueError(f"backend '{getattr(backend, 'name', backend)}' reports no prob_meas1_prep0 / "
+                             "prob_meas0_prep1 properties") from None
         return confusion_matrices(p10, p01), "backend properties prob_meas1_prep0, prob_meas0_prep1"
-    except (AttributeError, KeyError, TypeError, IndexError):
-        pass
+    if source != "target":
+        raise ValueError(f"source must be 'properties' or 'target', got {source!r}")
     try:
-        errs = [backend.target["measure"][(q,)].error for q in qubits]
+        props = [backend.target["measure"][(q,)] for q in qubits]
     except (AttributeError, KeyError, TypeError):
-        errs = [None]
-    if any(e is None for e in errs):
-        raise ValueError(f"backend '{getattr(backend, 'name', backend)}' reports no readout errors for qubits {qubits}")
-    return confusion_matrices(errs, errs), "backend target measure error (symmetric)"
+        props = [None]
+    if any(p is None or getattr(p, "error", None) is None for p in props):
+        raise ValueError(f"backend '{getattr(backend, 'name', backend)}' reports no measure error for qubits {qubits}")
+    p10 = [getattr(p, "prob_meas1_prep0", p.error) for p in props]
+    p01 = [getattr(p, "prob_meas0_prep1", p.error) for p in props]
+    return confusion_matrices(p10, p01), "backend target measure error"
 
 
 def readout_povm(povm: POVM | str, confusions) -> np.ndarray:

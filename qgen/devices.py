@@ -1,0 +1,299 @@
+"""Running a circuit on a quantum device (or a simulator of one) and measuring it with
+random Pauli bases: Qiskit's ``SamplerV2`` interface in, a qgen dataset out.
+
+Design.  One parametrised circuit: the state circuit, then on every qubit i the gate
+U(θ_i, 0, λ_i) = R_z(0) R_y(θ_i) R_z(λ_i) and a Z measurement into classical bit i.
+(θ, λ) = (0, 0) measures σz, (−π/2, 0) measures σx and (−π/2, −π/2) measures σy, since
+V†ZV = σ_B for V = R_y(θ)R_z(λ) (R_y(α) turns Z into cos α Z + sin α X, and R_z then
+turns X into Y).  A design is a list of (basis settings, shots per setting):
+
+* ``settings=None``: a fresh uniformly random basis per qubit and shot, one PUB
+  ``(circuit, values (S, 2N), shots=1)``: the shots are exactly Pauli-6 POVM outcomes;
+* ``settings=M``: M random settings, S/M shots each (the remainder spread over the
+  first settings), the usual "randomized measurement" protocol of classical shadows
+  (Huang, Kueng & Preskill, Nat. Phys. 16, 1050 (2020));
+* ``settings="all"``: all 3^N settings (as qiskit-experiments' ``StateTomography``).
+
+The circuit is transpiled once for the backend (parameters intact) and run through
+qiskit-aer's ``SamplerV2`` (the default, an ideal ``AerSimulator``; or a noise model),
+``qiskit_ibm_runtime.SamplerV2(mode=backend)`` for an IBM backend, or Qiskit's
+``BackendSamplerV2`` for any other backend: a real device runs the same code.  Noise
+models of real devices come from the calibration snapshots of
+``qiskit_ibm_runtime.fake_provider`` (``noise_model="fake_sherbrooke"``, …,
+:func:`fake_backend_names`); above 24 qubits Aer's matrix_product_state method is used.
+
+Readout.  ``calibrate=True`` also runs |0…0⟩ and |1…1⟩ (X on every qubit) on the same
+physical qubits and stores the per-qubit confusion matrices with their standard errors
+in ``meta["readout"]`` (:func:`qgen.readout.confusions_from_calibration`), next to the
+rates the backend reports (``reported``: the device's properties) and, for a noise
+model, those Aer applies (``simulated``: the backend target's symmetric measure error).
+The dataset's POVM stays the ideal one; the effective one is
+:func:`qgen.readout.readout_povm`.
+
+Example
+-------
+>>> import pytest; _ = pytest.importorskip("qiskit_aer")
+>>> bell = 'OPENQASM 2.0; include "qelib1.inc"; qreg q[2]; h q[0]; cx q[0],q[1];'
+>>> ds = measure(bell, 300, seed=1)
+>>> ds.n_samples, ds.povm.name, ds.target.name, bool((ds.log_prob > -np.inf).all())
+(300, 'pauli6', 'circuit', True)
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._version import __version__
+from .circuits import circuit_target, load_circuit, require
+from .datasets import Dataset
+from .qiskit_io import pauli_dataset
+from .readout import confusions_from_backend, confusions_from_calibration
+from .resources import check_memory
+
+__all__ = ["BASIS_ANGLES", "PauliDesign", "fake_backend_names", "fake_backend", "pauli_measurement_circuits",
+           "measure"]
+
+BASIS_ANGLES = np.array([[0.0, 0.0], [-np.pi / 2, 0.0], [-np.pi / 2, -np.pi / 2]])
+"""(θ, λ) of U(θ, 0, λ) before a Z measurement, for basis codes 0, 1, 2 = Z, X, Y."""
+
+_MPS_ABOVE = 24  # qubits above which Aer simulates with matrix_product_state
+
+
+@dataclass(frozen=True)
+class PauliDesign:
+    """A randomized Pauli measurement: the parametrised ``circuit`` (parameters
+    ``basis[2i]`` = θ_i, ``basis[2i+1]`` = λ_i), per PUB the basis codes ``bases``
+    (M_j, N) and the ``shots`` per setting, and a JSON ``design`` record."""
+
+    circuit: object
+    bases: tuple[np.ndarray, ...]
+    shots: tuple[int, ...]
+    design: dict
+
+    def pubs(self, circuit=None) -> list[tuple]:
+        """SamplerV2 PUBs ``(circuit, values (M_j, 2N), shots)`` (``circuit``: e.g. the
+        transpiled one)."""
+        return [(circuit or self.circuit, BASIS_ANGLES[b].reshape(len(b), -1), s)
+                for b, s in zip(self.bases, self.shots)]
+
+
+def pauli_measurement_circuits(circuit, shots: int, *, settings: int | str | None = None,
+                               seed: int | None = None) -> PauliDesign:
+    """The measurement circuit and design of ``shots`` randomized Pauli measurements of
+    ``circuit`` (a state circuit: a file, QASM text or QuantumCircuit; final
+    measurements removed): ``settings`` None (a random basis per shot), M (M random
+    settings) or ``"all"`` (the 3^N settings); bases drawn with ``seed`` (module
+    docstring).
+
+    >>> import pytest; _ = pytest.importorskip("qiskit")
+    >>> d = pauli_measurement_circuits('OPENQASM 2.0; qreg q[3];', 10, settings=4, seed=0)
+    >>> [b.shape for b in d.bases], d.shots, d.circuit.num_parameters
+    ([(2, 3), (2, 3)], (3, 2), 6)
+    """
+    from qiskit.circuit import ParameterVector
+
+    qc = load_circuit(circuit)[0] if not hasattr(circuit, "num_qubits") else circuit
+    n = qc.num_qubits
+    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
+        raise ValueError(f"shots must be a positive integer, got {shots!r}")
+    rng = np.random.default_rng(seed)
+    if settings is None:
+        groups, design = [(rng.integers(0, 3, (shots, n)), 1)], {"design": "random basis per shot"}
+    else:
+        if settings == "all":
+            check_memory(3**n * n * 20, f"all 3^{n} Pauli settings")
+            table = np.array(list(itertools.product(range(3), repeat=n)))
+        elif isinstance(settings, (int, np.integer)) and not isinstance(settings, bool) and 1 <= settings <= shots:
+            table = rng.integers(0, 3, (int(settings), n))
+        else:
+            raise ValueError(f"settings must be None, 'all' or an integer in 1..shots, got {settings!r}")
+        q, r = divmod(shots, len(table))
+        if q == 0:
+            raise ValueError(f"{shots} shots cannot cover {len(table):,} settings")
+        groups = [(table[:r], q + 1), (table[r:], q)]
+        design = {"design": "all 3^N settings" if settings == "all" else "random settings", "settings": len(table),
+                  "shots_per_setting": [q + 1, q] if r else [q]}
+    theta = ParameterVector("basis", 2 * n)
+    mc = qc.copy()
+    for i in range(n):
+        mc.u(theta[2 * i], 0.0, theta[2 * i + 1], i)
+    mc.measure_all()
+    groups = [(b.astype(np.int8), s) for b, s in groups if len(b)]
+    return PauliDesign(mc, tuple(b for b, _ in groups), tuple(s for _, s in groups), design)
+
+
+def _fake_classes() -> dict[str, type]:
+    fp = require("qiskit_ibm_runtime.fake_provider", "a fake-backend noise model")
+    out = {}
+    for name in dir(fp):
+        if name.startswith("Fake") and "Provider" not in name:
+            out["fake_" + name[4:].removesuffix("V2").lower()] = getattr(fp, name)
+    return out
+
+
+def fake_backend_names() -> list[str]:
+    """Names of the fake backends of the installed qiskit-ibm-runtime (``fake_sherbrooke``, …)."""
+    return sorted(_fake_classes())
+
+
+def fake_backend(name: str):
+    """The fake backend (a calibration snapshot of a real IBM device) called ``name``
+    (``fake_torino``, ``FakeTorino`` or ``torino``)."""
+    classes = _fake_classes()
+    key = str(name).lower()
+    key = key if key.startswith("fake_") else "fake_" + key.removeprefix("fake")
+    if key not in classes:
+        raise ValueError(f"unknown noise model '{name}'; choose one of {', '.join(sorted(classes))}")
+    return classes[key]()
+
+
+def _sampler(backend, noise_model, n: int, seed: int | None):
+    """(sampler, backend to transpile for, backend name, noise-model name, backend reporting readout rates)."""
+    AerSimulator = require("qiskit_aer", "measuring a circuit").AerSimulator
+    from qiskit_aer.primitives import SamplerV2 as AerSampler
+
+    if isinstance(backend, str):
+        if backend.lower() != "aer":
+            raise ValueError(f"unknown backend '{backend}': give 'aer' or a Qiskit backend object (noise models of "
+                             "real devices: noise_model='fake_<name>')")
+        backend = None
+    method = "automatic" if n <= _MPS_ABOVE else "matrix_product_state"
+    fake = None
+    if noise_model is not None:
+        if backend is not None:
+            raise ValueError("a noise model applies to the Aer simulator; a backend object brings its own noise")
+        if isinstance(noise_model, str):
+            fake = fake_backend(noise_model)
+            if fake.num_qubits < n:
+                raise ValueError(f"noise model '{noise_model}' has {fake.num_qubits} qubits, the circuit {n}")
+            backend, nm_name = AerSimulator.from_backend(fake, method=method), fake.name
+        elif type(noise_model).__name__ == "NoiseModel":
+            backend, nm_name = AerSimulator(noise_model=noise_model, method=method), "custom NoiseModel"
+        else:
+            raise ValueError(f"noise_model must be a fake backend name or a qiskit_aer NoiseModel, got "
+                             f"{type(noise_model).__name__}")
+    else:
+        nm_name = None
+    if backend is None:
+        backend = AerSimulator(method=method)
+    module = type(backend).__module__
+    if isinstance(backend, AerSimulator):
+        sampler = AerSampler.from_backend(backend, seed=seed)
+    elif "fake_provider" in module:  # a fake backend object: Aer with its noise model, seeded
+        fake = backend
+        sampler = AerSampler.from_backend(AerSimulator.from_backend(backend, method=method), seed=seed)
+        nm_name = backend.name
+    elif module.startswith("qiskit_ibm_runtime"):
+        sampler = require("qiskit_ibm_runtime", "running on an IBM backend").SamplerV2(mode=backend)
+    else:
+        from qiskit.primitives import BackendSamplerV2
+
+        sampler = BackendSamplerV2(backend=backend, options={"seed_simulator": seed})
+    if getattr(backend, "num_qubits", None) is not None and backend.num_qubits < n:
+        raise ValueError(f"backend '{backend.name}' has {backend.num_qubits} qubits, the circuit {n}")
+    reporter = fake or (backend if module.startswith("qiskit_ibm_runtime") else None)
+    return sampler, (fake or backend), getattr(backend, "name", type(backend).__name__), nm_name, reporter
+
+
+def _measured_qubits(tqc, n: int) -> list[int]:
+    """Physical qubit measured into each classical bit 0 … N−1 of a transpiled circuit."""
+    out = [-1] * n
+    for inst in tqc.data:
+        if inst.operation.name == "measure":
+            out[tqc.find_bit(inst.clbits[0]).index] = tqc.find_bit(inst.qubits[0]).index
+    return out
+
+
+def _bits(pub_result, n: int) -> np.ndarray:
+    """(settings × shots, N) bits of a SamplerV2 PUB result, column i = classical bit i."""
+    b = pub_result.data.meas.to_bool_array(order="little")
+    return b.reshape(-1, n).astype(np.uint8)
+
+
+def _calibrate(sampler, transpile, physical: list[int], n: int, shots: int) -> dict:
+    """Run |0…0⟩ and |1…1⟩ on the ``physical`` qubits; the confusion record for ``meta["readout"]``."""
+    from qiskit import QuantumCircuit
+
+    zero, one = QuantumCircuit(n), QuantumCircuit(n)
+    one.x(range(n))
+    zero.measure_all()
+    one.measure_all()
+    res = sampler.run([(transpile(zero, physical), None, shots), (transpile(one, physical), None, shots)]).result()
+    c, err = confusions_from_calibration(_bits(res[0], n), _bits(res[1], n))
+    return {"source": "calibration circuits |0…0⟩, |1…1⟩", "confusion": c.tolist(), "stderr": err.tolist(),
+            "shots": [shots, shots], "physical_qubits": physical}
+
+
+def _versions() -> dict:
+    import qiskit
+
+    out = {"qgen": __version__, "qiskit": qiskit.__version__}
+    for name in ("qiskit_aer", "qiskit_ibm_runtime"):
+        try:
+            out[name.replace("_", "-")] = __import__(name).__version__
+        except ImportError:
+            pass
+    return out
+
+
+def measure(circuit, shots: int, *, backend=None, noise_model=None, settings: int | str | None = None,
+            povm: str = "pauli6", seed: int | None = None, calibrate: bool = False, calibration_shots: int = 4096,
+            max_bond: int | None = None, val_fraction: float = 0.1, test_fraction: float = 0.1) -> Dataset:
+    """Run ``shots`` randomized Pauli measurements of ``circuit`` and return them as a
+    dataset of ``povm`` outcomes (``pauli6``: 2·basis + bit; ``pauli4`` by exact
+    coarse-graining), with the circuit's ideal state attached as the target
+    (:func:`qgen.circuits.circuit_target`, ``max_bond`` as there) and the exact ln P of
+    every string.
+
+    ``backend``: None or ``"aer"`` (Aer), or any Qiskit backend object; ``noise_model``:
+    a fake backend's name (``"fake_sherbrooke"``) or a qiskit-aer ``NoiseModel``, for
+    Aer; ``settings``: the design (module docstring); ``seed``: bases, transpiler and
+    simulator; ``calibrate``: also measure readout confusion matrices
+    (``meta["readout"]``).  Provenance goes to ``meta["source"]``: backend, noise model,
+    versions, circuit sha256, design, shots, seed, measured physical qubits.
+    """
+    if povm not in ("pauli6", "pauli4"):
+        raise ValueError(f"povm must be pauli6 or pauli4, got {povm!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+    if isinstance(calibration_shots, bool) or not isinstance(calibration_shots, (int, np.integer)) \
+            or calibration_shots < 1:
+        raise ValueError(f"calibration_shots must be a positive integer, got {calibration_shots!r}")
+    qiskit = require("qiskit", "measuring a circuit")
+    qc, sha, file = load_circuit(circuit)
+    n = qc.num_qubits
+    design = pauli_measurement_circuits(qc, shots, settings=settings, seed=seed)
+    check_memory(int(shots) * (72 * n + 200), f"measuring {int(shots):,} shots × {n} qubits",
+                 "bases, parameter values, per-shot results")
+    target = circuit_target(circuit, max_bond=max_bond)
+    sampler, for_backend, name, nm_name, reporter = _sampler(backend, noise_model, n, seed)
+
+    def transpile(c, layout=None):
+        return qiskit.transpile(c, backend=for_backend, optimization_level=1, seed_transpiler=seed,
+                                initial_layout=layout)
+
+    tqc = transpile(design.circuit)
+    result = sampler.run(design.pubs(tqc)).result()
+    bits = np.concatenate([_bits(r, n) for r in result])
+    bases = np.concatenate([np.repeat(b, s, axis=0) for b, s in zip(design.bases, design.shots)])
+    physical = _measured_qubits(tqc, n)
+    meta = {}
+    if calibrate:
+        meta["readout"] = _calibrate(sampler, transpile, physical, n, int(calibration_shots))
+    for key, what in (("reported", "properties"), ("simulated", "target")):
+        if reporter is not None and (key == "reported" or nm_name is not None):
+            try:
+                c, how = confusions_from_backend(reporter, physical, source=what)
+            except ValueError:
+                continue
+            meta.setdefault("readout", {})[key] = {"source": how, "confusion": c.tolist()}
+    source = {"file": file or "<circuit>", "format": "qiskit-sampler", "backend": name, "noise_model": nm_name,
+              "versions": _versions(), "circuit_sha256": sha, "seed": seed, **design.design,
+              "physical_qubits": physical, "transpiled_depth": tqc.depth(),
+              "transpiled_ops": {k: int(v) for k, v in tqc.count_ops().items()}}
+    return pauli_dataset(bases, bits, povm=povm, source=source, seed=0 if seed is None else seed, target=target,
+                         val_fraction=val_fraction, test_fraction=test_fraction, meta=meta)
