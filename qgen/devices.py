@@ -291,7 +291,7 @@ def measure(circuit, shots: int, *, backend=None, noise_model=None, settings: in
             except ValueError:
                 continue
             meta.setdefault("readout", {})[key] = {"source": how, "confusion": c.tolist()}
-    source = {"file": file or "<circuit>", "format": "qiskit-sampler", "backend": name, "noise_model": nm_name,
+    source = {"file": file or "<circuit>", "format": "qiskit-sampler", "shots": int(shots), "backend": name, "noise_model": nm_name,
               "versions": _versions(), "circuit_sha256": sha, "seed": seed, **design.design,
               "physical_qubits": physical, "transpiled_depth": tqc.depth(),
               "transpiled_ops": {k: int(v) for k, v in tqc.count_ops().items()}}

@@ -67,7 +67,8 @@ def pauli_dataset(bases: np.ndarray, bits: np.ndarray, *, povm: str = "pauli6", 
     split = split_counts(len(x), (val_fraction, test_fraction))
     if shuffle:
         x = x[np.random.default_rng(seed).permutation(len(x))]
-    full = {"qgen_version": __version__, "created": _now(), "source": {**(source or {}), "shuffled": shuffle}}
+    full = {"qgen_version": __version__, "created": _now(),
+            "source": {"shots": len(x), **(source or {}), "shuffled": shuffle}}
     full |= meta or {}
     if warning:
         full["warnings"] = [warning]
