@@ -42,26 +42,22 @@ Example
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ._version import __version__
-from .circuits import circuit_target, load_circuit, require
+from .backends import Runner
+from .circuits import circuit_target, load_circuit
 from .datasets import Dataset
 from .qiskit_io import pauli_dataset
 from .readout import confusions_from_backend, confusions_from_calibration
 from .resources import check_memory
 
-__all__ = ["BASIS_ANGLES", "PauliDesign", "fake_backend_names", "fake_backend", "pauli_measurement_circuits",
-           "measure"]
+__all__ = ["BASIS_ANGLES", "PauliDesign", "pauli_measurement_circuits", "measure"]
 
 BASIS_ANGLES = np.array([[0.0, 0.0], [-np.pi / 2, 0.0], [-np.pi / 2, -np.pi / 2]])
 """(θ, λ) of U(θ, 0, λ) before a Z measurement, for basis codes 0, 1, 2 = Z, X, Y."""
-
-_MPS_ABOVE = 24  # qubits above which Aer simulates with matrix_product_state
-
 
 @dataclass(frozen=True)
 class PauliDesign:
@@ -126,104 +122,16 @@ def pauli_measurement_circuits(circuit, shots: int, *, settings: int | str | Non
     return PauliDesign(mc, tuple(b for b, _ in groups), tuple(s for _, s in groups), design)
 
 
-def _fake_classes() -> dict[str, type]:
-    fp = require("qiskit_ibm_runtime.fake_provider", "a fake-backend noise model")
-    out = {}
-    for name in dir(fp):
-        if name.startswith("Fake") and "Provider" not in name:
-            out["fake_" + name[4:].removesuffix("V2").lower()] = getattr(fp, name)
-    return out
-
-
-def fake_backend_names() -> list[str]:
-    """Names of the fake backends of the installed qiskit-ibm-runtime (``fake_sherbrooke``, …)."""
-    return sorted(_fake_classes())
-
-
-def fake_backend(name: str):
-    """The fake backend (a calibration snapshot of a real IBM device) called ``name``
-    (``fake_torino``, ``FakeTorino`` or ``torino``)."""
-    classes = _fake_classes()
-    key = str(name).lower()
-    key = key if key.startswith("fake_") else "fake_" + key.removeprefix("fake")
-    if key not in classes:
-        raise ValueError(f"unknown noise model '{name}'; choose one of {', '.join(sorted(classes))}")
-    return classes[key]()
-
-
-def _sampler(backend, noise_model, n: int, seed: int | None):
-    """(sampler, backend to transpile for, backend name, noise-model name, backend reporting readout rates)."""
-    AerSimulator = require("qiskit_aer", "measuring a circuit").AerSimulator
-    from qiskit_aer.primitives import SamplerV2 as AerSampler
-
-    if isinstance(backend, str):
-        if backend.lower() != "aer":
-            raise ValueError(f"unknown backend '{backend}': give 'aer' or a Qiskit backend object (noise models of "
-                             "real devices: noise_model='fake_<name>')")
-        backend = None
-    method = "automatic" if n <= _MPS_ABOVE else "matrix_product_state"
-    fake = None
-    if noise_model is not None:
-        if backend is not None:
-            raise ValueError("a noise model applies to the Aer simulator; a backend object brings its own noise")
-        if isinstance(noise_model, str):
-            fake = fake_backend(noise_model)
-            if fake.num_qubits < n:
-                raise ValueError(f"noise model '{noise_model}' has {fake.num_qubits} qubits, the circuit {n}")
-            backend, nm_name = AerSimulator.from_backend(fake, method=method), fake.name
-        elif type(noise_model).__name__ == "NoiseModel":
-            backend, nm_name = AerSimulator(noise_model=noise_model, method=method), "custom NoiseModel"
-        else:
-            raise ValueError(f"noise_model must be a fake backend name or a qiskit_aer NoiseModel, got "
-                             f"{type(noise_model).__name__}")
-    else:
-        nm_name = None
-    if backend is None:
-        backend = AerSimulator(method=method)
-    module = type(backend).__module__
-    if isinstance(backend, AerSimulator):
-        sampler = AerSampler.from_backend(backend, seed=seed)
-    elif "fake_provider" in module:  # a fake backend object: Aer with its noise model, seeded
-        fake = backend
-        sampler = AerSampler.from_backend(AerSimulator.from_backend(backend, method=method), seed=seed)
-        nm_name = backend.name
-    elif module.startswith("qiskit_ibm_runtime"):
-        sampler = require("qiskit_ibm_runtime", "running on an IBM backend").SamplerV2(mode=backend)
-    else:
-        from qiskit.primitives import BackendSamplerV2
-
-        sampler = BackendSamplerV2(backend=backend, options={"seed_simulator": seed})
-    if getattr(backend, "num_qubits", None) is not None and backend.num_qubits < n:
-        raise ValueError(f"backend '{backend.name}' has {backend.num_qubits} qubits, the circuit {n}")
-    reporter = fake or (backend if module.startswith("qiskit_ibm_runtime") else None)
-    return sampler, (fake or backend), getattr(backend, "name", type(backend).__name__), nm_name, reporter
-
-
-def _measured_qubits(tqc, n: int) -> list[int]:
-    """Physical qubit measured into each classical bit 0 … N−1 of a transpiled circuit."""
-    out = [-1] * n
-    for inst in tqc.data:
-        if inst.operation.name == "measure":
-            out[tqc.find_bit(inst.clbits[0]).index] = tqc.find_bit(inst.qubits[0]).index
-    return out
-
-
-def _bits(pub_result, n: int) -> np.ndarray:
-    """(settings × shots, N) bits of a SamplerV2 PUB result, column i = classical bit i."""
-    b = pub_result.data.meas.to_bool_array(order="little")
-    return b.reshape(-1, n).astype(np.uint8)
-
-
-def _calibrate(sampler, transpile, physical: list[int], n: int, shots: int) -> dict:
+def _calibrate(runner: Runner, physical: list[int], shots: int) -> dict:
     """Run |0…0⟩ and |1…1⟩ on the ``physical`` qubits; the confusion record for ``meta["readout"]``."""
     from qiskit import QuantumCircuit
 
-    zero, one = QuantumCircuit(n), QuantumCircuit(n)
-    one.x(range(n))
+    zero, one = QuantumCircuit(runner.n), QuantumCircuit(runner.n)
+    one.x(range(runner.n))
     zero.measure_all()
     one.measure_all()
-    res = sampler.run([(transpile(zero, physical), None, shots), (transpile(one, physical), None, shots)]).result()
-    c, err = confusions_from_calibration(_bits(res[0], n), _bits(res[1], n))
+    bits0, bits1 = runner.run([(runner.transpile(c, physical)[0], None, shots) for c in (zero, one)])
+    c, err = confusions_from_calibration(bits0, bits1)
     return {"source": "calibration circuits |0…0⟩, |1…1⟩", "confusion": c.tolist(), "stderr": err.tolist(),
             "shots": [shots, shots], "physical_qubits": physical}
 
@@ -263,36 +171,29 @@ def measure(circuit, shots: int, *, backend=None, noise_model=None, settings: in
     if isinstance(calibration_shots, bool) or not isinstance(calibration_shots, (int, np.integer)) \
             or calibration_shots < 1:
         raise ValueError(f"calibration_shots must be a positive integer, got {calibration_shots!r}")
-    qiskit = require("qiskit", "measuring a circuit")
     qc, sha, file = load_circuit(circuit)
     n = qc.num_qubits
     design = pauli_measurement_circuits(qc, shots, settings=settings, seed=seed)
     check_memory(int(shots) * (72 * n + 200), f"measuring {int(shots):,} shots × {n} qubits",
                  "bases, parameter values, per-shot results")
     target = circuit_target(circuit, max_bond=max_bond)
-    sampler, for_backend, name, nm_name, reporter = _sampler(backend, noise_model, n, seed)
-
-    def transpile(c, layout=None):
-        return qiskit.transpile(c, backend=for_backend, optimization_level=1, seed_transpiler=seed,
-                                initial_layout=layout)
-
-    tqc = transpile(design.circuit)
-    result = sampler.run(design.pubs(tqc)).result()
-    bits = np.concatenate([_bits(r, n) for r in result])
+    runner = Runner(backend, noise_model, n, seed)
+    tqc, physical = runner.transpile(design.circuit)
+    bits = np.concatenate(runner.run(design.pubs(tqc)))
     bases = np.concatenate([np.repeat(b, s, axis=0) for b, s in zip(design.bases, design.shots)])
-    physical = _measured_qubits(tqc, n)
     meta = {}
     if calibrate:
-        meta["readout"] = _calibrate(sampler, transpile, physical, n, int(calibration_shots))
+        meta["readout"] = _calibrate(runner, physical, int(calibration_shots))
     for key, what in (("reported", "properties"), ("simulated", "target")):
-        if reporter is not None and (key == "reported" or nm_name is not None):
+        if runner.reporter is not None and (key == "reported" or runner.noise_name is not None):
             try:
-                c, how = confusions_from_backend(reporter, physical, source=what)
+                c, how = confusions_from_backend(runner.reporter, physical, source=what)
             except ValueError:
                 continue
             meta.setdefault("readout", {})[key] = {"source": how, "confusion": c.tolist()}
-    source = {"file": file or "<circuit>", "format": "qiskit-sampler", "shots": int(shots), "backend": name, "noise_model": nm_name,
-              "versions": _versions(), "circuit_sha256": sha, "seed": seed, **design.design,
+    source = {"file": file or "<circuit>", "format": "qiskit-sampler", "shots": int(shots), "backend": runner.name,
+              "noise_model": runner.noise_name, "versions": _versions(), "circuit_sha256": sha, "seed": seed,
+              **design.design,
               "physical_qubits": physical, "transpiled_depth": tqc.depth(),
               "transpiled_ops": {k: int(v) for k, v in tqc.count_ops().items()}}
     return pauli_dataset(bases, bits, povm=povm, source=source, seed=0 if seed is None else seed, target=target,

@@ -186,13 +186,13 @@ def test_per_shot_bases_follow_exact_pauli6_probabilities(aer):
     against qgen's exact Pauli-6 table of the circuit's state (χ², p > 1e-4)."""
     from qgen.devices import measure
 
-    ds = measure(SHALLOW, 4000, seed=3)
+    ds = measure(SHALLOW, 3000, seed=3)
     p = probabilities(ds.target.state, pauli6()).ravel()
     stat, dof = chi2_p(histogram(ds.outcomes, 6), p)
     assert stats.chi2.sf(stat, dof) > 1e-4, (stat, dof)
     assert np.allclose(ds.log_prob, np.log(p[np.ravel_multi_index(ds.outcomes.T, (6,) * 3)]))
     src = ds.meta["source"]
-    assert src["design"] == "random basis per shot" and src["shots"] == 4000 and src["seed"] == 3
+    assert src["design"] == "random basis per shot" and src["shots"] == 3000 and src["seed"] == 3
     assert src["circuit_sha256"] == ds.target.params["sha256"] and "qiskit-aer" in src["versions"]
 
 
@@ -266,7 +266,8 @@ def test_pauli4_coarse_graining_exact_and_per_shot(aer):
 def test_fake_backend_noise_and_readout_calibration(aer):
     """A fake backend's noise model on Aer; the calibrated confusion matrices agree with
     the symmetric measure errors that Aer's noise model applies (within 5σ + 1e-3)."""
-    from qgen.devices import fake_backend, fake_backend_names, measure
+    from qgen.backends import fake_backend, fake_backend_names
+    from qgen.devices import measure
 
     assert "fake_manila" in fake_backend_names()
     with pytest.raises(ValueError, match="unknown noise model 'fake_nowhere'; choose one of"):
@@ -283,14 +284,17 @@ def test_fake_backend_noise_and_readout_calibration(aer):
 
 
 def test_backend_object_path(aer):
-    """Any backend object runs through BackendSamplerV2 (here a fake backend instance via
-    Aer, and a generic backend)."""
+    """Backend objects: a generic fake backend runs as its noise model on Aer, and any
+    other backend (Qiskit's BasicSimulator) through BackendSamplerV2."""
+    from qiskit.providers.basic_provider import BasicSimulator
     from qiskit.providers.fake_provider import GenericBackendV2
 
     from qgen.devices import measure
 
     ds = measure(BELL, 200, backend=GenericBackendV2(2, seed=1), seed=1)
-    assert ds.n_samples == 200 and ds.meta["source"]["backend"].startswith("generic")
+    assert ds.n_samples == 200 and ds.meta["source"]["noise_model"] == "generic_backend_2q"
+    ds = measure(BELL, 120, backend=BasicSimulator(), seed=1)
+    assert ds.meta["source"]["backend"] == "basic_simulator" and np.isfinite(ds.log_prob).all()
     with pytest.raises(ValueError, match="unknown backend"):
         measure(BELL, 10, backend="ibm_kyiv")
 
