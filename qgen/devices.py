@@ -59,6 +59,7 @@ __all__ = ["BASIS_ANGLES", "PauliDesign", "pauli_measurement_circuits", "measure
 BASIS_ANGLES = np.array([[0.0, 0.0], [-np.pi / 2, 0.0], [-np.pi / 2, -np.pi / 2]])
 """(θ, λ) of U(θ, 0, λ) before a Z measurement, for basis codes 0, 1, 2 = Z, X, Y."""
 
+
 @dataclass(frozen=True)
 class PauliDesign:
     """A randomized Pauli measurement: the parametrised ``circuit`` (parameters
@@ -92,7 +93,7 @@ def pauli_measurement_circuits(circuit, shots: int, *, settings: int | str | Non
     """
     from qiskit.circuit import ParameterVector
 
-    qc = load_circuit(circuit)[0] if not hasattr(circuit, "num_qubits") else circuit
+    qc = load_circuit(circuit)[0]
     n = qc.num_qubits
     if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
         raise ValueError(f"shots must be a positive integer, got {shots!r}")
@@ -193,8 +194,7 @@ def measure(circuit, shots: int, *, backend=None, noise_model=None, settings: in
             meta.setdefault("readout", {})[key] = {"source": how, "confusion": c.tolist()}
     source = {"file": file or "<circuit>", "format": "qiskit-sampler", "shots": int(shots), "backend": runner.name,
               "noise_model": runner.noise_name, "versions": _versions(), "circuit_sha256": sha, "seed": seed,
-              **design.design,
-              "physical_qubits": physical, "transpiled_depth": tqc.depth(),
+              **design.design, "physical_qubits": physical, "transpiled_depth": tqc.depth(),
               "transpiled_ops": {k: int(v) for k, v in tqc.count_ops().items()}}
     return pauli_dataset(bases, bits, povm=povm, source=source, seed=0 if seed is None else seed, target=target,
                          val_fraction=val_fraction, test_fraction=test_fraction, meta=meta)
