@@ -230,8 +230,12 @@ def main() -> None:
         print(json.dumps(job(int(n), int(shots), noise, int(seed))))
         return
     path = RESULTS / "qiskit.json"
-    payload = json.loads(path.read_text()) if path.exists() else {}
-    payload.pop("machine", None)
+
+    def store(section: str, value: dict) -> None:  # merged into the file as it is now (sections run apart)
+        payload = json.loads(path.read_text()) if path.exists() else {}
+        payload.pop("machine", None)
+        save("qiskit", payload | {section: value})
+
     load = lambda: " ".join(open("/proc/loadavg").read().split()[:3])  # noqa: E731
     if args.only in (None, "small"):
         rows, table = [], []
@@ -250,8 +254,7 @@ def main() -> None:
                                                     f"{r['qgen']['epochs']} ep.)",
                               "qgen λ_min": fmt(r["qgen"]["min_eigenvalue"]), "load": r["loadavg"]})
                 print_table("StateTomography shots → qiskit-experiments fitters and qgen", table, list(table[0]))
-                payload["small"] = {"noise": args.noise, "shots_per_setting": args.shots_per_setting, "rows": rows}
-                save("qiskit", payload)
+                store("small", {"noise": args.noise, "shots_per_setting": args.shots_per_setting, "rows": rows})
     if args.only in (None, "scale"):
         rows, table = [], []
         for n in args.scale_n:
@@ -270,8 +273,7 @@ def main() -> None:
                           "load": rows[-1]["loadavg"]})
             print_table(f"GHZ, {args.scale_shots:,} shots, {args.noise} noise (random basis per shot for qgen)", table,
                         list(table[0]))
-            payload["scale"] = {"noise": args.noise, "shots": args.scale_shots, "rows": rows}
-            save("qiskit", payload)
+            store("scale", {"noise": args.noise, "shots": args.scale_shots, "rows": rows})
     print(f"\nsaved {path}")
 
 

@@ -160,13 +160,10 @@ def _qiskit_gates(qc, where: str) -> tuple[int, list[tuple[np.ndarray, tuple[int
             raise CircuitError(f"{where}: instruction {k} '{op.name}' (reset or classical control) does not "
                                "prepare a pure state")
         try:
-            u = op.to_matrix() if hasattr(op, "to_matrix") else Operator(op).data
-        except Exception:  # noqa: BLE001 — Qiskit raises several types for "no matrix"
-            try:
-                u = Operator(op).data
-            except Exception as e:  # noqa: BLE001
-                raise CircuitError(f"{where}: instruction {k} '{op.name}' has no matrix ({str(e).splitlines()[0]})"
-                                   ) from None
+            u = Operator(op).data
+        except Exception as e:  # noqa: BLE001 — Qiskit raises several types for "no matrix"
+            raise CircuitError(f"{where}: instruction {k} '{op.name}' has no matrix ({str(e).splitlines()[0]})"
+                               ) from None
         gates.append((np.asarray(u, dtype=complex), qubits[::-1]))  # Qiskit's matrices are little-endian
     return qc.num_qubits, gates, state
 
