@@ -111,6 +111,7 @@ def _setting_shots(keys: Sequence[str], counts: Sequence, n_bits: int, clbits: S
     c = np.asarray(counts)
     if c.ndim != 1 or (c.size and (c.dtype.kind not in "iu" or c.min() < 0)):
         raise FormatError(f"{where}: counts must be non-negative integers")
+    check_memory(4 * int(c.sum()) * n_bits, f"{where}: {int(c.sum()):,} shots × {n_bits} bits")
     bits = _key_bits(keys, n_bits, where)
     if clbits is not None:
         bits = bits[:, list(clbits)]
