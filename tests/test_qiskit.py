@@ -186,13 +186,13 @@ def test_per_shot_bases_follow_exact_pauli6_probabilities(aer):
     against qgen's exact Pauli-6 table of the circuit's state (χ², p > 1e-4)."""
     from qgen.devices import measure
 
-    ds = measure(SHALLOW, 3000, seed=3)
+    ds = measure(SHALLOW, 2000, seed=3)
     p = probabilities(ds.target.state, pauli6()).ravel()
     stat, dof = chi2_p(histogram(ds.outcomes, 6), p)
     assert stats.chi2.sf(stat, dof) > 1e-4, (stat, dof)
     assert np.allclose(ds.log_prob, np.log(p[np.ravel_multi_index(ds.outcomes.T, (6,) * 3)]))
     src = ds.meta["source"]
-    assert src["design"] == "random basis per shot" and src["shots"] == 3000 and src["seed"] == 3
+    assert src["design"] == "random basis per shot" and src["shots"] == 2000 and src["seed"] == 3
     assert src["circuit_sha256"] == ds.target.params["sha256"] and "qiskit-aer" in src["versions"]
 
 
