@@ -28,6 +28,13 @@ is the pluggable qgen reconstruction column (None today: not run).
 
     python benchmarks/bench_qiskit.py [--only small|scale] [--n 2 3 4] [--scale-n 8 50] [--train-time 60]
 
+Today's figures (2026-12-03, 2 shared cores, load average 6–10 from other jobs) come from
+``--only small`` (GHZ 2–5; GHZ 6 and the random circuits were re-run with ``--name`` after
+the cvxpy fitter was killed for memory at GHZ-6) and ``--only scale --scale-shots 2000
+--timeout 900``: per-shot bases cost one Aer execution per shot (20–100 ms each here with
+the noise model), so 20,000 shots per case did not fit the session; the seconds scale
+linearly with the shots.
+
 Prints tables and saves ``benchmarks/results/qiskit.json`` (sections merged into an
 existing file).
 """
