@@ -20,7 +20,8 @@ qiskit-aer's ``SamplerV2`` (the default, an ideal ``AerSimulator``; or a noise m
 ``BackendSamplerV2`` for any other backend: a real device runs the same code.  Noise
 models of real devices come from the calibration snapshots of
 ``qiskit_ibm_runtime.fake_provider`` (``noise_model="fake_sherbrooke"``, …,
-:func:`fake_backend_names`); above 24 qubits Aer's matrix_product_state method is used.
+:func:`qgen.backends.fake_backend_names`); above 14 qubits Aer's matrix_product_state
+method is used (:mod:`qgen.backends`).
 
 Readout.  ``calibrate=True`` also runs |0…0⟩ and |1…1⟩ (X on every qubit) on the same
 physical qubits and stores the per-qubit confusion matrices with their standard errors
