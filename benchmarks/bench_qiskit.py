@@ -167,14 +167,15 @@ def small_case(kind: str, n: int, shots: int, noise: str, train_time: float, see
             "qgen": qgen}
 
 
-def scale_worker(n: int, shots: int, noise: str, seed: int) -> dict:
-    """One process: qgen's data path for GHZ-N (time, peak RSS)."""
+def scale_worker(n: int, shots: int, noise: str, seed: int, settings: int = 0) -> dict:
+    """One process: qgen's data path for GHZ-N (time, peak RSS); ``settings`` 0: a
+    random basis per shot."""
     from qgen.devices import measure
 
     t0 = time.perf_counter()
-    ds = measure(ghz_circuit(n), shots, noise_model=noise, seed=seed)
+    ds = measure(ghz_circuit(n), shots, noise_model=noise, seed=seed, settings=settings or None)
     seconds = time.perf_counter() - t0
-    out = {"N": n, "shots": shots, "seconds": seconds, "peak_rss_mb": peak_rss_mb(),
+    out = {"N": n, "shots": shots, "settings": settings or "per shot", "seconds": seconds, "peak_rss_mb": peak_rss_mb(),
            "target_max_bond": ds.target.info["max_bond"], "finite_lnP": float(np.isfinite(ds.log_prob).mean()),
            "physical_qubits": ds.meta["source"]["physical_qubits"], "warnings": ds.meta.get("warnings", [])}
     if SCALE_RECONSTRUCTOR is not None:
@@ -182,7 +183,7 @@ def scale_worker(n: int, shots: int, noise: str, seed: int) -> dict:
     return out
 
 
-def tomo_scale_worker(n: int, shots: int, noise: str, seed: int) -> dict:
+def tomo_scale_worker(n: int, shots: int, noise: str, seed: int, settings: int = 0) -> dict:
     """One process: qiskit-experiments StateTomography of GHZ-N with ~shots in total."""
     from qiskit_aer import AerSimulator
     from qiskit_experiments.library import StateTomography
@@ -235,12 +236,13 @@ def main() -> None:
     ap.add_argument("--noise", default="fake_sherbrooke")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--name", default="qiskit", help="results/NAME.json")
-    ap.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
+    ap.add_argument("--scale-settings", type=int, default=0, help="qgen design at scale: 0 = random basis per shot")
+    ap.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        kind, n, shots, noise, seed = args.worker
+        kind, n, shots, noise, seed, settings = args.worker
         job = scale_worker if kind == "scale" else tomo_scale_worker
-        print(json.dumps(job(int(n), int(shots), noise, int(seed))))
+        print(json.dumps(job(int(n), int(shots), noise, int(seed), int(settings))))
         return
     path = RESULTS / f"{args.name}.json"
 
@@ -271,10 +273,10 @@ def main() -> None:
     if args.only in (None, "scale"):
         rows, table = [], []
         for n in args.scale_n:
-            q = in_process("scale", [n, args.scale_shots, args.noise, args.seed], args.timeout)
+            q = in_process("scale", [n, args.scale_shots, args.noise, args.seed, args.scale_settings], args.timeout)
             cost = tomography_cost(n)
             if n in args.tomo_scale_n:
-                t = in_process("tomo", [n, args.scale_shots, args.noise, args.seed], args.timeout)
+                t = in_process("tomo", [n, args.scale_shots, args.noise, args.seed, 0], args.timeout)
             else:
                 t = {"not_run": f"{cost['circuits']:,} circuits, {cost['parameters']:,} parameters, dense ρ "
                                 f"{cost['density_matrix_bytes'] / 2**30:.3g} GiB"}
