@@ -7,8 +7,9 @@ import time
 import click
 import numpy as np
 
-from qgen.datasets import RECORD_FORMATS, RESULT_VALUES, Dataset, attach_target, import_records
+from qgen.datasets import RECORD_FORMATS, RESULT_VALUES, Dataset, attach_target, correct_readout, import_records
 from qgen.datasets.hdf5 import read_dataset, write_dataset
+from qgen.datasets.qiskit import QISKIT_FORMATS, import_qiskit, read_confusions
 from qgen.measurements import POVM_NAMES
 from qgen.stats import mean_estimate
 from qgen.targets import parse_target
@@ -34,9 +35,12 @@ def _report_target(ds: Dataset, seconds: float) -> None:
 
 @cli.command("import")
 @click.argument("records", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", required=True, type=click.Choice(RECORD_FORMATS),
+@click.option("--format", "fmt", required=True, type=click.Choice(RECORD_FORMATS + QISKIT_FORMATS),
               help="index: N outcome indices per row; onehot: K·N values 0/1 per row (qubit-major); "
-                   "pauli-basis: N basis letters X/Y/Z then N results per row.")
+                   "pauli-basis: N basis letters X/Y/Z then N results per row; qiskit-counts: JSON "
+                   "{basis string: {bitstring: count}}; qiskit-memory: JSON {basis string: [bitstring, …]}; "
+                   "qiskit-result: a saved Result.to_dict() JSON (basis strings list qubit 0 first, "
+                   "bitstrings Qiskit's, qubit 0 rightmost).")
 @click.option("--povm", type=click.Choice(POVM_NAMES, case_sensitive=False), default=None,
               help="POVM of the records (required for index and onehot; pauli6 for pauli-basis).")
 @click.option("--n-qubits", type=click.IntRange(min=1), default=None, help="Expected N (checked).")
@@ -49,11 +53,14 @@ def _report_target(ds: Dataset, seconds: float) -> None:
 @click.option("--test-fraction", type=float, default=0.1)
 @click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed of the shuffle before splitting.")
 @click.option("--shuffle/--no-shuffle", default=True, help="Shuffle the shots before splitting.")
+@click.option("--readout", "readout_file", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="JSON list of per-qubit confusion matrices [[p(0|0), p(0|1)], [p(1|0), p(1|1)]]: folded into "
+                   "the POVM, so the state before readout is learned.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Threads for ln P (default: all cores).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .h5 file.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def import_(records, fmt, povm, n_qubits, values, skip_rows, target, hamiltonian, val_fraction, test_fraction,
-            seed, shuffle, workers, output, quiet) -> None:
+            seed, shuffle, readout_file, workers, output, quiet) -> None:
     """Import measurement RECORDS (text, CSV or .npy; one row per shot) as a dataset.
 
     \b
@@ -69,8 +76,17 @@ def import_(records, fmt, povm, n_qubits, values, skip_rows, target, hamiltonian
     if hamiltonian is not None and target is None:
         raise click.BadParameter("a Hamiltonian is attached together with a --target", param_hint="--hamiltonian")
     t0 = time.perf_counter()
-    ds = import_records(records, fmt, povm, n_qubits=n_qubits, values=values, skip_rows=skip_rows,
-                        val_fraction=val_fraction, test_fraction=test_fraction, shuffle=shuffle, seed=seed)
+    if fmt in QISKIT_FORMATS:
+        ds = import_qiskit(records, fmt, povm=povm or "pauli6", seed=seed, shuffle=shuffle, val_fraction=val_fraction,
+                           test_fraction=test_fraction)
+        if n_qubits is not None and ds.n_qubits != n_qubits:
+            raise click.BadParameter(f"the file holds {ds.n_qubits} qubits, not {n_qubits}", param_hint="--n-qubits")
+    else:
+        ds = import_records(records, fmt, povm, n_qubits=n_qubits, values=values, skip_rows=skip_rows,
+                            val_fraction=val_fraction, test_fraction=test_fraction, shuffle=shuffle, seed=seed)
+    if readout_file is not None:
+        ds = correct_readout(ds, read_confusions(readout_file), source=str(readout_file))
+        click.echo(f"readout   folded into the POVM: {ds.povm.describe()}")
     new = None if target is None else parse_target(target, ds.n_qubits, hamiltonian=hamiltonian)
     n_tr, n_va, n_te = ds.split
     click.echo(f"read      {ds.n_samples:,} shots of {ds.n_qubits} qubits from {records} ({fmt}) as "

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from qgen.errors import FormatError
 
+from .corrections import correct_readout, stored_confusions
 from .dataset import Dataset, DatasetError, split_counts
 from .hdf5 import (
     FORMAT,
@@ -43,8 +44,10 @@ from .records import (
 )
 from .simulation import attach_target, simulate, simulate_to_file
 
-__all__ = ["Dataset", "DatasetError", "split_counts", "simulate", "simulate_to_file", "attach_target",
-    "DatasetHeader", "write_dataset", "read_dataset", "read_header", "write_samples", "read_samples",
-    "write_parts", "default_chunk_rows", "timestamp", "SCHEMA_VERSION", "FORMAT", "RECORD_FORMATS",
-    "RESULT_VALUES", "import_records", "read_outcome_indices", "read_onehot", "read_pauli_records",
-    "pauli_records_to_outcomes", "basis_balance", "FormatError"]
+__all__ = [
+    "correct_readout", "stored_confusions", "Dataset", "DatasetError", "split_counts", "simulate",
+    "simulate_to_file", "attach_target", "DatasetHeader", "write_dataset", "read_dataset", "read_header",
+    "write_samples", "read_samples", "write_parts", "default_chunk_rows", "timestamp", "SCHEMA_VERSION", "FORMAT",
+    "RECORD_FORMATS", "RESULT_VALUES", "import_records", "read_outcome_indices", "read_onehot",
+    "read_pauli_records", "pauli_records_to_outcomes", "basis_balance", "FormatError",
+]

@@ -118,13 +118,16 @@ class Dataset:
             lines.append(f"target    {t.describe()}")
             if t.params:
                 lines.append("params    " + ", ".join(f"{k}={v}" for k, v in t.params.items()))
-            if t.info:
-                i = t.info
+            i = t.info
+            if "energy" in i:  # a ground state's certificate
                 lines.append(
                     f"energy    {i['energy']:.12g} (variance {i['variance']:.2g}, {i['method']}"
                     + (f", bond {i['bond_dim']}, truncation {i['truncation_error']:.2g}" if i.get("bond_dim") else "")
                     + ")"
                 )
+            elif i:  # e.g. a circuit's simulation
+                shown = (f"{k}={v}" for k, v in i.items() if not isinstance(v, (dict, list)))
+                lines.append("info      " + ", ".join(shown))
             if t.hamiltonian is not None and not t.info:
                 h = t.hamiltonian
                 lines.append(f"hamilt.   {h.name} " + ", ".join(f"{k}={v}" for k, v in h.params.items()))
@@ -132,9 +135,11 @@ class Dataset:
         for k in ("qgen_version", "created", "source"):
             if k in self.meta:
                 v = self.meta[k]
-                if isinstance(v, dict):  # an import's provenance
+                if isinstance(v, dict) and "file" in v:  # an import's provenance
                     v = (f"{v.get('file')} ({v.get('format')}, {v.get('shots')} shots, "
                          f"{'shuffled' if v.get('shuffled') else 'file order'})")
+                elif isinstance(v, dict):  # a device run's
+                    v = ", ".join(f"{key}={val}" for key, val in v.items() if not isinstance(val, (dict, list)))
                 lines.append(f"{k:<9} {v}")
         lines += [f"warning   {w}" for w in self.meta.get("warnings", [])]
         return "\n".join(lines)

@@ -45,8 +45,8 @@ from qgen.datasets.hdf5 import timestamp
 from qgen.datasets.rows import Block, check_n_qubits, integer_rows, read_rows
 from qgen.datasets.simulation import attach_target
 from qgen.errors import FormatError
-from qgen.measurements.povm import POVM, get_povm, pauli6
-from qgen.targets.hamiltonians import PAULI
+from qgen.measurements.povm import POVM, POVMError, get_povm, pauli6
+from qgen.measurements.readout import pauli_outcome_table
 from qgen.targets.recipes import parse_target
 from qgen.targets.target import Target
 
@@ -127,20 +127,12 @@ _BASIS_CODES = {"X": 1, "Y": 2, "Z": 3, "x": 1, "y": 2, "z": 3}  # index into qg
 _RESULT_TOKENS = ("0", "1", "+1", "-1")  # result codes 0…3
 
 
-def _pauli_outcome_table(povm: POVM) -> np.ndarray:
-    """table[k, b] = the outcome a with M^a = ⅓·(I + (−1)^b σ_k)/2, for Pauli k = 1, 2, 3
-    (X, Y, Z): the projector on the eigenvalue-(−1)^b eigenvector of σ_k, weighted by the
-    probability ⅓ of choosing that basis."""
-    table = np.zeros((4, 2), dtype=np.uint8)
-    for k in (1, 2, 3):
-        for bit in (0, 1):
-            m = (PAULI[0] + (-1) ** bit * PAULI[k]) / 6
-            hits = np.flatnonzero(np.all(np.abs(povm.elements - m) < 1e-9, axis=(1, 2)))
-            if hits.size != 1:
-                raise FormatError(f"POVM '{povm.name}' is not the Pauli-6 POVM of uniformly random X/Y/Z "
-                                  "measurements; Pauli-basis records need pauli6")
-            table[k, bit] = hits[0]
-    return table
+def _pauli_table(povm: POVM) -> np.ndarray:
+    """:func:`qgen.measurements.readout.pauli_outcome_table`, its refusal worded for records."""
+    try:
+        return pauli_outcome_table(povm)
+    except POVMError as e:
+        raise FormatError(f"{e}; Pauli-basis records need pauli6") from None
 
 
 def _decode(b: Block, tokens: np.ndarray, table: dict[str, int], what: str, col0: int) -> np.ndarray:
@@ -200,7 +192,7 @@ def pauli_records_to_outcomes(bases: np.ndarray, results: np.ndarray, values: st
     basis = _decode(b, bases, _BASIS_CODES, "basis letter not X, Y or Z:", 0)
     codes = _decode(b, tokens, {t: i for i, t in enumerate(_RESULT_TOKENS)}, "result not valid:", 0)
     bits = _to_bits(Block(codes, where, b.path, "row"), codes, values, 0)
-    return _pauli_outcome_table(povm or pauli6())[basis, bits]
+    return _pauli_table(povm or pauli6())[basis, bits]
 
 
 def read_pauli_records(path: str | Path, *, n_qubits: int | None = None, values: str = "auto",
@@ -248,7 +240,7 @@ def read_pauli_records(path: str | Path, *, n_qubits: int | None = None, values:
     n = both.shape[1] // 2
     col0 = 1 if layout["compact"] else n
     bits = _to_bits(Block(both[:, n:], where, Path(path), "line"), both[:, n:], values, col0)
-    return _pauli_outcome_table(pauli6())[both[:, :n], bits]
+    return _pauli_table(pauli6())[both[:, :n], bits]
 
 
 def basis_balance(x: np.ndarray, povm: POVM, p_min: float = 1e-6) -> str | None:
@@ -262,7 +254,7 @@ def basis_balance(x: np.ndarray, povm: POVM, p_min: float = 1e-6) -> str | None:
     >>> basis_balance(np.array([[0], [2], [4]] * 10, dtype=np.uint8), pauli6()) is None
     True
     """
-    table = _pauli_outcome_table(povm)
+    table = _pauli_table(povm)
     basis_of = np.zeros(povm.n_outcomes, dtype=np.int64)
     for k in (1, 2, 3):
         basis_of[table[k]] = k - 1  # 0, 1, 2 = X, Y, Z
@@ -320,7 +312,7 @@ def import_records(
         raise FormatError(f"unknown record format '{format}'; choose one of {', '.join(RECORD_FORMATS)}")
     if format == "pauli-basis":
         povm = get_povm(povm) if isinstance(povm, str) else povm or pauli6()
-        _pauli_outcome_table(povm)  # refuses any other POVM
+        _pauli_table(povm)  # refuses any other POVM
         x = read_pauli_records(path, n_qubits=n_qubits, values=values, skip_rows=skip_rows)
     else:
         if povm is None:
