@@ -2,9 +2,9 @@
 maximum likelihood, on dense 2^N × 2^N matrices (N ≲ 10) — the references that the
 generative models' reconstructions are compared with.
 
-Both work on the table of counts n(a) over all K^N outcome strings and the site-by-site
-maps of :mod:`qgen.densities` (no per-shot Kronecker products).  With S = Σ_a n(a) and
-frequencies f = n/S:
+Both work on the counts n(a) of the distinct observed strings with the site-by-site maps
+of :class:`qgen.frames.StringFrame` (no per-shot Kronecker products, no table of all K^N
+strings).  With S = Σ_a n(a) and frequencies f = n/S:
 
 * linear inversion: ρ_LI = Σ_a f(a) D^{a_1}⊗…⊗D^{a_N} (D: the dual frame), unbiased but
   not positive in general;
@@ -21,12 +21,13 @@ S·(λ_max(R(ρ)) − 1) (Tr R(ρ)ρ = 1).  The iteration stops when this certif
 L(ρ_ML) − L(ρ), ``gap``, is at most ``tol`` nats.
 
 Every estimator takes one POVM for all qubits or one per qubit (elements (N, K, 2, 2),
-see :data:`qgen.densities.POVMSpec`), and optional per-string ``weights`` (counts or
+see :data:`qgen.frames.POVMSpec`), and optional per-string ``weights`` (counts or
 frequencies) in place of repeated strings.
 
 Example
 -------
->>> from qgen.densities import fidelity_pure, outcome_probabilities
+>>> from qgen.densities import fidelity_pure
+>>> from qgen.frames import outcome_probabilities
 >>> from qgen.povm import pauli6
 >>> psi = np.zeros(8); psi[[0, 7]] = 2**-0.5                        # GHZ-3
 >>> p = outcome_probabilities(np.outer(psi, psi), pauli6()).clip(0)  # all 6^3 P(a)
@@ -47,8 +48,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .densities import POVMSpec, outcome_probabilities, project_to_density_matrix, reconstruct_from_table, \
-    site_povms, weighted_elements
+from .densities import _projection, project_to_density_matrix
+from .frames import POVMSpec, StringFrame, site_povms
 from .povm import POVM
 from .resources import check_memory
 
@@ -119,17 +120,18 @@ def outcome_counts(outcomes: np.ndarray, povm_or_k: POVMSpec | int, *, weights: 
     return strings.astype(np.uint8), counts if w is not None else counts.astype(np.int64)
 
 
-def _table(outcomes: np.ndarray, sites: tuple[POVM, ...], weights: np.ndarray | None, what: str) -> np.ndarray:
-    """The dense K^N count table, after checking that the dense work fits in memory:
-    ~6 float64 tables of K^N entries and ~10 complex 2^N × 2^N matrices."""
+def _observed(outcomes: np.ndarray, povm: POVMSpec, weights: np.ndarray | None, what: str, duals: bool = False
+              ) -> tuple[StringFrame, np.ndarray]:
+    """The frame maps on the distinct observed strings and their counts (> 0), after
+    checking that the work fits in memory."""
+    x = np.asarray(outcomes)
+    sites = site_povms(povm, x.shape[1] if x.ndim == 2 else 0)
+    strings, counts = outcome_counts(x, sites, weights=weights)
+    keep = counts > 0
     n, k = len(sites), sites[0].n_outcomes
-    check_memory(48 * k**n + 160 * 4**n, f"{what} of {n} qubits with {k} outcomes per qubit",
-                 f"tables of all {k}^{n} outcome strings and {2**n} × {2**n} matrices")
-    return outcome_counts(outcomes, k, weights=weights, dense=True).astype(np.float64)
-
-
-def _sites(outcomes: np.ndarray, povm: POVMSpec) -> tuple[POVM, ...]:
-    return site_povms(povm, np.shape(outcomes)[1] if np.ndim(outcomes) == 2 else 0)
+    check_memory(StringFrame.nbytes(int(keep.sum()), n, k), f"{what} of {n} qubits with {k} outcomes per qubit",
+                 f"{int(keep.sum())} distinct strings, {2**n} × {2**n} matrices")
+    return StringFrame(strings[keep], sites, duals=duals), counts[keep].astype(np.float64)
 
 
 def log_likelihood(rho: np.ndarray, outcomes: np.ndarray, povm: POVMSpec, *,
@@ -141,16 +143,14 @@ def log_likelihood(rho: np.ndarray, outcomes: np.ndarray, povm: POVMSpec, *,
     >>> round(log_likelihood(np.eye(2) / 2, np.array([[0], [3]]), pauli4()), 6)  # ln(1/6) + ln(1/2)
     -2.484907
     """
-    sites = _sites(outcomes, povm)
-    counts = _table(outcomes, sites, weights, "the log-likelihood")
-    obs = np.flatnonzero(counts)
-    p = outcome_probabilities(rho, sites)[obs]
-    return float(counts[obs] @ np.log(p)) if p.min() > 0 else -math.inf
+    frame, counts = _observed(outcomes, povm, weights, "the log-likelihood")
+    p = frame.probabilities(rho)
+    return float(counts @ np.log(p)) if p.min() > 0 else -math.inf
 
 
 def linear_inversion(outcomes: np.ndarray, povm: POVMSpec, *, weights: np.ndarray | None = None) -> np.ndarray:
     """ρ_LI = (1/S) Σ_s D^{a_s1}⊗…⊗D^{a_sN}: the dual frame summed over the shots (weighted
-    by ``weights``), by contracting the K^N count table site by site.  Unit trace and
+    by ``weights``), from the distinct strings' counts (:class:`qgen.frames.StringFrame`).  Unit trace and
     unbiased, but not positive semidefinite in general (project it with
     :func:`qgen.densities.project_to_density_matrix`).  Needs IC POVMs.
 
@@ -159,13 +159,12 @@ def linear_inversion(outcomes: np.ndarray, povm: POVMSpec, *, weights: np.ndarra
     >>> (linear_inversion(x, pauli6()).real.round(6) + 0).tolist()   # ⟨σz⟩ = 3 (3 − 1)/10: D^{Z±} = I/2 ± 3σz/2
     [[0.8, 0.0], [0.0, 0.2]]
     """
-    sites = _sites(outcomes, povm)
-    bad = [i for i, p in enumerate(sites) if not p.is_ic]
+    bad = [(i, p) for i, p in enumerate(site_povms(povm, np.shape(outcomes)[-1])) if not p.is_ic]
     if bad:
-        raise ValueError(f"POVM '{sites[bad[0]].name}' (qubit {bad[0]}) is not informationally complete: "
+        raise ValueError(f"POVM '{bad[0][1].name}' (qubit {bad[0][0]}) is not informationally complete: "
                          "ρ is not determined by the outcome frequencies")
-    counts = _table(outcomes, sites, weights, "linear inversion")
-    return reconstruct_from_table(counts / counts.sum(), sites)
+    frame, counts = _observed(outcomes, povm, weights, "linear inversion", duals=True)
+    return frame.weighted_sum(counts / counts.sum())
 
 
 @dataclass(frozen=True, eq=False)
@@ -213,27 +212,21 @@ def mle(outcomes: np.ndarray, povm: POVMSpec, *, weights: np.ndarray | None = No
     >>> fit.converged, np.round(fit.rho, 6).real.tolist()
     (True, [[0.75, 0.0], [0.0, 0.25]])
     """
-    sites = _sites(outcomes, povm)
-    counts = _table(outcomes, sites, weights, "maximum-likelihood tomography")
+    frame, counts = _observed(outcomes, povm, weights, "maximum-likelihood tomography")
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol > 0:
         raise ValueError(f"tol must be a positive number of nats, got {tol!r}")
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise ValueError(f"max_iter must be an integer ≥ 1, got {max_iter!r}")
-    d, total = 2 ** len(sites), float(counts.sum())
-    obs = np.flatnonzero(counts)
-    f = counts[obs] / total
-    w = np.zeros(counts.size)
-
-    def probs(x: np.ndarray) -> np.ndarray:  # Tr[M^a x] on the observed strings, linear in x
-        return outcome_probabilities(x, sites)[obs]
+    d, total = 2**frame.n_qubits, float(counts.sum())
+    f = counts / total
+    probs = frame.probabilities  # Tr[M^a x] on the observed strings, linear in x
 
     def gain(p: np.ndarray, dp: np.ndarray) -> float:  # L(x + Δx)/S − L(x)/S from P_x and P_Δx
         q = dp / p
         return float(f @ np.log1p(q)) if q.min() > -1 else -math.inf
 
     def grad(p: np.ndarray) -> np.ndarray:  # R = Σ_a f(a)/P(a) M^a, the gradient of L/S
-        w[obs] = f / p
-        return weighted_elements(w, sites)
+        return frame.weighted_sum(f / p)
 
     rho = np.eye(d, dtype=complex) / d if rho0 is None else project_to_density_matrix(rho0)
     if rho0 is not None and np.abs(rho - rho0).max() > 1e-8:
@@ -241,13 +234,13 @@ def mle(outcomes: np.ndarray, povm: POVMSpec, *, weights: np.ndarray | None = No
     p_rho = probs(rho)
     if not p_rho.min() > 0:
         raise ValueError("rho0 gives an observed outcome string probability 0")
-    r_rho = grad(p_rho)
+    r_rho = grad(p_rho)  # R(ρ); None until needed (a restart, a gap check)
     sigma, p_sig, r_sig, d_sig = rho, p_rho, r_rho, 0.0  # extrapolated point: P, R and L(σ)/S − L(ρ)/S
-    theta, t, gap, it, stalled = 1.0, 1.0, math.inf, 0, False
+    theta, t, gap, it, stalled, rank = 1.0, 1.0, math.inf, 0, False, None
     while it < max_iter and gap > tol:
         it += 1
         for _ in range(_BACKTRACKS):  # ascent condition of a 1/t-smooth step from σ (Beck & Teboulle 2009)
-            new = project_to_density_matrix(sigma + t * r_sig)
+            new, rank_new = _projection(sigma + t * r_sig, rank)
             step = new - sigma
             dp = probs(step)
             d_new = gain(p_sig, dp)
@@ -260,11 +253,12 @@ def mle(outcomes: np.ndarray, povm: POVMSpec, *, weights: np.ndarray | None = No
             if sigma is rho:  # stalled at ρ itself: the optimum to rounding, or no step found
                 stalled = True
                 break
+            r_rho = grad(p_rho) if r_rho is None else r_rho
             sigma, p_sig, r_sig, d_sig, theta = rho, p_rho, r_rho, 0.0, 1.0
             continue
-        p_new = p_sig + dp
-        r_new = grad(p_new)
-        if total * (d_sig + d_new) <= tol:  # a step that gains more than tol is not the last one
+        p_new, r_new, rank = p_sig + dp, None, rank_new
+        if total * (d_sig + d_new) <= tol and it % 4 == 0:  # a step gaining more than tol is not the last
+            r_new = grad(p_new)
             gap = total * (np.linalg.eigvalsh(r_new)[-1] - 1)
         theta_new = (1 + math.sqrt(1 + 4 * theta**2)) / 2
         m = (theta - 1) / theta_new
@@ -274,7 +268,9 @@ def mle(outcomes: np.ndarray, povm: POVMSpec, *, weights: np.ndarray | None = No
         if math.isfinite(d_sig):
             r_sig = grad(p_sig)
         else:  # no momentum yet, or the extrapolation gives an observed string P ≤ 0: step from ρ
+            r_rho = grad(p_rho) if r_rho is None else r_rho
             sigma, p_sig, r_sig, d_sig = rho, p_rho, r_rho, 0.0
+    r_rho = grad(p_rho) if r_rho is None else r_rho
     gap = float(total * (np.linalg.eigvalsh(r_rho)[-1] - 1))
     if gap <= tol:
         note = f"converged: gap {gap:.2g} ≤ tol {tol:g} nats"

@@ -15,8 +15,9 @@ from scipy.optimize import brentq, minimize
 
 import qgen
 from qgen.bootstrap import bootstrap, bootstrap_estimate
-from qgen.densities import (density_from_pauli, fidelity, fidelity_pure, outcome_probabilities, pauli_coefficients,
-                            project_to_density_matrix, reconstruct_from_table, reduced, site_povms, weighted_elements)
+from qgen.densities import fidelity, fidelity_pure, project_to_density_matrix, reduced
+from qgen.frames import (StringFrame, density_from_pauli, outcome_probabilities, pauli_coefficients,
+                         reconstruct_from_table, site_povms)
 from qgen.metrics import enumerate_strings, reconstruct_density_matrix
 from qgen.povm import PAULI, POVM, get_povm, pauli4, pauli6, tetra, trine
 from qgen.resources import ResourceError
@@ -105,15 +106,26 @@ def test_frame_maps_against_kronecker_products(n):
     if n > 1:  # a single POVM: the same as qgen.sampling.probabilities (qgen.contract's dense table)
         np.testing.assert_allclose(outcome_probabilities(rho, tetra()),
                                    probabilities(DenseState(rho), tetra()).ravel(), atol=1e-14)
-    w = rng.normal(size=p.size)
-    k = sites[0].n_outcomes
-    ref = sum(wi * kron_all([q.elements[a] for q, a in zip(sites, s)])
-              for wi, s in zip(w, itertools.product(range(k), repeat=n)))
-    np.testing.assert_allclose(weighted_elements(w, sites), ref, atol=1e-13)
     paulis = [kron_all([PAULI[i] for i in s]) for s in itertools.product(range(4), repeat=n)]
     r = pauli_coefficients(rho)
     np.testing.assert_allclose(r, [np.trace(s @ rho).real for s in paulis], atol=1e-14)
     np.testing.assert_allclose(density_from_pauli(r), rho, atol=1e-15)
+
+
+@pytest.mark.parametrize("n, k, u", [(1, 4, 3), (2, 6, 5), (3, 6, 60), (4, 4, 300), (4, 6, 2)])
+@pytest.mark.parametrize("duals", [False, True])
+def test_string_frame_against_kronecker_products(n, k, u, duals):
+    """On U random strings (repeats included; the split between dense and per-string sites
+    varies with U): Tr[(X^{a_1}⊗…⊗X^{a_N}) ρ] and Σ_u w_u X^{a_u1}⊗…⊗X^{a_uN}, X = M or D."""
+    rng = np.random.default_rng(n + k + u)
+    sites = [random_povm(k, rng, f"q{i}") for i in range(n)]
+    x = rng.integers(0, k, size=(u, n))
+    ops = [[q.duals if duals else q.elements for q in sites][i][x[:, i]] for i in range(n)]
+    kron = [kron_all([ops[i][j] for i in range(n)]) for j in range(u)]
+    rho, w = random_state(n, 2, rng), rng.normal(size=u)
+    frame = StringFrame(x, sites, duals=duals)
+    np.testing.assert_allclose(frame.probabilities(rho), [np.trace(m @ rho).real for m in kron], atol=1e-13)
+    np.testing.assert_allclose(frame.weighted_sum(w), sum(wi * m for wi, m in zip(w, kron)), atol=1e-13)
 
 
 @pytest.mark.parametrize("name", POVMS + ["random"])
