@@ -7,8 +7,8 @@ Example
 >>> bell = np.array([1, 0, 0, 1]) / np.sqrt(2)
 >>> rho = np.outer(bell, bell) + 0.1 * np.diag([1, -1, -1, 1])    # unit trace, not positive
 >>> sigma = project_to_density_matrix(rho)                        # = the Bell state
->>> round(fidelity_pure(rho, bell), 12), round(fidelity_pure(sigma, bell), 12), round(fidelity(sigma, np.outer(bell, bell)), 12)
-(1.1, 1.0, 1.0)
+>>> [round(f, 12) for f in (fidelity_pure(rho, bell), fidelity_pure(sigma, bell), fidelity(sigma, sigma))]
+[1.1, 1.0, 1.0]
 >>> (reduced(sigma, [1]).real.round(12) + 0).tolist()            # maximally mixed
 [[0.5, 0.0], [0.0, 0.5]]
 """

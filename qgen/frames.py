@@ -181,7 +181,8 @@ def _dense_sites(k: int, n: int, u: int) -> int:
 class StringFrame:
     """The frame maps on a fixed set of U outcome strings a_u (the observed ones):
 
-        probabilities(ρ)[u] = Tr[(X_1^{a_u1}⊗…⊗X_N^{a_uN}) ρ],   weighted_sum(w) = Σ_u w_u X_1^{a_u1}⊗…⊗X_N^{a_uN},
+        probabilities(ρ)[u] = Tr[(X_1^{a_u1}⊗…⊗X_N^{a_uN}) ρ],
+        weighted_sum(w)     = Σ_u w_u X_1^{a_u1}⊗…⊗X_N^{a_uN},
 
     X = the POVM elements M, or with ``duals=True`` the dual frame D (then
     ``weighted_sum`` of the frequencies is linear inversion).  The first L sites are

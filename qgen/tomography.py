@@ -150,13 +150,13 @@ def log_likelihood(rho: np.ndarray, outcomes: np.ndarray, povm: POVMSpec, *,
 
 def linear_inversion(outcomes: np.ndarray, povm: POVMSpec, *, weights: np.ndarray | None = None) -> np.ndarray:
     """ρ_LI = (1/S) Σ_s D^{a_s1}⊗…⊗D^{a_sN}: the dual frame summed over the shots (weighted
-    by ``weights``), from the distinct strings' counts (:class:`qgen.frames.StringFrame`).  Unit trace and
-    unbiased, but not positive semidefinite in general (project it with
+    by ``weights``), from the distinct strings' counts (:class:`qgen.frames.StringFrame`).
+    Unit trace and unbiased, but not positive semidefinite in general (project it with
     :func:`qgen.densities.project_to_density_matrix`).  Needs IC POVMs.
 
     >>> from qgen.povm import pauli6
     >>> x = np.array([[0], [0], [0], [1], [2], [2], [3], [3], [4], [5]])  # Z: +++−, X: ++−−, Y: +−
-    >>> (linear_inversion(x, pauli6()).real.round(6) + 0).tolist()   # ⟨σz⟩ = 3 (3 − 1)/10: D^{Z±} = I/2 ± 3σz/2
+    >>> (linear_inversion(x, pauli6()).real.round(6) + 0).tolist()   # D^{Z±} = I/2 ± 3σz/2: ⟨σz⟩ = 3·2/10
     [[0.8, 0.0], [0.0, 0.2]]
     """
     bad = [(i, p) for i, p in enumerate(site_povms(povm, np.shape(outcomes)[-1])) if not p.is_ic]
