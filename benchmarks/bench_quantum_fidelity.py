@@ -20,7 +20,7 @@ count.  A reconstructor may return ``(ρ, info)`` with a JSON-able dict stored i
 
 Sections are the targets (``--sections ghz,w``, default all); re-running some updates them
 in ``results/quantum_fidelity.json`` (saved after every N, with the load average and
-wall time) and prints the whole table.  ``--quick`` (N = 4, Pauli-6, 1,000 and 3,000
+wall time of each run, by N) and prints the whole table.  ``--quick`` (N = 4, Pauli-6, 1,000 and 3,000
 shots, one seed, K = 5) writes ``results/quantum_fidelity_quick.json`` instead.
 
     python benchmarks/bench_quantum_fidelity.py [--sections ghz,tfim] [--n 4 6] [--quick]
@@ -42,7 +42,6 @@ from qgen.bootstrap import bootstrap_estimate
 from qgen.densities import fidelity_pure, project_to_density_matrix
 from qgen.povm import POVM
 from qgen.states import DenseState
-from qgen.stats import mean_estimate
 from qgen.tomography import linear_inversion, mle
 
 TARGETS = {
@@ -125,7 +124,8 @@ def run_target(name: str, ns: tuple[int, ...], povms: tuple[str, ...], shots: tu
 
 
 def summarise(rows: list[dict]) -> list[dict]:
-    """Per (target, N, POVM, shots): the mean over seeds of F and of its bootstrap error."""
+    """Per (target, N, POVM, shots): the mean over seeds of F and of its bootstrap error, and
+    the standard deviation of F over the seeds (to compare with the bootstrap error)."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["target"], r["n"], r["povm"], r["shots"]), []).append(r)
@@ -133,10 +133,10 @@ def summarise(rows: list[dict]) -> list[dict]:
     for (name, n, povm, s), rs in groups.items():
         line = {"target": name, "N": n, "POVM": povm, "shots": f"{s:,}", "true": f"{rs[0]['true']:.4f}"}
         for rec in RECONSTRUCTORS:
-            f = mean_estimate(np.array([r[rec]["F"]["mean"] for r in rs]))
+            f = np.array([r[rec]["F"]["mean"] for r in rs])
             boot = float(np.mean([r[rec]["F"]["stderr"] for r in rs]))
-            line[rec] = f"{f.mean:.4f} ± {boot:.4f}"
-            line[f"{rec} seeds"] = f"±{f.stderr:.4f}" if np.isfinite(f.stderr) else ""
+            line[rec] = f"{f.mean():.4f} ± {boot:.4f}"
+            line[f"{rec} sd"] = f"{f.std(ddof=1):.4f}" if len(f) > 1 else ""
         line["mle s"] = f"{np.mean([r['mle']['seconds'] for r in rs]):.2f}"
         line["unconv."] = sum(not r["mle"]["converged"] for r in rs) or ""
         table.append(line)
@@ -154,29 +154,35 @@ def main() -> None:
     if unknown:
         ap.error(f"unknown sections {sorted(unknown)}")
     if args.quick:
-        ns, povms, shots, seeds, k_by_n, name = (4,), ("pauli6",), (1_000, 3_000), (0,), {4: 5}, "quantum_fidelity_quick"
+        ns, povms, shots, seeds, k_by_n = (4,), ("pauli6",), (1_000, 3_000), (0,), {4: 5}
     else:
-        ns, povms, shots, seeds, k_by_n, name = tuple(args.n), POVMS, SHOTS, SEEDS, BOOTSTRAP_K, "quantum_fidelity"
+        ns, povms, shots, seeds, k_by_n = tuple(args.n), POVMS, SHOTS, SEEDS, BOOTSTRAP_K
+    name = "quantum_fidelity_quick" if args.quick else "quantum_fidelity"
     path = RESULTS / f"{name}.json"
     sections = json.loads(path.read_text()).get("sections", {}) if path.is_file() else {}
-    config = {"povms": povms, "shots": shots, "seeds": seeds, "bootstrap_k": k_by_n, "reconstructors": list(RECONSTRUCTORS),
-              "threads": os.environ.get("OMP_NUM_THREADS"), "fidelity": "⟨ψ_ideal|ρ|ψ_ideal⟩, no projection unless named"}
+    config = {"povms": povms, "shots": shots, "seeds": seeds, "bootstrap_k": k_by_n,
+              "reconstructors": list(RECONSTRUCTORS), "threads": os.environ.get("OMP_NUM_THREADS"),
+              "fidelity": "⟨ψ_ideal|ρ|ψ_ideal⟩, no projection unless named"}
     for target in chosen:
         t0, load0 = time.perf_counter(), os.getloadavg()
-        old = [r for r in sections.get(target, {}).get("rows", []) if r["n"] not in ns]
+        section = sections.setdefault(target, {"rows": []})
+        old = [r for r in section["rows"] if r["n"] not in ns]
 
-        def keep(rows: list[dict], target: str = target) -> None:
-            sections[target] = {"rows": old + rows, "seconds": time.perf_counter() - t0, "load_average_start": load0,
-                                "load_average_end": os.getloadavg(), "config": config}
+        def keep(rows: list[dict], section: dict = section) -> None:  # after every N: rows, wall time, load
+            section["rows"] = old + rows
+            section.setdefault("runs", {})[" ".join(map(str, ns))] = {
+                "seconds": time.perf_counter() - t0, "load_average_start": load0, "load_average_end": os.getloadavg(),
+                "config": config}
             save(name, {"sections": sections})
 
         run_target(target, ns, povms, shots, seeds, k_by_n, keep)
         print(f"{target}: {time.perf_counter() - t0:.0f} s, load average {os.getloadavg()[0]:.1f}", flush=True)
-    rows = [r for sec in sections.values() for r in sorted(sec["rows"], key=lambda r: (r["n"], r["povm"], r["shots"]))]
+    rows = [r for sec in sections.values() for r in sorted(sec["rows"], key=lambda r: (r["n"], r["povm"],
+                                                                                        r["shots"]))]
     info = machine()
-    columns = ["target", "N", "POVM", "shots", "true"] + [c for rec in RECONSTRUCTORS for c in (rec, f"{rec} seeds")]
-    print_table(f"Quantum fidelity ⟨ψ|ρ|ψ⟩: mean over seeds ± mean bootstrap error (seeds: ± std of the mean over "
-                f"seeds); {info['cores']} cores {info['cpu']}", summarise(rows), columns + ["mle s", "unconv."])
+    columns = ["target", "N", "POVM", "shots", "true"] + [c for rec in RECONSTRUCTORS for c in (rec, f"{rec} sd")]
+    print_table(f"Quantum fidelity ⟨ψ|ρ|ψ⟩: mean over seeds ± mean bootstrap error; sd: standard deviation over "
+                f"the seeds; {info['cores']} cores {info['cpu']}", summarise(rows), columns + ["mle s", "unconv."])
     print(f"results saved to {RESULTS / f'{name}.json'}")
 
 

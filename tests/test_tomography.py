@@ -280,6 +280,13 @@ def test_mle_against_a_generic_optimiser():
     np.testing.assert_allclose(fit.rho, tt @ tt.conj().T / np.trace(tt @ tt.conj().T).real, atol=2e-3)
 
 
+def test_weights_stand_for_repeated_strings():
+    x = sample_outcomes(random_state(2, 1, np.random.default_rng(4)), pauli6(), 500, seed=4)
+    strings, counts = outcome_counts(x, pauli6())
+    for fit in (linear_inversion, lambda *a, **k: mle(*a, **k, tol=1e-6).rho):
+        np.testing.assert_allclose(fit(strings, pauli6(), weights=counts), fit(x, pauli6()), atol=1e-12)
+
+
 def test_mle_stops_at_max_iter_and_says_so():
     x = qgen.simulate(qgen.make_target("w", n=4), pauli4(), 3000, seed=0).outcomes
     fit = mle(x, pauli4(), max_iter=3)
@@ -306,6 +313,25 @@ def test_ghz4_mle_fidelity_and_bootstrap_error():
     # near a pure target 1 − F is quadratic in the error of ρ: the MLE fidelity's spread shrinks faster than
     # 1/√S (about 1/S); a quarter of the shots gives at least √4 = 2× the error, with bootstrap noise allowed
     assert bootstrap_estimate(x[:2500], fid, k=10, seed=0).stderr > 1.5 * e.stderr
+
+
+@pytest.mark.slow
+def test_ghz4_finite_sample_constants():
+    """Re-measures GHZ4_F_MEAN and GHZ4_F_STD over 100 seeds (~15 s)."""
+    target = qgen.make_target("ghz", n=4)
+    psi = target.state.to_dense()
+    f = np.array([fidelity_pure(mle(qgen.simulate(target, pauli6(), 10_000, seed=s, train_log_prob=False).outcomes,
+                                    pauli6()).rho, psi) for s in range(100)])
+    assert abs(f.mean() - GHZ4_F_MEAN) < 1e-4 and abs(f.std(ddof=1) / GHZ4_F_STD - 1) < 0.2
+
+
+@pytest.mark.slow
+def test_mle_eight_qubits_pauli6_30000_shots():
+    target = qgen.make_target("ghz", n=8)
+    x = qgen.simulate(target, pauli6(), 30_000, seed=0, train_log_prob=False).outcomes
+    fit = mle(x, pauli6())
+    assert fit.converged and fidelity_pure(fit.rho, target.state.to_dense()) > 0.99
+    assert fit.log_likelihood >= log_likelihood(project_to_density_matrix(linear_inversion(x, pauli6())), x, pauli6())
 
 
 def test_bootstrap_error_of_linear_inversion_matches_its_standard_error():
@@ -433,6 +459,8 @@ def test_bad_input_is_one_line(call, match):
     assert "\n" not in str(e.value)
 
 
-def test_oversized_inversion_is_a_resource_error():
+def test_oversized_requests_are_resource_errors():
     with pytest.raises(ResourceError, match="linear inversion of 16 qubits with 6 outcomes per qubit needs"):
         linear_inversion(np.zeros((3, 16), int), pauli6())
+    with pytest.raises(ResourceError, match="a table of all 6\\^20 outcome counts needs"):
+        outcome_counts(np.zeros((3, 20), int), 6, dense=True)
