@@ -19,7 +19,7 @@ of all K^N strings; ``BOOTSTRAP_K_BY_NAME["rnn"] = {4: 3, 6: 3, 8: 2}`` sets its
 count.  A reconstructor may return ``(ρ, info)`` with a JSON-able dict stored in the row.
 
 Sections are the targets (``--sections ghz,w``, default all); re-running some updates them
-in ``results/quantum_fidelity.json`` (saved after every N, with the load average and
+in ``results/quantum_fidelity.json`` (saved after every row, with the load average and
 wall time of each run, by N) and prints the whole table.  ``--quick`` (N = 4, Pauli-6, 1,000 and 3,000
 shots, one seed, K = 5) writes ``results/quantum_fidelity_quick.json`` instead.
 
@@ -55,9 +55,10 @@ NS = (4, 6, 8)
 POVMS = ("pauli6", "pauli4")
 SHOTS = (1_000, 3_000, 10_000, 30_000)
 SEEDS = (0, 1, 2)
-BOOTSTRAP_K = {4: 20, 6: 10, 8: 4}
-"""Refits per bootstrap error, by N: chosen so that the MLE part of the whole run takes
-about an hour on one core (an N = 8 fit takes 3–15 s)."""
+BOOTSTRAP_K = {4: 20, 6: 10, 8: 3}
+"""Refits per bootstrap error, by N: an N = 8 fit takes 2–15 s on one free core (4–60 s on
+the shared 2-core machine at load average 6–10), so N = 8 gets 3 refits; the error of a
+bootstrap standard deviation from K refits is ~1/√(2(K − 1)) of it, 50 % at K = 3."""
 
 
 def _mle(outcomes: np.ndarray, povm: POVM) -> tuple[np.ndarray, dict]:
@@ -101,7 +102,7 @@ def score(name: str, outcomes: np.ndarray, povm: POVM, psi: np.ndarray, n: int, 
 
 
 def run_target(name: str, ns: tuple[int, ...], povms: tuple[str, ...], shots: tuple[int, ...],
-               seeds: tuple[int, ...], k_by_n: dict[int, int], on_block: Callable[[list[dict]], None]) -> list[dict]:
+               seeds: tuple[int, ...], k_by_n: dict[int, int], on_row: Callable[[list[dict]], None]) -> list[dict]:
     rows: list[dict] = []
     for n in ns:
         target = qgen.make_target(n=n, **TARGETS[name])
@@ -116,10 +117,10 @@ def run_target(name: str, ns: tuple[int, ...], povms: tuple[str, ...], shots: tu
                     for rec in RECONSTRUCTORS:
                         row[rec] = score(rec, x, povm, psi, n, k_by_n[n], seed)
                     rows.append(row)
+                    on_row(rows)
                     print(f"  {name} N={n} {povm_name} S={s} seed={seed}: " + ", ".join(
                         f"{rec} {row[rec]['F']['mean']:.4f} ± {row[rec]['F']['stderr']:.4f}" for rec in RECONSTRUCTORS)
                         + f" ({row['mle']['seconds']:.1f} s per MLE fit)", flush=True)
-        on_block(rows)
     return rows
 
 
@@ -168,7 +169,7 @@ def main() -> None:
         section = sections.setdefault(target, {"rows": []})
         old = [r for r in section["rows"] if r["n"] not in ns]
 
-        def keep(rows: list[dict], section: dict = section) -> None:  # after every N: rows, wall time, load
+        def keep(rows: list[dict], section: dict = section) -> None:  # after every row: rows, wall time, load
             section["rows"] = old + rows
             section.setdefault("runs", {})[" ".join(map(str, ns))] = {
                 "seconds": time.perf_counter() - t0, "load_average_start": load0, "load_average_end": os.getloadavg(),
