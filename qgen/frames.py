@@ -228,7 +228,7 @@ class StringFrame:
         rho = np.asarray(rho)
         if rho.shape != (2**self.n_qubits,) * 2:
             raise ValueError(f"ρ must be {2**self.n_qubits} × {2**self.n_qubits}, got shape {rho.shape}")
-        t = _mode_products(pauli_coefficients(rho), [m / 2 for m in self._dense])  # (P_L…P_N−1, a_1…a_L)
+        t = _mode_products(pauli_coefficients(rho), [m / 2 for m in self._dense])  # (P_L…P_N−1, a_0…a_L−1)
         g = t.reshape(-1, self._k ** len(self._dense))[:, self._prefix]  # (4^(N−L), U)
         for row in self._rows:
             g = np.einsum("kru,uk->ru", g.reshape(4, -1, self.n_strings), row / 2)
@@ -241,8 +241,8 @@ class StringFrame:
         if w.shape != (self.n_strings,):
             raise ValueError(f"need one weight per string, shape ({self.n_strings},), got {w.shape}")
         e = w[None, :]
-        for row in reversed(self._rows):  # e[(P_L…P_N−1), u] = w_u Π_j X_j[a_uj, P_j]
+        for row in reversed(self._rows):  # e[(P_L…P_N−1), u] = w_u Π_{j ≥ L} X_j[a_uj, P_j]
             e = (row.T[:, None, :] * e[None]).reshape(-1, self.n_strings)
-        table = self._scatter @ e.T  # Σ over the strings of each prefix: (a_1…a_L, P_L…P_N−1)
-        t = _mode_products(table, [m.T for m in self._dense])  # (P_L…P_N−1, P_1…P_L)
+        table = self._scatter @ e.T  # summed over the strings of each prefix: (a_0…a_L−1, P_L…P_N−1)
+        t = _mode_products(table, [m.T for m in self._dense])  # (P_L…P_N−1, P_0…P_L−1)
         return density_from_pauli(t.reshape(e.shape[0], -1).T)

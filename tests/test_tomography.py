@@ -112,11 +112,12 @@ def test_frame_maps_against_kronecker_products(n):
     np.testing.assert_allclose(density_from_pauli(r), rho, atol=1e-15)
 
 
-@pytest.mark.parametrize("n, k, u", [(1, 4, 3), (2, 6, 5), (3, 6, 60), (4, 4, 300), (4, 6, 2)])
+@pytest.mark.parametrize("n, k, u", [(1, 4, 3), (2, 6, 5), (3, 6, 60), (4, 4, 300), (4, 6, 2), (5, 6, 40), (2, 8, 1)])
 @pytest.mark.parametrize("duals", [False, True])
 def test_string_frame_against_kronecker_products(n, k, u, duals):
     """On U random strings (repeats included; the split between dense and per-string sites
-    varies with U): Tr[(X^{a_1}⊗…⊗X^{a_N}) ρ] and Σ_u w_u X^{a_u1}⊗…⊗X^{a_uN}, X = M or D."""
+    varies with U, from L = 0 to L = N): Tr[(X^{a_1}⊗…⊗X^{a_N}) ρ] and Σ_u w_u X^{a_u1}⊗…⊗X^{a_uN},
+    X = M or D."""
     rng = np.random.default_rng(n + k + u)
     sites = [random_povm(k, rng, f"q{i}") for i in range(n)]
     x = rng.integers(0, k, size=(u, n))
