@@ -367,6 +367,20 @@ def test_bootstrap_is_seeded_and_resamples_with_replacement():
     assert not bad.available and "non-finite" in bad.note
 
 
+@pytest.mark.parametrize("n", [4, 6, 8])
+def test_depolarized_ghz_fidelity_closed_form(n):
+    """The benchmark's exact column: F = ⟨GHZ|Λ_p^{⊗N}(GHZ)|GHZ⟩.  Λ_p scales a Pauli string by
+    (1 − p)^weight, and GHZ = 2^−N Σ_{P ∈ stabilizer} P with 2^(N−1) Z-strings of even weight w
+    (C(N, w) of each) and 2^(N−1) strings of weight N (X^⊗N times those), so with q = 1 − p
+    F = 2^−N [((1 + q)^N + (1 − q)^N)/2 + 2^(N−1) q^N]."""
+    p, q = 0.05, 0.95
+    target = qgen.make_target("ghz", n=n, noise=p)
+    psi = target.state.to_dense()
+    rho = DenseState(psi, noise=p).density_matrix()
+    exact = (((1 + q) ** n + (1 - q) ** n) / 2 + 2 ** (n - 1) * q**n) / 2**n
+    assert fidelity_pure(rho, psi) == pytest.approx(exact, abs=1e-13)
+
+
 # -- projection, fidelities, partial trace --------------------------------------------
 
 
