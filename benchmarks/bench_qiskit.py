@@ -81,8 +81,7 @@ def rnn_reconstructor(ds, seed: int = 0, max_time: float = 60.0) -> dict:
 
     from qgen.models import create_model
     from qgen.scores import enumerate_strings, exact_scores
-    from qgen.training import TrainConfig
-    from qgen.training import train
+    from qgen.training import TrainConfig, train
     from qgen.workflows import model_log_prob
 
     torch.manual_seed(seed)

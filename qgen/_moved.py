@@ -39,7 +39,7 @@ MOVED: dict[str, tuple[str, ...]] = {
     "qgen.importers": ("qgen.datasets.records", "qgen.datasets.rows", "qgen.targets.recipes",
                        "qgen.targets.files", "qgen.errors"),
     "qgen.metrics": ("qgen.scores.distribution", "qgen.scores.fidelity", "qgen.scores.observables",
-                     "qgen.scores.enumeration"),
+                     "qgen.scores.enumeration", "qgen.measurements.frames"),
     "qgen.certificate": ("qgen.scores.certificates",),
     "qgen.streaming": ("qgen.training.streaming",),
     "qgen.distributed": ("qgen.training.distributed",),

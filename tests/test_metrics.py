@@ -12,7 +12,16 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from qgen.measurements import get_povm, log_prob, pauli4, probabilities, sample, tetra, trine
+from qgen.measurements import (
+    get_povm,
+    log_prob,
+    pauli4,
+    probabilities,
+    reconstruct_density_matrix,
+    sample,
+    tetra,
+    trine,
+)
 from qgen.scores import (
     FIDELITY_STDERR_MAX,
     classical_fidelity,
@@ -21,7 +30,6 @@ from qgen.scores import (
     fidelity_moment_base,
     kl_divergence,
     quantum_fidelity,
-    reconstruct_density_matrix,
 )
 from qgen.scores.observables import (
     correlation_average,

@@ -12,8 +12,17 @@ import pytest
 from scipy import stats
 
 from qgen.datasets import Dataset, DatasetError, read_dataset, simulate, write_dataset
-from qgen.measurements import POVM, POVMError, log_prob, pauli4, pauli6, probabilities, sample
-from qgen.scores import enumerate_strings, observable, reconstruct_density_matrix
+from qgen.measurements import (
+    POVM,
+    POVMError,
+    log_prob,
+    pauli4,
+    pauli6,
+    probabilities,
+    reconstruct_density_matrix,
+    sample,
+)
+from qgen.scores import enumerate_strings, observable
 from qgen.targets import PAULI, DenseState, depolarize, ghz, make_target, random_mps
 
 

@@ -19,9 +19,11 @@ Example
 
 from __future__ import annotations
 
+from .bootstrap import bootstrap, bootstrap_estimate
 from .certificates import ASSUMPTION, FORMULA, UNPHYSICAL_SIGMAS, certificate, fidelity_lower_bound
+from .densities import fidelity_pure, project_to_density_matrix, reduced, state_fidelity
 from .distribution import classical_fidelity, kl_divergence
-from .enumeration import enumerate_strings, exact_scores, reconstruct_density_matrix
+from .enumeration import enumerate_strings, exact_scores
 from .fidelity import FIDELITY_STDERR_MAX, fidelity_moment_base, quantum_fidelity
 from .observables import (
     correlation_average,
@@ -35,9 +37,13 @@ from .observables import (
     pauli_estimator,
     pauli_expectations,
 )
+from .tomography import MLEResult, linear_inversion, log_likelihood, mle, outcome_counts
 
-__all__ = ["classical_fidelity", "kl_divergence", "FIDELITY_STDERR_MAX", "fidelity_moment_base",
-    "quantum_fidelity", "correlation_average", "correlation_ops", "exact_observable", "exact_observables",
-    "exact_pauli_expectations", "magnetization_ops", "observable", "observables", "pauli_estimator",
-    "pauli_expectations", "enumerate_strings", "exact_scores", "reconstruct_density_matrix", "ASSUMPTION",
-    "FORMULA", "UNPHYSICAL_SIGMAS", "certificate", "fidelity_lower_bound"]
+__all__ = [
+    "bootstrap", "bootstrap_estimate", "fidelity_pure", "project_to_density_matrix", "reduced", "state_fidelity",
+    "MLEResult", "linear_inversion", "log_likelihood", "mle", "outcome_counts", "classical_fidelity",
+    "kl_divergence", "FIDELITY_STDERR_MAX", "fidelity_moment_base", "quantum_fidelity", "correlation_average",
+    "correlation_ops", "exact_observable", "exact_observables", "exact_pauli_expectations", "magnetization_ops",
+    "observable", "observables", "pauli_estimator", "pauli_expectations", "enumerate_strings", "exact_scores",
+    "ASSUMPTION", "FORMULA", "UNPHYSICAL_SIGMAS", "certificate", "fidelity_lower_bound",
+]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qgen.measurements.contract import DENSE_TABLE_MAX
+from qgen.measurements.frames import reconstruct_density_matrix
 from qgen.measurements.povm import POVM
 from qgen.measurements.sampling import probabilities
 from qgen.stats import Estimate
@@ -28,7 +29,7 @@ from qgen.targets.states import MPS, DenseState, State
 if TYPE_CHECKING:
     pass
 
-__all__ = ["enumerate_strings", "exact_scores", "reconstruct_density_matrix"]
+__all__ = ["enumerate_strings", "exact_scores"]
 
 
 # -- exact scores by enumeration ------------------------------------------------------
@@ -44,32 +45,6 @@ def enumerate_strings(k: int, n: int) -> np.ndarray:
     if not 2 <= k <= 255 or k**n > DENSE_TABLE_MAX:
         raise ValueError(f"cannot enumerate {k}^{n} strings (K ≤ 255, K^N ≤ {DENSE_TABLE_MAX})")
     return np.indices((k,) * n, dtype=np.uint8).reshape(n, -1).T
-
-
-def reconstruct_density_matrix(q_all: np.ndarray, povm: POVM) -> np.ndarray:
-    """ρ_q = Σ_a q(a) D^{a_1}⊗…⊗D^{a_N} from the probabilities of all K^N strings
-    (lexicographic order), by contracting one site at a time (cost ~ N·K·4^N).
-
-    An unconstrained q can give an unphysical ρ_q (negative eigenvalues).
-
-    >>> from qgen.measurements import tetra
-    >>> np.allclose(reconstruct_density_matrix(np.full(16, 1 / 16), tetra()), np.eye(4) / 4)
-    True
-    """
-    q_all = np.asarray(q_all, dtype=np.float64).ravel()
-    k = povm.n_outcomes
-    n = round(np.log(q_all.size) / np.log(k))
-    if k**n != q_all.size:
-        raise ValueError(f"{q_all.size} probabilities is not a power of K = {k}")
-    # t[(outcomes not yet contracted), row, col]: the last sites are contracted first
-    t = q_all.reshape(-1, 1, 1).astype(complex)
-    duals = povm.duals if not povm.per_qubit else None
-    for m in range(n):
-        d = 2**m
-        t = t.reshape(-1, k, d, d)
-        site = duals if duals is not None else povm.duals[n - 1 - m]  # qubit n−1−m
-        t = np.einsum("xaIJ,aij->xiIjJ", t, site, optimize=True).reshape(-1, 2 * d, 2 * d)
-    return t[0]
 
 
 def _target_rho(state: State) -> np.ndarray:
