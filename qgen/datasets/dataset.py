@@ -66,6 +66,13 @@ class Dataset:
             raise DatasetError(f"target has {self.target.n_qubits} qubits but outcomes have {o.shape[1]}")
 
     @property
+    def measured(self) -> bool:
+        """True when the outcomes were recorded (imported or measured on a device:
+        ``meta["source"]`` says from where), not simulated from the target: strings the
+        target cannot produce are then the noise being measured."""
+        return "source" in self.meta
+
+    @property
     def n_samples(self) -> int:
         return self.outcomes.shape[0]
 

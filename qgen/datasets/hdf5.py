@@ -232,7 +232,8 @@ def _reading(path: Path) -> Iterator[h5py.File]:
         raise DatasetError(str(e).replace("\n", " ")) from None
     except ResourceError:
         raise
-    except (POVMError, ValueError, KeyError, OSError, TypeError) as e:
+    except (POVMError, ValueError, KeyError, OSError, TypeError, RuntimeError) as e:
+        # h5py raises RuntimeError for damaged link heaps, OSError for damaged chunks
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise DatasetError(f"'{path}' is invalid: {msg}") from None
 
