@@ -18,12 +18,14 @@ from .base import LIKELIHOODS, MODELS, GenerativeModel, register_model
 from .flow import FlowModel
 from .gan import GANModel
 from .rnn import RNNModel
+from .tensornet import LPDOModel, MPSModel
 from .transformer import TransformerModel
 from .vae import VAEModel
 
 __all__ = [
     "GenerativeModel", "MODELS", "LIKELIHOODS", "register_model", "get_model", "create_model",
     "training_preset", "RNNModel", "VAEModel", "GANModel", "TransformerModel", "FlowModel",
+    "MPSModel", "LPDOModel",
 ]
 
 
