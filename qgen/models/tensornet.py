@@ -134,14 +134,20 @@ class LPDOModel(GenerativeModel):
                          povm=povm_config(elements[0] if len(elements) == 1 else elements),
                          init_noise=float(init_noise))
         self.register_buffer("elements", torch.from_numpy(elements), persistent=False)
-        dims, mu = _bond_dims(n_qubits, bond_dim, 2 * kraus_dim), int(kraus_dim)
-        self.sites = nn.ParameterList()
+        self._dims, mu, chi = _bond_dims(n_qubits, bond_dim, 2 * kraus_dim), int(kraus_dim), int(bond_dim)
+        # all sites in one (N, χ, μ, 2, χ) complex tensor (as real pairs); site i uses the
+        # block [:D_{i−1}, …, :D_i], the rest is masked out
+        a = torch.zeros(n_qubits, chi, mu, 2, chi, dtype=torch.complex64)
+        a[:, :, 0, :, :] = (torch.eye(chi) / math.sqrt(2))[None, :, None, :]
+        import os
+        noise = init_noise * torch.randn(a.shape, dtype=torch.complex64)
+        noise[:, :, 1:] *= float(os.environ.get("TN_MIX", "1"))
+        a = a + noise
+        self.weight = nn.Parameter(torch.view_as_real(a).clone())
+        mask = torch.zeros(n_qubits, chi, 1, 1, chi)
         for i in range(n_qubits):
-            cl, cr = dims[i], dims[i + 1]
-            a = torch.zeros(cl, mu, 2, cr, dtype=torch.complex64)
-            a[:, 0, :, :] = (torch.eye(cl, cr) / math.sqrt(2))[:, None, :]
-            a = a + init_noise * torch.randn(cl, mu, 2, cr, dtype=torch.complex64)
-            self.sites.append(nn.Parameter(torch.view_as_real(a).clone()))
+            mask[i, : self._dims[i], :, :, : self._dims[i + 1]] = 1
+        self.register_buffer("_mask", mask, persistent=False)
 
     @staticmethod
     def povm_defaults(povm: POVM, config: dict) -> dict:
@@ -151,29 +157,37 @@ class LPDOModel(GenerativeModel):
     @property
     def bond_dims(self) -> list[int]:
         """Bond dimensions D_0 … D_{N−2} between neighbouring sites."""
-        return [p.shape[3] for p in self.sites][:-1]
+        return self._dims[1:-1]
+
+    def _stacked(self, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """All site tensors as one complex (N, χ, μ, 2, χ) tensor, zero outside each site's
+        block [:D_{i−1}, …, :D_i] (so those weights never matter and get no gradient)."""
+        a = torch.view_as_complex(self.weight) * self._mask
+        return a if dtype is None else a.to(dtype)
 
     def tensors(self, dtype: torch.dtype | None = None) -> list[torch.Tensor]:
         """The complex site tensors A[i] (χ_l, μ, 2, χ_r), in ``dtype`` (complex) if given."""
-        out = [torch.view_as_complex(p) for p in self.sites]
-        return out if dtype is None else [a.to(dtype) for a in out]
+        d = self._dims
+        return [t[: d[i], :, :, : d[i + 1]] for i, t in enumerate(self._stacked(dtype).unbind(0))]
 
-    def _table(self, dtype: torch.dtype) -> torch.Tensor:
-        return self.elements.to(dtype)
-
-    def _log_norm(self, tensors: list[torch.Tensor]) -> torch.Tensor:
-        """ln Tr ρ."""
-        eye = torch.eye(2, dtype=tensors[0].dtype, device=tensors[0].device)[None, None]
-        value, log_scale = tn.sweep(tensors, eye, torch.zeros((1, self.n_qubits), dtype=torch.long,
-                                                               device=tensors[0].device))
-        return value.real.log()[0] + log_scale[0]
+    def _operators(self, dtype: torch.dtype, identity: bool = False) -> torch.Tensor:
+        """The POVM elements (1 or N, K, 2, 2), with the identity appended as operator K when
+        ``identity``."""
+        m = self.elements.to(dtype)
+        if identity:
+            m = torch.cat([m, torch.eye(2, dtype=m.dtype, device=m.device).expand(len(m), 1, 2, 2)], 1)
+        return m
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """ln P(a) = ln Tr[(⊗_i M_i^{a_i}) ρ] − ln Tr ρ, exact, batched over strings."""
+        """ln P(a) = ln Tr[(⊗_i M_i^{a_i}) ρ] − ln Tr ρ, exact, batched over strings; Tr ρ is
+        the same sweep with the identity on every site, run as one extra string."""
         x = self.check_outcomes(x)
-        ts = self.tensors()
-        value, log_scale = tn.sweep(ts, self._table(ts[0].dtype), x)
-        return value.real.clamp_min(0).log() + log_scale - self._log_norm(ts)
+        stacked = self._stacked()
+        norm = torch.full((1, self.n_qubits), self.n_outcomes, dtype=torch.long, device=x.device)
+        blocks = tn.paired(stacked, self._operators(stacked.dtype, identity=True), self._dims, torch.cat([x, norm]))
+        value, log_scale = tn.sweep(*blocks)
+        log_p = value.real.clamp_min(0).log() + log_scale
+        return log_p[:-1] - log_p[-1]
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, *,
@@ -182,7 +196,8 @@ class LPDOModel(GenerativeModel):
         right environments of the unmeasured sites; returns (outcomes (n, N), ln P (n,))."""
         ts = self.tensors()
         rights = tn.right_environments(ts)
-        table = self._table(ts[0].dtype)
+        table = self.elements.to(ts[0].dtype)
+        duals = [tn.dressed(a, table[min(i, len(table) - 1)]) for i, a in enumerate(ts)]
         xs, lps = [], []
         for start in range(0, max(n, 0), chunk_size):
             m = min(chunk_size, n - start)
@@ -196,8 +211,8 @@ class LPDOModel(GenerativeModel):
                 p = p / p.sum(1, keepdim=True)
                 x[:, i] = torch.multinomial(p, 1, generator=generator)[:, 0]
                 lp += p.gather(1, x[:, i, None])[:, 0].log()
-                env = tn._bra(tn._apply(elements[x[:, i]], f), a)
-                env = env / env.abs().flatten(1).amax(1).clamp_min(1e-30)[:, None, None]
+                env = tn._bra(f, duals[i].index_select(0, x[:, i]))
+                env = env / env.diagonal(dim1=1, dim2=2).real.amax(-1).clamp_min(1e-30)[:, None, None]
             xs.append(x)
             lps.append(lp)
         if not xs:
@@ -209,6 +224,13 @@ class LPDOModel(GenerativeModel):
 
     def _exact(self) -> list[torch.Tensor]:
         return [a.detach() for a in self.tensors(torch.complex128)]
+
+    def _log_norm(self, ts: list[torch.Tensor]) -> float:
+        """ln Tr ρ."""
+        eye = torch.eye(2, dtype=ts[0].dtype, device=ts[0].device)[None]
+        value, log_scale = tn.sweep(ts, [tn.dressed(a, eye) for a in ts],
+                                    torch.zeros((1, self.n_qubits), dtype=torch.long, device=ts[0].device))
+        return float(value.real.log()[0] + log_scale[0])
 
     def fidelity(self, target: MPS | DenseState | np.ndarray) -> float:
         """⟨ψ|ρ|ψ⟩ / (Tr ρ ⟨ψ|ψ⟩) for a pure target: an :class:`~qgen.states.MPS` (its
@@ -228,7 +250,7 @@ class LPDOModel(GenerativeModel):
         ts = self._exact()
         phi = [torch.as_tensor(np.asarray(t, dtype=complex), device=ts[0].device) for t in target.tensors]
         value, log_scale = tn.overlap_sweep(ts, phi)
-        return value * math.exp(log_scale - float(self._log_norm(ts))) / target.norm() ** 2
+        return value * math.exp(log_scale - self._log_norm(ts)) / target.norm() ** 2
 
     def reduced_density_matrix(self, sites: Sequence[int]) -> np.ndarray:
         """ρ_S = Tr_{rest} ρ / Tr ρ on ``sites`` (distinct, any order; the first listed is
@@ -257,8 +279,8 @@ class LPDOModel(GenerativeModel):
 
         ops = torch.as_tensor(_check_ops(ops, self.n_qubits), device=self.device)
         ts = self._exact()
-        paulis = torch.as_tensor(PAULI, device=self.device)[None]
-        out = [tn.sweep(ts, paulis, chunk) for chunk in ops.split(4096)] if len(ops) else []
+        duals = [tn.dressed(a, torch.as_tensor(PAULI, device=self.device)) for a in ts]
+        out = [tn.sweep(ts, duals, chunk, psd=False) for chunk in ops.split(4096)] if len(ops) else []
         if not out:
             return np.zeros(0)
         value, log_scale = (torch.cat(parts) for parts in zip(*out))
@@ -268,7 +290,7 @@ class LPDOModel(GenerativeModel):
         """Tr ρ² / (Tr ρ)² (four-layer contraction, ~μ²χ⁵ per site); 1 for a pure state."""
         ts = self._exact()
         value, log_scale = tn.purity_sweep(ts)
-        return value * math.exp(log_scale - 2 * float(self._log_norm(ts)))
+        return value * math.exp(log_scale - 2 * self._log_norm(ts))
 
 
 @register_model
