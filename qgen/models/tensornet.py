@@ -138,7 +138,7 @@ class LPDOModel(GenerativeModel):
         # all sites in one (N, χ, μ, 2, χ) complex tensor (as real pairs); site i uses the
         # block [:D_{i−1}, …, :D_i], the rest is masked out
         a = torch.zeros(n_qubits, chi, mu, 2, chi, dtype=torch.complex64)
-        a[:, :, 0, :, :] = (torch.eye(chi) / math.sqrt(2))[None, :, None, :]
+        a.diagonal(dim1=1, dim2=4)[:, 0].fill_(1 / math.sqrt(2))  # |+⟩ ⊗ identity on the bond, κ = 0
         import os
         noise = init_noise * torch.randn(a.shape, dtype=torch.complex64)
         noise[:, :, 1:] *= float(os.environ.get("TN_MIX", "1"))
