@@ -119,10 +119,10 @@ class LPDOModel(GenerativeModel):
     name = "lpdo"
     likelihood = "exact"
     shardable_loss = True
-    presets = {"default": {"bond_dim": 8, "kraus_dim": 2}}
-    train_presets = {"default": {"batch_size": 100, "lr": 1e-2, "epochs": 50, "schedule": "cosine", "patience": 10}}
+    presets = {"default": {"bond_dim": 4, "kraus_dim": 2}}
+    train_presets = {"default": {"batch_size": 100, "lr": 1e-2, "epochs": 10, "schedule": "cosine", "patience": None}}
 
-    def __init__(self, n_qubits: int, n_outcomes: int, *, bond_dim: int = 8, kraus_dim: int = 2,
+    def __init__(self, n_qubits: int, n_outcomes: int, *, bond_dim: int = 4, kraus_dim: int = 2,
                  povm: Any = None, init_noise: float = 0.1) -> None:
         for key, value in (("bond_dim", bond_dim), ("kraus_dim", kraus_dim)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -139,10 +139,7 @@ class LPDOModel(GenerativeModel):
         # block [:D_{i−1}, …, :D_i], the rest is masked out
         a = torch.zeros(n_qubits, chi, mu, 2, chi, dtype=torch.complex64)
         a.diagonal(dim1=1, dim2=4)[:, 0].fill_(1 / math.sqrt(2))  # |+⟩ ⊗ identity on the bond, κ = 0
-        import os
-        noise = init_noise * torch.randn(a.shape, dtype=torch.complex64)
-        noise[:, :, 1:] *= float(os.environ.get("TN_MIX", "1"))
-        a = a + noise
+        a = a + init_noise * torch.randn(a.shape, dtype=torch.complex64)
         self.weight = nn.Parameter(torch.view_as_real(a).clone())
         mask = torch.zeros(n_qubits, chi, 1, 1, chi)
         for i in range(n_qubits):
@@ -298,10 +295,10 @@ class MPSModel(LPDOModel):
     """Pure matrix product state ρ = |ψ⟩⟨ψ|/⟨ψ|ψ⟩: the LPDO with ``kraus_dim`` = 1."""
 
     name = "mps"
-    presets = {"default": {"bond_dim": 8}}
+    presets = {"default": {"bond_dim": 4}}
     train_presets = LPDOModel.train_presets
 
-    def __init__(self, n_qubits: int, n_outcomes: int, *, bond_dim: int = 8, kraus_dim: int = 1,
+    def __init__(self, n_qubits: int, n_outcomes: int, *, bond_dim: int = 4, kraus_dim: int = 1,
                  povm: Any = None, init_noise: float = 0.1) -> None:
         if kraus_dim != 1:
             raise ValueError(f"model 'mps' is pure (kraus_dim 1); use model 'lpdo' for kraus_dim {kraus_dim!r}")
