@@ -21,7 +21,7 @@ replaces the static defaults by the data-size rule proposed for the trainer
 
     python benchmarks/bench_tensornet.py [--sections ghz tfim50 small] [--models mps lpdo]
         [--seeds 0 1] [--n 4 6 8] [--shots 1000 ...] [--states ghz w ...] [--povms pauli6 pauli4]
-        [--adaptive] [--name NAME]
+        [--adaptive] [--set real=true] [--name NAME]
 """
 
 from __future__ import annotations
@@ -71,14 +71,15 @@ def ghz_phase_free(model) -> float:
     return mean + math.hypot(f(0) - mean, f(np.pi / 2) - mean)
 
 
-def run(state: str, n: int, povm: str, shots: int, model_name: str, seed: int, adaptive: bool) -> dict:
+def run(state: str, n: int, povm: str, shots: int, model_name: str, seed: int, adaptive: bool,
+        options: dict) -> dict:
     kind, params = STATES[state]
     t0 = time.perf_counter()
     target = make_target(kind, n=n, **params)
     ds = simulate(target, get_povm(povm), shots, seed=seed, val_fraction=0.1, test_fraction=0.0,
                   train_log_prob=False)
     torch.manual_seed(seed)
-    model = create_model(model_name, n, ds.povm.n_outcomes, povm=ds.povm)
+    model = create_model(model_name, n, ds.povm.n_outcomes, povm=ds.povm, **options)
     cfg = TrainConfig.from_preset(model_name, seed=seed, **(adaptive_config(len(ds.train)) if adaptive else {}))
     t1 = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
@@ -86,7 +87,7 @@ def run(state: str, n: int, povm: str, shots: int, model_name: str, seed: int, a
         best, _ = load_model(d)
     t2 = time.perf_counter()
     row = {"state": state, "N": n, "POVM": povm, "shots": shots, "model": model_name, "seed": seed,
-           "adaptive": adaptive, "epochs": len(res.history), "best epoch": res.best_epoch, "stop": res.stop_reason,
+           "options": json.dumps(options) if options else "", "adaptive": adaptive, "epochs": len(res.history), "best epoch": res.best_epoch, "stop": res.stop_reason,
            "train s": round(t2 - t1), "total s": round(t2 - t0), "load": os.getloadavg()[0],
            "F": round(best.fidelity(target.state), 4), "purity": round(best.purity(), 4)}
     if state == "ghz":
@@ -108,8 +109,11 @@ def main() -> None:
     ap.add_argument("--states", nargs="+", default=list(STATES), choices=list(STATES), help="small section")
     ap.add_argument("--povms", nargs="+", default=["pauli6", "pauli4"])
     ap.add_argument("--adaptive", action="store_true", help="use the data-size-adaptive schedule prototype")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="model options (JSON values), e.g. real=true; rows record them")
     ap.add_argument("--name", default="tensornet", help="results file benchmarks/results/NAME.json")
     args = ap.parse_args()
+    options = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
     path = RESULTS / f"{args.name}.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     results.pop("machine", None)
@@ -124,16 +128,17 @@ def main() -> None:
         for seed in args.seeds:
             for model_name in args.models:
                 for state, n, povm, shots in plan[section]:
-                    row = run(state, n, povm, shots, model_name, seed, args.adaptive)
+                    row = run(state, n, povm, shots, model_name, seed, args.adaptive, options)
                     if section in goals:
                         row["goal"] = f"F ≥ {goals[section]}"
                         row["met"] = "yes" if row["F"] >= goals[section] else "NO"
                     rows[:] = [r for r in rows if any(r.get(k) != row[k] for k in
-                                                      ("state", "N", "POVM", "shots", "model", "seed", "adaptive"))]
+                                                      ("state", "N", "POVM", "shots", "model", "seed", "options",
+                                                       "adaptive"))]
                     rows.append(row)
                     print(json.dumps(row), flush=True)
                     save(args.name, results)
-        columns = ["state", "N", "POVM", "shots", "model", "seed", "adaptive", "epochs", "stop", "train s", "load",
+        columns = ["state", "N", "POVM", "shots", "model", "options", "seed", "adaptive", "epochs", "stop", "train s", "load",
                    "F", "F up to GHZ phase", "F true state", "purity", "goal", "met"]
         print_table(f"{section} ({machine()['date']})", rows, columns)
 

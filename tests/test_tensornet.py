@@ -91,7 +91,8 @@ def ghz_model(n: int, povm=pauli6(), p: float = 0.0) -> LPDOModel:
 # -- likelihood ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name,kw", [("mps", {}), ("lpdo", {"kraus_dim": 2}), ("lpdo", {"kraus_dim": 3})])
+@pytest.mark.parametrize("name,kw", [("mps", {}), ("lpdo", {"kraus_dim": 2}), ("lpdo", {"kraus_dim": 3}),
+                                     ("lpdo", {"kraus_dim": 2, "real": True})])
 @pytest.mark.parametrize("n,povm", [(1, "pauli6"), (3, "pauli4"), (4, "pauli6"), (5, "per-qubit")])
 def test_normalised_and_equal_to_dense_born_rule(name, kw, n, povm):
     """Σ_a P(a) = 1 over all K^N strings and P(a) = Tr[(⊗M^{a_i}) ρ] with ρ built densely,
@@ -107,6 +108,7 @@ def test_normalised_and_equal_to_dense_born_rule(name, kw, n, povm):
     np.testing.assert_allclose(p, born_table(rho, ops).ravel(), atol=1e-14, rtol=1e-10)
     if n > 1 and name == "lpdo":
         assert 0.05 < np.trace(rho @ rho).real < 0.95  # the test state is mixed
+    assert np.allclose(rho.imag, 0) == bool(kw.get("real"))
 
 
 def test_float32_training_precision_and_gradients():
@@ -267,6 +269,9 @@ def test_povm_is_required_checked_and_stored():
     model = create_model("lpdo", 5, 4, povm=pauli4())
     assert get_model("mps") is MPSModel and get_model("lpdo") is LPDOModel and model.likelihood == "exact"
     assert set(model.config) == {"bond_dim", "kraus_dim", "povm", "init_noise"}
+    assert create_model("mps", 3, 4, povm=pauli4(), real=True).config["real"] is True
+    with pytest.raises(ValueError, match="real"):
+        create_model("mps", 3, 4, povm=pauli4(), real=1)
     np.testing.assert_array_equal(np.array(model.config["povm"][0]) + 1j * np.array(model.config["povm"][1]),
                                   pauli4().elements)
     # min(χ, d^i, d^{N−i}) with d = 2μ
@@ -277,7 +282,7 @@ def test_povm_is_required_checked_and_stored():
 @pytest.mark.parametrize("elements", [pauli6().elements, per_qubit(4, 6)])
 def test_save_load_round_trip(tmp_path, elements):
     torch.manual_seed(0)
-    model = LPDOModel(4, elements.shape[-3], bond_dim=3, kraus_dim=2, povm=elements)
+    model = LPDOModel(4, elements.shape[-3], bond_dim=3, kraus_dim=2, povm=elements, real=elements.ndim == 3)
     save_model(tmp_path / "m.safetensors", model, {"dataset": {"povm": "custom"}})
     loaded, meta = load_model(tmp_path / "m.safetensors", expect={"povm": "custom"})
     x = all_strings(4, elements.shape[-3])[::5]
@@ -287,12 +292,13 @@ def test_save_load_round_trip(tmp_path, elements):
 
 
 def test_training_learns_ghz4_from_pauli6(tmp_path):
-    """Default settings, a few epochs: GHZ-4 from 2,000 simulated Pauli-6 strings reaches
-    quantum fidelity ≥ 0.9 (exact); the best weights round-trip through the run directory."""
-    ds = simulate(make_target("ghz", n=4), pauli6(), 2_000, seed=0, test_fraction=0.0, train_log_prob=False)
-    torch.manual_seed(0)
+    """Default settings (10 epochs of 36 batches): GHZ-4 from 4,000 simulated Pauli-6 strings
+    reaches quantum fidelity ≥ 0.9 (exact); the best weights round-trip through the run
+    directory.  (With 2,000 strings, 180 steps, it does not reliably: 0.52–0.85 on seeds 0–3.)"""
+    ds = simulate(make_target("ghz", n=4), pauli6(), 4_000, seed=1, test_fraction=0.0, train_log_prob=False)
+    torch.manual_seed(1)
     model = create_model("mps", 4, 6, povm=ds.povm)
     start = model.fidelity(ghz(4))
-    train(model, ds.train, ds.val, TrainConfig.from_preset("mps", epochs=8), tmp_path, progress=False)
+    train(model, ds.train, ds.val, TrainConfig.from_preset("mps", seed=1), tmp_path, progress=False)
     best, _ = load_model(tmp_path)
     assert start < 0.5 and best.fidelity(ghz(4)) >= 0.9

@@ -37,7 +37,7 @@ from typing import Sequence
 
 import torch
 
-__all__ = ["dressed", "sweep", "paired", "right_environments", "conditional_site", "overlap_sweep", "purity_sweep",
+__all__ = ["dressed", "sweep", "paired", "right_environments", "sample_chain", "overlap_sweep", "purity_sweep",
            "open_sweep"]
 
 _TINY = 1e-300
@@ -181,16 +181,33 @@ def right_environments(tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     return out[::-1]
 
 
-def conditional_site(env: torch.Tensor, a: torch.Tensor, right: torch.Tensor,
-                     elements: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Unnormalised weights p[b, k] = Tr[M^k W_b] of the K outcomes at one site, given the
-    left environment E (B, χ_l, χ_l) of the prefix and the right environment R, with
-    W_b[s, t] = Σ E[l', l] A[l, κ, s, r] R[r, r'] conj(A)[l', κ, t, r']; also returns F
-    (see :func:`sweep`), from which the chosen outcome's environment follows."""
-    f = _ket(env, a)
-    h = f @ right  # Σ_r F[..., r] R[r, r']
-    w = torch.einsum("blksr,lktr->bst", h, a.conj())
-    return torch.einsum("kts,bst->bk", elements, w).real, f
+def sample_chain(tensors: Sequence[torch.Tensor], elements: torch.Tensor, n: int,
+                 generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """n exact samples of the outcome distribution, site by site from the conditional
+    marginals p(a_i | a_<i) ∝ Tr[M_i^{a_i} W_b] with
+
+        W_b[s, t] = Σ E_b[l', l] A[l, κ, s, r] R[r, r'] conj(A)[l', κ, t, r'],
+
+    E_b the left environment of the drawn prefix (as in :func:`sweep`) and R the right
+    environment of the unmeasured sites (:func:`right_environments`).  ``elements`` holds
+    the POVM (1 or N, K, 2, 2).  Returns (outcomes (n, N) long, exact ln P (n,) as the sum
+    of the ln p(a_i | a_<i))."""
+    a0 = tensors[0]
+    rights = right_environments(tensors)
+    env = torch.ones((n, 1, 1), dtype=a0.dtype, device=a0.device)
+    x = torch.empty((n, len(tensors)), dtype=torch.long, device=a0.device)
+    log_p = torch.zeros(n, dtype=a0.real.dtype, device=a0.device)
+    for i, a in enumerate(tensors):
+        m = elements[min(i, len(elements) - 1)]
+        f = _ket(env, a)
+        w = torch.einsum("blksr,lktr->bst", f @ rights[i], a.conj())
+        p = torch.einsum("kts,bst->bk", m, w).real.clamp_min(0)
+        p = p / p.sum(1, keepdim=True)
+        x[:, i] = torch.multinomial(p, 1, generator=generator)[:, 0]
+        log_p += p.gather(1, x[:, i, None])[:, 0].log()
+        env = _bra(f, dressed(a, m).index_select(0, x[:, i]))
+        env = env / _scale(env, psd=True)[:, None, None]
+    return x, log_p
 
 
 def _scaled(x: torch.Tensor, log_scale: float) -> tuple[torch.Tensor, float]:

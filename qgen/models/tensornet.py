@@ -114,6 +114,8 @@ class LPDOModel(GenerativeModel):
     povm : the measurement: a :class:`qgen.povm.POVM`, an array (K, 2, 2) or (N, K, 2, 2),
         or ``[real, imag]`` nested lists (how ``config`` stores it).
     init_noise : standard deviation of the complex Gaussian added to the |+⟩ ⊗ identity start.
+    real : real tensors (X real, so ρ is real: half the parameters), a prior for states
+        known to have real amplitudes, such as ground states of stoquastic Hamiltonians.
     """
 
     name = "lpdo"
@@ -123,24 +125,27 @@ class LPDOModel(GenerativeModel):
     train_presets = {"default": {"batch_size": 100, "lr": 1e-2, "epochs": 10, "schedule": "cosine", "patience": None}}
 
     def __init__(self, n_qubits: int, n_outcomes: int, *, bond_dim: int = 4, kraus_dim: int = 2,
-                 povm: Any = None, init_noise: float = 0.1) -> None:
+                 povm: Any = None, init_noise: float = 0.1, real: bool = False) -> None:
         for key, value in (("bond_dim", bond_dim), ("kraus_dim", kraus_dim)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{key} must be an integer ≥ 1, got {value!r}")
         if not isinstance(init_noise, (int, float)) or not 0 <= init_noise < math.inf:
             raise ValueError(f"init_noise must be a number ≥ 0, got {init_noise!r}")
+        if not isinstance(real, bool):
+            raise ValueError(f"real must be true or false, got {real!r}")
         elements = _elements(povm, n_qubits, n_outcomes)
         super().__init__(n_qubits, n_outcomes, bond_dim=int(bond_dim), kraus_dim=int(kraus_dim),
                          povm=povm_config(elements[0] if len(elements) == 1 else elements),
-                         init_noise=float(init_noise))
+                         init_noise=float(init_noise), **({"real": True} if real else {}))
         self.register_buffer("elements", torch.from_numpy(elements), persistent=False)
+        self.real = real
         self._dims, mu, chi = _bond_dims(n_qubits, bond_dim, 2 * kraus_dim), int(kraus_dim), int(bond_dim)
         # all sites in one (N, χ, μ, 2, χ) complex tensor (as real pairs); site i uses the
         # block [:D_{i−1}, …, :D_i], the rest is masked out
         a = torch.zeros(n_qubits, chi, mu, 2, chi, dtype=torch.complex64)
         a.diagonal(dim1=1, dim2=4)[:, 0].fill_(1 / math.sqrt(2))  # |+⟩ ⊗ identity on the bond, κ = 0
         a = a + init_noise * torch.randn(a.shape, dtype=torch.complex64)
-        self.weight = nn.Parameter(torch.view_as_real(a).clone())
+        self.weight = nn.Parameter(a.real.clone() if real else torch.view_as_real(a).clone())
         mask = torch.zeros(n_qubits, chi, 1, 1, chi)
         for i in range(n_qubits):
             mask[i, : self._dims[i], :, :, : self._dims[i + 1]] = 1
@@ -159,7 +164,8 @@ class LPDOModel(GenerativeModel):
     def _stacked(self, dtype: torch.dtype | None = None) -> torch.Tensor:
         """All site tensors as one complex (N, χ, μ, 2, χ) tensor, zero outside each site's
         block [:D_{i−1}, …, :D_i] (so those weights never matter and get no gradient)."""
-        a = torch.view_as_complex(self.weight) * self._mask
+        w = self.weight
+        a = (torch.complex(w, torch.zeros_like(w)) if self.real else torch.view_as_complex(w)) * self._mask
         return a if dtype is None else a.to(dtype)
 
     def tensors(self, dtype: torch.dtype | None = None) -> list[torch.Tensor]:
@@ -189,32 +195,16 @@ class LPDOModel(GenerativeModel):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, *,
                chunk_size: int = 16384) -> tuple[torch.Tensor, torch.Tensor]:
-        """Draw n exact samples, site by site from p(a_i | a_<i) ∝ Tr[M^{a_i} W], with the
-        right environments of the unmeasured sites; returns (outcomes (n, N), ln P (n,))."""
-        ts = self.tensors()
-        rights = tn.right_environments(ts)
-        table = self.elements.to(ts[0].dtype)
-        duals = [tn.dressed(a, table[min(i, len(table) - 1)]) for i, a in enumerate(ts)]
-        xs, lps = [], []
-        for start in range(0, max(n, 0), chunk_size):
-            m = min(chunk_size, n - start)
-            env = torch.ones((m, 1, 1), dtype=ts[0].dtype, device=self.device)
-            x = torch.empty((m, self.n_qubits), dtype=torch.long, device=self.device)
-            lp = torch.zeros(m, dtype=ts[0].real.dtype, device=self.device)
-            for i, a in enumerate(ts):
-                elements = table[min(i, len(table) - 1)]
-                weights, f = tn.conditional_site(env, a, rights[i], elements)
-                p = weights.clamp_min(0)
-                p = p / p.sum(1, keepdim=True)
-                x[:, i] = torch.multinomial(p, 1, generator=generator)[:, 0]
-                lp += p.gather(1, x[:, i, None])[:, 0].log()
-                env = tn._bra(f, duals[i].index_select(0, x[:, i]))
-                env = env / env.diagonal(dim1=1, dim2=2).real.amax(-1).clamp_min(1e-30)[:, None, None]
-            xs.append(x)
-            lps.append(lp)
-        if not xs:
+        """Draw n exact samples (chunks of ``chunk_size``), site by site from the conditional
+        marginals (:func:`~qgen.models._tn_contract.sample_chain`); reproducible for a
+        given generator.  Returns (outcomes (n, N), exact ln P (n,))."""
+        if n <= 0:
             return (torch.empty((0, self.n_qubits), dtype=torch.long, device=self.device),
                     torch.empty(0, device=self.device))
+        ts = self.tensors()
+        elements = self.elements.to(ts[0].dtype)
+        xs, lps = zip(*(tn.sample_chain(ts, elements, min(chunk_size, n - s), generator)
+                        for s in range(0, n, chunk_size)))
         return torch.cat(xs), torch.cat(lps)
 
     # -- exact access to the state (complex128) ---------------------------------------
@@ -256,7 +246,7 @@ class LPDOModel(GenerativeModel):
         if not sites or len(set(sites)) != len(sites) or not all(0 <= s < self.n_qubits for s in sites):
             raise ValueError(f"sites must be distinct integers in 0..{self.n_qubits - 1}, got {sites}")
         k, chi = len(sites), max(self.bond_dims, default=1)
-        check_memory(3 * 16 * 4**k * chi**2 * self.config["kraus_dim"], f"a {k}-site reduced density matrix")
+        check_memory(3 * 16 * 4**k * chi**2 * self.weight.shape[2], f"a {k}-site reduced density matrix")
         keep = [i in set(sites) for i in range(self.n_qubits)]
         rho, _ = tn.open_sweep(self._exact(), keep)
         rho = (rho / torch.trace(rho)).cpu().numpy()
@@ -299,7 +289,8 @@ class MPSModel(LPDOModel):
     train_presets = LPDOModel.train_presets
 
     def __init__(self, n_qubits: int, n_outcomes: int, *, bond_dim: int = 4, kraus_dim: int = 1,
-                 povm: Any = None, init_noise: float = 0.1) -> None:
+                 povm: Any = None, init_noise: float = 0.1, real: bool = False) -> None:
         if kraus_dim != 1:
             raise ValueError(f"model 'mps' is pure (kraus_dim 1); use model 'lpdo' for kraus_dim {kraus_dim!r}")
-        super().__init__(n_qubits, n_outcomes, bond_dim=bond_dim, kraus_dim=1, povm=povm, init_noise=init_noise)
+        super().__init__(n_qubits, n_outcomes, bond_dim=bond_dim, kraus_dim=1, povm=povm, init_noise=init_noise,
+                         real=real)
