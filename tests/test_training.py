@@ -11,6 +11,7 @@ import torch
 
 from qgen import training
 from qgen.models import create_model
+from qgen.povm import pauli4
 from qgen.training import TrainConfig, load_model, parse_duration, save_model, train
 
 P1 = np.array([0.5, 0.2, 0.2, 0.1])
@@ -274,7 +275,8 @@ def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, mo
 
 SMALL = {"rnn": {"hidden": 8, "n_layers": 1, "embed": 4}, "transformer": {"d_model": 8, "n_heads": 2, "d_ff": 16,
          "n_layers": 1}, "flow": {"n_layers": 2, "hidden": 8}, "vae": {"hidden": 8, "latent": 2, "n_importance": 4},
-         "gan": {"hidden": 8, "noise": 4}}
+         "gan": {"hidden": 8, "noise": 4}, "mps": {"bond_dim": 2, "povm": pauli4()},
+         "lpdo": {"bond_dim": 2, "kraus_dim": 2, "povm": pauli4()}}
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
