@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from qgen.measurements import pauli4
 from qgen.models import create_model
 from qgen.training import TrainConfig, load_model, loop, parse_duration, save_model, train
 
@@ -273,7 +274,8 @@ def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, mo
 
 SMALL = {"rnn": {"hidden": 8, "n_layers": 1, "embed": 4}, "transformer": {"d_model": 8, "n_heads": 2, "d_ff": 16,
          "n_layers": 1}, "flow": {"n_layers": 2, "hidden": 8}, "vae": {"hidden": 8, "latent": 2, "n_importance": 4},
-         "gan": {"hidden": 8, "noise": 4}, "rbm": {"n_hidden": 4}}
+         "gan": {"hidden": 8, "noise": 4}, "rbm": {"n_hidden": 4}, "mps": {"bond_dim": 2, "povm": pauli4()},
+         "lpdo": {"bond_dim": 2, "kraus_dim": 2, "povm": pauli4()}}
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))

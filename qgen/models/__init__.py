@@ -21,13 +21,14 @@ from .flow import FlowModel
 from .gan import GANModel
 from .rbm import RBMModel
 from .rnn import RNNModel
+from .tensornet import LPDOModel, MPSModel
 from .transformer import TransformerModel
 from .vae import VAEModel
 
 __all__ = [
     "GenerativeModel", "AutoregressiveModel", "MODELS", "LIKELIHOODS", "register_model", "get_model", "create_model",
     "training_preset", "RNNModel", "VAEModel", "GANModel", "TransformerModel", "FlowModel",
-    "RBMModel",
+    "RBMModel", "MPSModel", "LPDOModel",
 ]
 
 

@@ -85,11 +85,10 @@ def _mps_reduced(mps: MPS, sites: SiteSet, left: list[np.ndarray], right: list[n
 
 def target_reduced_states(state: State, sets: Sequence[SiteSet]) -> list[np.ndarray]:
     """σ_S of the ideal (noise-free) target for every set S (sites ascending), exact."""
-    if isinstance(state, DenseState):
-        psi = state.data
-        rho = np.outer(psi, psi.conj()) if psi.ndim == 1 else psi
+    if isinstance(state, DenseState) and state.data.ndim == 2:
+        rho = state.data
         return [reduced(rho / np.trace(rho), s) for s in sets]
-    mps = state.with_noise(0.0)
+    mps = MPS.from_dense(state.data) if isinstance(state, DenseState) else state.with_noise(0.0)
     left, right = _environments(mps)
     return [_mps_reduced(mps, s, left, right) for s in sets]
 
@@ -105,14 +104,16 @@ def _set_duals(povm: POVM, sites: SiteSet) -> np.ndarray:
 
 
 def data_fidelities(target: State, povm: POVM, samples: np.ndarray, sets: Sequence[SiteSet], *,
-                    n_boot: int = 100, seed: int = 0, note: str = "") -> list[Estimate]:
+                    n_boot: int = 100, seed: int = 0, note: str = "",
+                    sigmas: Sequence[np.ndarray] | None = None) -> list[Estimate]:
     """F(ρ̂_S, σ_S) per set from the dual-frame estimate of ``samples`` (data or model
     strings), error bar by a multinomial bootstrap of the outcome counts on S (all
-    resamplings reconstructed, projected and scored as one batch)."""
+    resamplings reconstructed, projected and scored as one batch).  ``sigmas``: the
+    target's reduced states when already computed (:func:`target_reduced_states`)."""
     x = np.asarray(samples)
     k, rng = povm.n_outcomes, np.random.default_rng(seed)
     out = []
-    for s, sigma in zip(sets, target_reduced_states(target, sets)):
+    for s, sigma in zip(sets, sigmas if sigmas is not None else target_reduced_states(target, sets)):
         codes = x[:, list(s)].astype(np.int64) @ (k ** np.arange(len(s) - 1, -1, -1))
         freq = np.bincount(codes, minlength=k ** len(s)) / len(x)
         table = np.vstack([freq, rng.multinomial(len(x), freq, size=n_boot) / len(x)])
@@ -123,8 +124,10 @@ def data_fidelities(target: State, povm: POVM, samples: np.ndarray, sets: Sequen
     return out
 
 
-def exact_fidelities(reduced_of, target: State, sets: Sequence[SiteSet], note: str) -> list[Estimate]:
+def exact_fidelities(reduced_of, target: State, sets: Sequence[SiteSet], note: str,
+                     sigmas: Sequence[np.ndarray] | None = None) -> list[Estimate]:
     """F(ρ_S, σ_S) per set for exact reduced states ``reduced_of(S)`` (made positive when a
-    reconstruction is not), with no sampling error."""
+    reconstruction is not), with no sampling error; ``sigmas`` as in :func:`data_fidelities`."""
+    sigmas = sigmas if sigmas is not None else target_reduced_states(target, sets)
     return [Estimate(state_fidelity(project_to_density_matrix(reduced_of(s)), sigma), 0.0, 0, note)
-            for s, sigma in zip(sets, target_reduced_states(target, sets))]
+            for s, sigma in zip(sets, sigmas)]

@@ -32,7 +32,7 @@ import scipy.sparse as sp
 
 from qgen.resources import check_memory, estimate_sparse_hamiltonian
 
-__all__ = ["PAULI", "Hamiltonian"]
+__all__ = ["PAULI", "Hamiltonian", "check_pauli_strings"]
 
 
 PAULI = np.array(
@@ -44,6 +44,21 @@ _LETTERS = "IXYZ"  # index = position in qgen.povm.PAULI
 _FROM_QOBJ_MAX_QUBITS = 10
 
 Term = tuple[float, str, tuple[int, ...]]
+
+
+def check_pauli_strings(ops: np.ndarray, n: int) -> np.ndarray:
+    """Pauli strings ``ops`` as an int64 array (T, n) with entries 0..3 = I, X, Y, Z, or a
+    one-line ValueError.
+
+    >>> check_pauli_strings([[3, 3, 0]], 3).tolist()
+    [[3, 3, 0]]
+    """
+    ops = np.asarray(ops)
+    if ops.ndim != 2 or ops.shape[1] != n:
+        raise ValueError(f"Pauli strings must have shape (T, {n}), got {ops.shape}")
+    if ops.size and (ops.min() < 0 or ops.max() > 3):
+        raise ValueError("Pauli string entries must lie in 0..3 (I, X, Y, Z)")
+    return ops.astype(np.int64)
 
 
 def check_coefficient(coef, where: str) -> float:

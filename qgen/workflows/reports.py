@@ -143,8 +143,9 @@ def format_table(report: Report) -> str:
             ("KL(P_target‖q_model)", sc.kl_target_model),
             ("KL(q_model‖P_target)", sc.kl_model_target),
             ("test NLL (nats)", sc.test_nll),
-            ("quantum fidelity", sc.quantum_fidelity),
         ]
+        if report.verdict is None:  # else the verdict's first line
+            rows.append(("quantum fidelity", sc.quantum_fidelity))
         for name, e in rows:
             lines.append(f"  {name:<{w}}{_score_cell(e)}")
     else:

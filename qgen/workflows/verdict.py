@@ -45,7 +45,7 @@ from qgen.scores.certificates import certificate
 from qgen.scores.densities import fidelity_pure, project_to_density_matrix, reduced
 from qgen.scores.enumeration import EIGEN_MAX_QUBITS
 from qgen.scores.fidelity import quantum_fidelity
-from qgen.scores.local import data_fidelities, exact_fidelities, pairs, windows
+from qgen.scores.local import data_fidelities, exact_fidelities, pairs, target_reduced_states, windows
 from qgen.scores.observables import observables
 from qgen.scores.report import Certificate, LocalMap, Verdict
 from qgen.stats import Estimate
@@ -71,8 +71,7 @@ def true_fidelity(state: State) -> Estimate:
     if isinstance(state, DenseState):
         if state.data.ndim == 2:
             return Estimate.unavailable("the target is a density matrix: no pure state to compare with")
-        psi = state.data / np.linalg.norm(state.data)
-        return Estimate(fidelity_pure(state.density_matrix(), psi), 0.0, 0, "exact")
+        state = MPS.from_dense(state.data / np.linalg.norm(state.data), noise=state.noise)
     env = np.ones((1, 1, 1, 1))  # (ρ ket, ρ bra, ψ bra, ψ ket) bonds
     log_scale = 0.0
     for a, p in zip(state.with_noise(0.0).tensors, site_noise(state.noise, state.n_qubits)):
@@ -188,11 +187,12 @@ def verdict(model: GenerativeModel, ds: Dataset, x_model: np.ndarray, cert: Cert
              else true_fidelity(target.state))
     if impossible is None and ds.measured:
         impossible = impossible_strings(ds)
+    sigmas = target_reduced_states(ideal, sets)
     if reduced_of is not None:
-        model_map = exact_fidelities(reduced_of, ideal, sets, exact_note)
+        model_map = exact_fidelities(reduced_of, ideal, sets, exact_note, sigmas)
     else:
-        model_map = data_fidelities(ideal, povm, x_model, sets, seed=seed,
+        model_map = data_fidelities(ideal, povm, x_model, sets, seed=seed, sigmas=sigmas,
                                     note="dual-frame estimate from model samples, projected to a state")
-    local = LocalMap(sets, model_map, data_fidelities(ideal, povm, measured, sets, seed=seed))
+    local = LocalMap(sets, model_map, data_fidelities(ideal, povm, measured, sets, seed=seed, sigmas=sigmas))
     cert = _model_certificate(model, ds, cert, x_model, rho_q, low, seed)
     return Verdict(f, physical, low, data, truth, cert, impossible, len(measured), local)
