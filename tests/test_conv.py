@@ -73,7 +73,7 @@ def test_conditional_i_sees_exactly_the_receptive_field(config, field):
             change = (model.conditionals(y) - base).abs().amax(-1)  # (3, N)
             seen = (j < torch.arange(n)) & (torch.arange(n) <= j + field)
             assert change[:, ~seen].max() == 0, j  # bit-identical: no path from a_j
-            assert change[:, seen].min() > 1e-4 if seen.any() else True, j
+            assert change[:, seen].min() > 1e-6 if seen.any() else True, j  # float32 resolution ~1e-7
 
 
 @pytest.mark.parametrize("config", [{}, {"kernel": 3}, {"n_layers": 2}, {"n_layers": 5, "cycle": 2, "skip": 7}])

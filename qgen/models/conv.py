@@ -11,7 +11,9 @@ L gated residual layers
 where (W ∗_d h)_i = Σ_{j<k} W_j h_{i−j·d} is a causal convolution of kernel k and dilation
 d (h at negative positions is zero: causal padding) and layer l has d_l = 2^(l mod cycle)
 (1, 2, 4, …, restarted every ``cycle`` layers).  A head ReLU → linear → ReLU → linear maps
-the skip sum s_i to the K logits of a_i.
+the skip sum s_i to the K logits of a_i.  The filter is evaluated as tanh(u) = 2σ(2u) − 1
+with the factor 2 absorbed in W_f, so one sigmoid serves filter and gate (torch's CPU
+``tanh`` costs ~6 sigmoids here).
 
 Receptive field
 ---------------
@@ -87,27 +89,29 @@ def dilation_schedule(n_qubits: int, kernel: int, n_layers: int | None, cycle: i
 
 
 class _GatedLayer(nn.Module):
-    """One gated residual layer: z = tanh(W_f ∗_d h) ⊙ σ(W_g ∗_d h), then W_res z (absent in
-    the last layer, whose residual stream nothing reads) and W_skip z."""
+    """One gated residual layer: z = (2σ(W_f ∗_d h) − 1) ⊙ σ(W_g ∗_d h), then W_res z and
+    W_skip z (``skip`` > 0).  The last layer of a stack with a skip path has no W_res:
+    nothing reads its residual stream."""
 
     def __init__(self, channels: int, skip: int, kernel: int, dilation: int, last: bool) -> None:
         super().__init__()
-        self.kernel, self.dilation, self.skip = kernel, dilation, skip
-        self.conv = nn.Linear(kernel * channels, 2 * channels)  # taps h_{i−(k−1)d} … h_i, filter and gate
-        self.out = nn.Linear(channels, skip + (0 if last else channels))
+        self.kernel, self.dilation = kernel, dilation
+        self.split = [0 if last and skip else channels, skip]  # residual update, skip term
+        self.conv = nn.Linear(kernel * channels, 2 * channels)  # taps h_{i−(k−1)d} … h_i → filter, gate
+        self.out = nn.Linear(channels, sum(self.split))
 
-    def _gate(self, taps: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
-        f, g = self.conv(taps).chunk(2, dim=-1)
-        y = self.out(torch.tanh(f) * torch.sigmoid(g))
-        return (None if y.shape[-1] == self.skip else y[..., self.skip:]), y[..., : self.skip]
+    def _gate(self, taps: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        f, g = torch.sigmoid(self.conv(taps)).chunk(2, dim=-1)
+        res, skip = self.out((2 * f - 1) * g).split(self.split, dim=-1)
+        return (res if self.split[0] else None), (skip if self.split[1] else None)
 
-    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
-        """All positions of h (B, N, C) at once → (residual update or None, skip term)."""
+    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """All positions of h (B, N, C) at once → (residual update, skip term), None where absent."""
         n = h.shape[1]
         taps = [F.pad(h, (0, 0, j * self.dilation, 0))[:, :n] for j in range(self.kernel - 1, 0, -1)]
         return self._gate(torch.cat([*taps, h], dim=-1))
 
-    def step(self, h: torch.Tensor, queue: torch.Tensor, i: int) -> tuple[torch.Tensor | None, torch.Tensor]:
+    def step(self, h: torch.Tensor, queue: torch.Tensor, i: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Position i alone, h (m, C): read the inputs at offsets (k−1)d … d from the ring
         buffer ``queue`` ((k−1)·d, m, C; slot p mod its length holds input p, zeros before
         the first write), then store h in slot i (the one read for offset (k−1)d)."""
@@ -127,7 +131,8 @@ class ConvModel(AutoregressiveModel):
     ----------
     n_qubits, n_outcomes : string length N and alphabet size K.
     channels : width C of the embedding and the residual stream.
-    skip : width S of the skip sum and the head (``channels`` when None).
+    skip : width S of the skip sum and the head (``channels`` when None; 0: no skip path,
+        the head reads the residual stream).
     kernel : convolution kernel size k ≥ 2.
     n_layers : number of gated layers; None takes the fewest covering N (see "Receptive field").
     cycle : dilations restart at 1 every ``cycle`` layers (None: 1, 2, 4, … throughout).
@@ -144,36 +149,40 @@ class ConvModel(AutoregressiveModel):
     ) -> None:
         super().__init__(n_qubits, n_outcomes, channels=channels, skip=skip, kernel=kernel, n_layers=n_layers,
                          cycle=cycle)
-        for what, value, low in (("channels", channels, 1), ("skip", skip, 1), ("kernel", kernel, 2),
+        for what, value, low in (("channels", channels, 1), ("skip", skip, 0), ("kernel", kernel, 2),
                                  ("n_layers", n_layers, 1), ("cycle", cycle, 1)):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
                 raise ValueError(f"{what} must be an integer ≥ {low}, got {value!r}")
         self.dilations = dilation_schedule(n_qubits, kernel, n_layers, cycle)
         self.receptive_field = 1 + (kernel - 1) * sum(self.dilations)
         skip = channels if skip is None else skip
+        self.skip = skip
         self.embedding = nn.Embedding(n_outcomes + 1, channels)  # row K is the start token
         self.position = nn.Embedding(n_qubits, channels)
         self.layers = nn.ModuleList(_GatedLayer(channels, skip, kernel, d, last=k == len(self.dilations) - 1)
                                     for k, d in enumerate(self.dilations))
-        self.hidden = nn.Linear(skip, skip)
-        self.head = nn.Linear(skip, n_outcomes)
+        width = skip or channels  # the head reads the skip sum, or the residual stream without one
+        self.hidden = nn.Linear(width, width)
+        self.head = nn.Linear(width, n_outcomes)
 
-    def _logp(self, s: torch.Tensor) -> torch.Tensor:
-        return torch.log_softmax(self.head(torch.relu(self.hidden(torch.relu(s)))), dim=-1)
+    def _layers(self, h: torch.Tensor, run) -> torch.Tensor:
+        """ln p of the next outcome from the inputs h, ``run(k, layer, h)`` giving layer k's
+        (residual update, skip term)."""
+        s = 0
+        for k, layer in enumerate(self.layers):
+            res, skip = run(k, layer, h)
+            if skip is not None:
+                s = s + skip
+            if res is not None:
+                h = h + res
+        return torch.log_softmax(self.head(torch.relu(self.hidden(torch.relu(s if self.skip else h)))), dim=-1)
 
     def conditionals(self, x: torch.Tensor) -> torch.Tensor:
         """ln p(a_i = c | a_<i) of strings x (B, N) for every position and outcome → (B, N, K),
         all positions in one pass (teacher forcing)."""
         x = self.check_outcomes(x)
         inputs = torch.cat([torch.full_like(x[:, :1], self.n_outcomes), x[:, :-1]], dim=1)
-        h = self.embedding(inputs) + self.position.weight
-        s = 0
-        for layer in self.layers:
-            res, skip = layer(h)
-            s = s + skip
-            if res is not None:
-                h = h + res
-        return self._logp(s)
+        return self._layers(self.embedding(inputs) + self.position.weight, lambda k, layer, h: layer(h))
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         x = self.check_outcomes(x)
@@ -188,13 +197,7 @@ class ConvModel(AutoregressiveModel):
     def _step(self, state, i: int):
         token, queues = state
         h = self.embedding(token) + self.position.weight[i]
-        s = 0
-        for layer, queue in zip(self.layers, queues):
-            res, skip = layer.step(h, queue, i)
-            s = s + skip
-            if res is not None:
-                h = h + res
-        return self._logp(s), state
+        return self._layers(h, lambda k, layer, h: layer.step(h, queues[k], i)), state
 
     def _feed(self, state, i: int, code: torch.Tensor):
         return code, state[1]
