@@ -17,6 +17,7 @@ from qgen.measurements.povm import POVM
 
 from .autoregressive import AutoregressiveModel
 from .base import LIKELIHOODS, MODELS, GenerativeModel, register_model
+from .conv import ConvModel
 from .flow import FlowModel
 from .gan import GANModel
 from .rbm import RBMModel
@@ -28,7 +29,7 @@ from .vae import VAEModel
 __all__ = [
     "GenerativeModel", "AutoregressiveModel", "MODELS", "LIKELIHOODS", "register_model", "get_model", "create_model",
     "training_preset", "RNNModel", "VAEModel", "GANModel", "TransformerModel", "FlowModel",
-    "RBMModel", "MPSModel", "LPDOModel",
+    "RBMModel", "MPSModel", "LPDOModel", "ConvModel",
 ]
 
 
