@@ -188,8 +188,8 @@ def pipeline_section(state_path: Path, chi: int, n_samples: int, train_time: flo
     rows += [{"quantity": f"lattice C({d}) exact / model / data",
               "value": f"{c_exact[d - 1]:.4f} / {_est(c_model[d - 1])} / {_est(c_data[d - 1])}"} for d in range(1, 8)]
     corr = obs["correlation_zz"]
-    rows += [{"quantity": f"chain C({r}) exact / model", "value": f"{corr.exact[r - 1]:.4f} / {_est(corr.model[r - 1])}"}
-             for r in (1, 2, 8, 16)]
+    rows += [{"quantity": f"chain C({r}) exact / model",
+              "value": f"{corr.exact[r - 1]:.4f} / {_est(corr.model[r - 1])}"} for r in (1, 2, 8, 16)]
     print_table(f"RNN on {n_samples:,} Pauli-4 strings of the chi = {chi} state (simulate {t_sim:.0f} s, train "
                 f"{t_train:.0f} s, gap {t_gap:.0f} s, evaluate {t_eval:.0f} s)", rows, ["quantity", "value"])
     return {"chi": chi, "n_samples": n_samples, "simulate_s": round(t_sim, 1), "train_s": round(t_train, 1),
