@@ -168,7 +168,7 @@ def test_recipe_make_target_and_specs():
 
 
 @pytest.mark.parametrize("call, msg", [
-    (lambda: heisenberg_2d(1, 1), "at least 2 sites"),
+    (lambda: heisenberg_2d(1, 1), "lx·ly ≥ 2"),
     (lambda: heisenberg_2d(0, 3), "integers ≥ 1"),
     (lambda: heisenberg_2d(2, 2, boundary="twisted"), "open' or 'periodic"),
     (lambda: heisenberg_2d(2, 2, J=float("nan")), "not finite"),

@@ -158,7 +158,7 @@ def _xxz(shape: tuple[int, ...], J: float, delta: float, boundary: str, name: st
     bonds = _lattice_bonds(shape, boundary)
     n = int(np.prod(shape))
     if n < 2:
-        raise ValueError(f"the {name} model needs at least 2 sites, got {n}")
+        raise ValueError(f"the {name} model needs {'n' if len(shape) == 1 else 'lx·ly'} ≥ 2, got {n}")
     if relabel is not None:
         bonds = [(int(relabel[a]), int(relabel[b])) for a, b in bonds]
     terms = [
