@@ -79,6 +79,13 @@ def set_tensors(model: LPDOModel, tensors) -> LPDOModel:
     return model
 
 
+def complex_noise(model: LPDOModel, scale: float = 0.5) -> LPDOModel:
+    """Add Gaussian noise to the real and imaginary parts (the default start is real)."""
+    with torch.no_grad():
+        model.weight.add_(scale * torch.randn_like(model.weight))
+    return model
+
+
 def ghz_model(n: int, povm: POVM | None = None, p: float = 0.0) -> LPDOModel:
     """GHZ as an exact χ = 2 MPS; with p > 0 the LPDO of Λ_p^{⊗N}(|GHZ⟩⟨GHZ|), whose Kraus
     operators √(1 − 3p/4) I, √(p/4) σ_j make the μ = 4 purification."""
@@ -104,6 +111,8 @@ def test_normalised_and_equal_to_dense_born_rule(name, kw, n, povm):
     elements = per_qubit(n, 4) if povm == "per-qubit" else {"pauli4": pauli4(), "pauli6": pauli6()}[povm].elements
     torch.manual_seed(n)
     model = get_model(name)(n, elements.shape[-3], povm=elements, bond_dim=3, init_noise=0.8, **kw).double()
+    if not kw.get("real"):
+        complex_noise(model)
     x = all_strings(n, elements.shape[-3])
     p = model.log_prob(x).exp().detach().numpy()
     assert abs(p.sum() - 1) < 1e-12
@@ -161,7 +170,7 @@ def test_sampling_matches_exact_probabilities():
     mixed LPDO); false-alarm rate 1e-3; the same test rejects another model's distribution."""
     n, n_samples = 3, 20_000
     torch.manual_seed(3)
-    model = LPDOModel(n, 4, bond_dim=2, kraus_dim=2, povm=per_qubit(n), init_noise=1.0)
+    model = complex_noise(LPDOModel(n, 4, bond_dim=2, kraus_dim=2, povm=per_qubit(n), init_noise=1.0))
     x, lp = model.sample(n_samples, torch.Generator().manual_seed(4), chunk_size=7_000)
     assert x.shape == (n_samples, n) and x.dtype == torch.long
     torch.testing.assert_close(lp, model.log_prob(x), atol=1e-5, rtol=1e-5)
@@ -175,7 +184,7 @@ def test_sampling_matches_exact_probabilities():
         obs, exp = np.append(obs, counts[~keep].sum()), np.append(exp, expected[~keep].sum())
     assert chisquare(obs, exp).pvalue > 1e-3
     torch.manual_seed(5)
-    other = LPDOModel(n, 4, bond_dim=2, kraus_dim=2, povm=per_qubit(n), init_noise=1.0)
+    other = complex_noise(LPDOModel(n, 4, bond_dim=2, kraus_dim=2, povm=per_qubit(n), init_noise=1.0))
     wrong = other.log_prob(all_strings(n, 4)).double().exp().detach().numpy()
     assert chisquare(counts, wrong / wrong.sum() * n_samples).pvalue < 1e-3
     same = model.sample(50, torch.Generator().manual_seed(4))[0]
@@ -222,8 +231,9 @@ def test_state_access_against_dense(name, kw):
     to_dense and purity of a random 5-qubit model against the dense ρ built here."""
     n = 5
     torch.manual_seed(1)
-    model = create_model(name, n, 6, povm=pauli6(), bond_dim=3, init_noise=0.7, **kw)
+    model = complex_noise(create_model(name, n, 6, povm=pauli6(), bond_dim=3, init_noise=0.7, **kw))
     rho = dense_rho(model)
+    assert np.abs(rho.imag).max() > 0.01  # a complex state
     np.testing.assert_allclose(model.to_dense(), rho, atol=1e-12)
     assert abs(model.purity() - np.trace(rho @ rho).real) < 1e-12
     for target in (random_mps(n, 3, seed=2), random_mps(n, 2, seed=3).to_dense()):

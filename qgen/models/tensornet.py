@@ -19,7 +19,8 @@ any N: :meth:`fidelity`, :meth:`reduced_density_matrix`, :meth:`expectation`,
 :meth:`purity`, :meth:`to_dense` (kernels in :mod:`qgen.models._tn_contract`).
 
 Initialisation: every site starts at |+⟩ (κ = 0) times the identity on the bond, plus
-complex Gaussian noise of size ``init_noise``, i.e. close to the product state |+⟩^N.
+real Gaussian noise of size ``init_noise``, i.e. close to the product state |+⟩^N with
+real amplitudes; the imaginary parts are trainable and grow where the data ask for them.
 Bond dimensions are capped at the largest useful value min(χ, d^i, d^{N−i}), d = 2μ.
 A start with real, positive amplitudes is a prior: a phase that the data cannot resolve
 (the relative phase of a GHZ state at large N, whose signal in P is ≤ (Σ_a|⟨0|M^a|1⟩|)^N,
@@ -115,7 +116,7 @@ class LPDOModel(GenerativeModel):
     kraus_dim : μ; 1 is a pure state.
     povm : the measurement: a :class:`qgen.povm.POVM`, an array (K, 2, 2) or (N, K, 2, 2),
         or ``[real, imag]`` nested lists (how ``config`` stores it).
-    init_noise : standard deviation of the complex Gaussian added to the |+⟩ ⊗ identity start.
+    init_noise : standard deviation of the real Gaussian added to the |+⟩ ⊗ identity start.
     real : real tensors (X real, so ρ is real: half the parameters), a prior for states
         known to have real amplitudes, such as ground states of stoquastic Hamiltonians.
     """
@@ -147,7 +148,7 @@ class LPDOModel(GenerativeModel):
         # block [:D_{i−1}, …, :D_i], the rest is masked out
         a = torch.zeros(n_qubits, chi, mu, 2, chi, dtype=torch.complex64)
         a.diagonal(dim1=1, dim2=4)[:, 0].fill_(1 / math.sqrt(2))  # |+⟩ ⊗ identity on the bond, κ = 0
-        a = a + init_noise * torch.randn(a.shape, dtype=torch.complex64)
+        a = a + init_noise * torch.randn(a.shape)  # real: the start state has real amplitudes
         self.weight = nn.Parameter(a.real.clone() if real else torch.view_as_real(a).clone())
         mask = torch.zeros(n_qubits, chi, 1, 1, chi)
         for i in range(n_qubits):
