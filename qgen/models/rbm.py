@@ -322,12 +322,15 @@ class RBMModel(GenerativeModel):
 
     @torch.no_grad()
     def sample(
-        self, n: int, generator: torch.Generator | None = None, *, exact_start: bool = True
+        self, n: int, generator: torch.Generator | None = None, *, exact_start: bool = True, given=None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw n strings by block Gibbs (module docstring), the chains started from exact
         draws when ln Z is exact and ``exact_start``, else from uniform random strings;
         reproducible for a given generator on the model's device.  Returns (outcomes (n, N),
-        ln P (n,)) and sets ``last_sampling``."""
+        ln P (n,)) and sets ``last_sampling``.  With ``given``: (outcomes, ln q(free | given))
+        from ``sample_given`` (enumeration; exact when ln Z is)."""
+        if given is not None:
+            return self.sample_given(self.check_given(given, n), generator)
         if n <= 0:
             return (torch.empty((0, self.n_qubits), dtype=torch.long, device=self.device),
                     torch.empty(0, device=self.device))
