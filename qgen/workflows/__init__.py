@@ -1,7 +1,8 @@
 """Workflows, the last stage of the data path: what the ``qgen`` commands run, as library
 functions — fit a backend to data (:mod:`~qgen.workflows.fitting`), evaluate a model
 (:mod:`~qgen.workflows.evaluation`), compare backends (:mod:`~qgen.workflows.comparison`),
-sweep the number of measurements (:mod:`~qgen.workflows.sweeps`), and write reports
+sweep the number of measurements (:mod:`~qgen.workflows.sweeps`), fill missing readouts
+(:mod:`~qgen.workflows.imputation`), and write reports
 (:mod:`~qgen.workflows.reports`).
 """
 
@@ -19,6 +20,7 @@ from .evaluation import (
     model_sample,
 )
 from .fitting import RUN_FILE, Fit, fit, fit_and_evaluate
+from .imputation import impute
 from .reports import (
     format_columns,
     format_estimate,
@@ -37,5 +39,5 @@ __all__ = [
     "check_sampling_fits", "ENUMERATE_MAX", "NO_TARGET", "SAMPLE_CHUNK", "ComparisonRow", "compare",
     "format_comparison", "plot_comparison", "SweepPoint", "nested_subset", "sweep", "format_sweep", "plot_sweep",
     "observable_errors", "write_report", "read_report", "format_table", "format_estimate", "format_columns",
-    "short_cell", "observable_summary", "plot_observables", "is_unresolved",
+    "short_cell", "observable_summary", "plot_observables", "is_unresolved", "impute",
 ]
