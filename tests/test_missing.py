@@ -188,3 +188,45 @@ def test_impute_keeps_the_record_and_draws_from_the_model(tmp_path):
     assert (back.imputed == ds.missing).all() and "imputed" in back.describe()
     again = impute(model, ds, seed=3)[0]
     assert (again.outcomes == copies[0].outcomes).all()
+
+
+@pytest.mark.slow
+def test_tfim12_imputation_matches_the_exact_conditional_and_fidelity_survives(tmp_path):
+    """The issue's test (the full run with its numbers: benchmarks/bench_missing.py): 20 %
+    of the readouts of 20,000 TFIM-12 shots hidden; the model trained on the incomplete
+    shots reaches the F_c of the one trained on the complete shots within 0.02 (the
+    incomplete data hold 20 % fewer readouts, so somewhat more statistical error is
+    expected; 0.02 is ≈ 5 standard errors of F_c from 20,000 samples at this size), and its
+    imputations match the exact conditional marginals within |z| < 5 per qubit and outcome
+    (a trained model is not exact: the margin admits its error)."""
+    from qgen.scores.distribution import classical_fidelity
+
+    target, povm = make_target("tfim", 12), pauli4()
+    full = simulate(target, povm, 20_000, seed=0)
+    holes = np.random.default_rng(0).random(full.outcomes.shape) < 0.2
+    ds = Dataset(full.outcomes, povm, full.split, None, target, 0, {}, holes)
+    fc = {}
+    for name, data in (("complete", full), ("incomplete", ds)):
+        torch.manual_seed(0)
+        model = create_model("rnn", 12, 4, hidden=32, n_layers=1)
+        train(model, data.masked("train"), data.masked("val"), TrainConfig(epochs=20, batch_size=500, lr=3e-3),
+              tmp_path / name, progress=False)
+        with torch.no_grad():
+            x, lq = model.sample(20_000, torch.Generator().manual_seed(1))
+        fc[name] = classical_fidelity(lq.double().numpy(), log_prob(target.state, povm, x.numpy())).mean
+    assert fc["incomplete"] > fc["complete"] - 0.02
+    filled = impute(model, ds, seed=0)[0]
+    shots, qubits = np.nonzero(holes)
+    base, rest = np.where(holes, 0, ds.outcomes)[shots], holes[shots].copy()
+    rest[np.arange(len(shots)), qubits] = False
+    joint = []
+    for a in range(4):
+        y = base.copy()
+        y[np.arange(len(shots)), qubits] = a
+        joint.append(log_prob(target.state, povm, y, missing=rest))
+    p = np.exp(np.stack(joint, 1) - np.logaddexp.reduce(np.stack(joint, 1), axis=1, keepdims=True))
+    drawn = filled.outcomes[shots, qubits]
+    for q in range(12):
+        sel = qubits == q
+        z = (np.bincount(drawn[sel], minlength=4) - p[sel].sum(0)) / np.sqrt((p[sel] * (1 - p[sel])).sum(0))
+        assert np.abs(z).max() < 5, (q, z)
