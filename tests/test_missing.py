@@ -190,6 +190,26 @@ def test_impute_keeps_the_record_and_draws_from_the_model(tmp_path):
     assert (again.outcomes == copies[0].outcomes).all()
 
 
+def test_impute_command(tmp_path):
+    from click.testing import CliRunner
+
+    from qgen.cli import cli
+
+    _, ds = _holes_data(300, 4)
+    write_dataset(ds, tmp_path / "holes.h5")
+    torch.manual_seed(0)
+    model = create_model("rnn", 4, 4, hidden=8, n_layers=1)
+    train(model, ds.masked("train"), ds.masked("val"), TrainConfig(epochs=1, batch_size=100), tmp_path / "run",
+          progress=False, dataset_info=ds.identity())
+    out = CliRunner().invoke(cli, ["impute", str(tmp_path / "run"), "--data", str(tmp_path / "holes.h5"),
+                                   "--draws", "2", "-o", str(tmp_path / "filled.h5")])
+    assert out.exit_code == 0, out.output
+    for name in ("filled.h5", "filled_1.h5"):
+        done = read_dataset(tmp_path / name)
+        assert done.missing is None and (done.imputed == ds.missing).all()
+    help_text = " ".join(CliRunner().invoke(cli, ["import", "--help"]).output.split())
+    assert "'-', '?' or 'nan'" in help_text
+
 @pytest.mark.slow
 def test_tfim12_imputation_matches_the_exact_conditional_and_fidelity_survives(tmp_path):
     """The issue's test (the full run with its numbers: benchmarks/bench_missing.py): 20 %
