@@ -16,7 +16,7 @@ from typing import Any
 from qgen.measurements.povm import POVM
 
 from .autoregressive import AutoregressiveModel
-from .base import LIKELIHOODS, MODELS, GenerativeModel, register_model
+from .base import LIKELIHOODS, MISSING, MISSING_READOUTS, MODELS, GenerativeModel, register_model
 from .conv import ConvModel
 from .flow import FlowModel
 from .gan import GANModel
@@ -29,7 +29,7 @@ from .vae import VAEModel
 __all__ = [
     "GenerativeModel", "AutoregressiveModel", "MODELS", "LIKELIHOODS", "register_model", "get_model", "create_model",
     "training_preset", "RNNModel", "VAEModel", "GANModel", "TransformerModel", "FlowModel",
-    "RBMModel", "MPSModel", "LPDOModel", "ConvModel",
+    "RBMModel", "MPSModel", "LPDOModel", "ConvModel", "MISSING", "MISSING_READOUTS",
 ]
 
 

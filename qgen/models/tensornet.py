@@ -28,8 +28,8 @@ A start with real, positive amplitudes is a prior: a phase that the data cannot 
 
 Example
 -------
->>> from qgen.povm import pauli6
->>> from qgen.states import ghz
+>>> from qgen.measurements import pauli6
+>>> from qgen.targets import ghz
 >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
 <torch._C.Generator object at ...>
 >>> model = MPSModel(4, 6, bond_dim=2, povm=pauli6())
@@ -65,7 +65,7 @@ _DENSE_MAX = 12  # largest N for to_dense
 def povm_config(elements: POVM | np.ndarray) -> list:
     """POVM elements (K, 2, 2) or per qubit (N, K, 2, 2) as JSON lists ``[real, imag]``.
 
-    >>> from qgen.povm import pauli4
+    >>> from qgen.measurements import pauli4
     >>> np.array(povm_config(pauli4())).shape
     (2, 4, 2, 2)
     """
@@ -114,7 +114,7 @@ class LPDOModel(GenerativeModel):
     n_qubits, n_outcomes : string length N and alphabet size K.
     bond_dim : χ, the largest bond dimension of X.
     kraus_dim : μ; 1 is a pure state.
-    povm : the measurement: a :class:`qgen.povm.POVM`, an array (K, 2, 2) or (N, K, 2, 2),
+    povm : the measurement: a :class:`qgen.measurements.povm.POVM`, an array (K, 2, 2) or (N, K, 2, 2),
         or ``[real, imag]`` nested lists (how ``config`` stores it).
     init_noise : standard deviation of the real Gaussian added to the |+⟩ ⊗ identity start.
     real : real tensors (X real, so ρ is real: half the parameters), a prior for states
@@ -224,9 +224,9 @@ class LPDOModel(GenerativeModel):
         return float(value.real.log()[0] + log_scale[0])
 
     def fidelity(self, target: MPS | DenseState | np.ndarray) -> float:
-        """⟨ψ|ρ|ψ⟩ / (Tr ρ ⟨ψ|ψ⟩) for a pure target: an :class:`~qgen.states.MPS` (its
+        """⟨ψ|ρ|ψ⟩ / (Tr ρ ⟨ψ|ψ⟩) for a pure target: an :class:`~qgen.targets.states.MPS` (its
         pure part: ``target.noise`` is ignored), a state vector or a vector
-        :class:`~qgen.states.DenseState`; exact contraction at any N."""
+        :class:`~qgen.targets.states.DenseState`; exact contraction at any N."""
         if isinstance(target, DenseState):
             if target.data.ndim != 1:
                 raise ValueError("fidelity needs a pure target (a state vector or an MPS), got a density matrix")
@@ -265,7 +265,7 @@ class LPDOModel(GenerativeModel):
 
     def expectation(self, ops: np.ndarray) -> np.ndarray:
         """Exact Tr[(σ_{ops[t,0]} ⊗ … ⊗ σ_{ops[t,N−1]}) ρ] / Tr ρ for Pauli strings ``ops``
-        (T, N), entries 0..3 = I, X, Y, Z (as in :mod:`qgen.metrics`); real (T,)."""
+        (T, N), entries 0..3 = I, X, Y, Z (as in :mod:`qgen.scores.observables`); real (T,)."""
 
         ops = torch.as_tensor(check_pauli_strings(ops, self.n_qubits), device=self.device)
         ts = self._exact()

@@ -2,7 +2,8 @@
 functions — fit a backend to data (:mod:`~qgen.workflows.fitting`), evaluate a model
 (:mod:`~qgen.workflows.evaluation`) and give the verdict on the prepared state
 (:mod:`~qgen.workflows.verdict`), compare backends (:mod:`~qgen.workflows.comparison`),
-sweep the number of measurements (:mod:`~qgen.workflows.sweeps`), and write reports
+sweep the number of measurements (:mod:`~qgen.workflows.sweeps`), fill missing readouts
+(:mod:`~qgen.workflows.imputation`), and write reports
 (:mod:`~qgen.workflows.reports`).
 """
 
@@ -12,6 +13,7 @@ from .comparison import ComparisonRow, compare, format_comparison, plot_comparis
 from .draws import SAMPLE_CHUNK, check_sampling_fits, model_log_prob, model_sample
 from .evaluation import ENUMERATE_MAX, HISTOGRAM_MAX, NO_TARGET, evaluate, evaluate_run
 from .fitting import RUN_FILE, Fit, fit, fit_and_evaluate
+from .imputation import impute
 from .reports import (
     format_columns,
     format_estimate,
@@ -35,5 +37,5 @@ __all__ = [
     "format_comparison", "plot_comparison", "SweepPoint", "nested_subset", "sweep", "format_sweep", "plot_sweep",
     "observable_errors", "write_report", "read_report", "format_table", "format_verdict",
     "plot_local_map", "format_estimate", "format_columns",
-    "short_cell", "observable_summary", "plot_observables", "is_unresolved",
+    "short_cell", "observable_summary", "plot_observables", "is_unresolved", "impute",
 ]
