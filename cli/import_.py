@@ -15,10 +15,8 @@ from qgen.stats import mean_estimate
 from qgen.targets import parse_target
 
 from .main import cli
-from .options import writable_output
+from .options import TARGET_HELP, writable_output
 
-_TARGET_HELP = ("Target: a kind with parameters (tfim:h=1,J=1, ghz, xxz:delta=0.5, tfim2d:lx=3,ly=4), "
-                "an MPS .npz, or the POVM_GENMODEL index.txt,tensor.txt pair (or its directory).")
 _HAMILTONIAN_HELP = "Hamiltonian of a named or file state, for energies (e.g. tfim:J=-1,h=-1)."
 
 
@@ -49,7 +47,7 @@ def _report_target(ds: Dataset, seconds: float) -> None:
 @click.option("--values", type=click.Choice(RESULT_VALUES), default="auto",
               help="pauli-basis results: bits 0/1 (0 = eigenvalue +1) or signs ±1; auto decides from the file.")
 @click.option("--skip-rows", type=click.IntRange(min=0), default=0, help="Lines to skip first (a header).")
-@click.option("--target", default=None, help=_TARGET_HELP)
+@click.option("--target", default=None, help=TARGET_HELP)
 @click.option("--hamiltonian", default=None, help=_HAMILTONIAN_HELP)
 @click.option("--val-fraction", type=float, default=0.1)
 @click.option("--test-fraction", type=float, default=0.1)
@@ -109,7 +107,7 @@ def import_(records, fmt, povm, n_qubits, values, skip_rows, target, hamiltonian
 
 @cli.command()
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--target", required=True, help=_TARGET_HELP)
+@click.option("--target", required=True, help=TARGET_HELP)
 @click.option("--hamiltonian", default=None, help=_HAMILTONIAN_HELP)
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Threads for ln P (default: all cores).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,

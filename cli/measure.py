@@ -10,7 +10,7 @@ from qgen.datasets import split_counts
 from qgen.datasets.hdf5 import write_dataset
 
 from .main import cli
-from .options import writable_output
+from .options import circuit_summary, writable_output
 
 
 def _settings(value: str | None) -> int | str | None:
@@ -58,8 +58,7 @@ def measure(circuit, shots, backend, noise_model, settings, povm, calibrate, cal
                      calibrate=calibrate, calibration_shots=calibration_shots, max_bond=max_bond,
                      val_fraction=val_fraction, test_fraction=test_fraction)
     src, info = ds.meta["source"], ds.target.info
-    click.echo(f"target    circuit n={info['n_qubits']}, depth {info['depth']}, MPS bonds ≤ {info['max_bond']} "
-               f"(truncation {info['truncation_error']:.1e}), sha256 {info['sha256'][:16]}…")
+    click.echo(f"target    {circuit_summary(info)}")
     click.echo(f"backend   {src['backend']}" + (f", noise model {src['noise_model']}" if src["noise_model"] else "")
                + f"; physical qubits {src['physical_qubits']}")
     click.echo(f"measured  {ds.n_samples:,} shots ({src['design']}) as {ds.povm.name} outcomes in "

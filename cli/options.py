@@ -9,6 +9,17 @@ from pathlib import Path
 
 import click
 
+TARGET_HELP = ("Target: a kind with parameters (tfim:h=1,J=1, ghz, xxz:delta=0.5, tfim2d:lx=3,ly=4), "
+               "an MPS .npz, the POVM_GENMODEL index.txt,tensor.txt pair (or its directory), or a circuit: "
+               "circuit:FILE.qasm (OpenQASM 2 or 3; options max_bond=K, cutoff=C, noise=P after commas).")
+"""Help of every ``--target SPEC`` option (the specs of :func:`qgen.targets.parse_target`)."""
+
+
+def circuit_summary(info: dict) -> str:
+    """One line on a circuit target's simulation (its ``info``): size, depth, bonds, truncation, hash."""
+    return (f"circuit n={info['n_qubits']}, depth {info['depth']}, MPS bonds ≤ {info['max_bond']} "
+            f"(truncation {info['truncation_error']:.1e}), sha256 {info['sha256'][:16]}…")
+
 
 def int_list(value: str) -> tuple[int, ...]:
     """'8,16,32' → (8, 16, 32)."""

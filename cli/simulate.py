@@ -9,10 +9,10 @@ import click
 from qgen.datasets import simulate_to_file, split_counts
 from qgen.measurements import POVM_NAMES, get_povm
 from qgen.resources import check_simulate
-from qgen.targets import RECIPES, SOLVER_PARAMS, make_target
+from qgen.targets import RECIPES, SOLVER_PARAMS, make_target, parse_target
 
 from .main import cli
-from .options import int_list, writable_output
+from .options import TARGET_HELP, circuit_summary, int_list, writable_output
 
 
 def _recipe_options(command):
@@ -34,7 +34,8 @@ def _recipe_options(command):
 
 
 @cli.command()
-@click.argument("kind", type=click.Choice(list(RECIPES), case_sensitive=False))
+@click.argument("kind", type=click.Choice(list(RECIPES), case_sensitive=False), required=False)
+@click.option("--target", "spec", default=None, help=TARGET_HELP + " Instead of KIND and its options.")
 @click.option("--n", "n", type=int, help="Number of qubits (lattices: from their sizes).")
 @click.option("--noise", default="0", help="Local depolarizing strength p on every qubit, or one per qubit "
                                           "separated by '/' (e.g. 0/0/0.2/0).")
@@ -50,13 +51,21 @@ def _recipe_options(command):
                    "(default: this process, one thread per core).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .h5 file.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def simulate(kind, n, noise, povm, samples, seed, val_fraction, test_fraction, train_logp, workers, output, quiet,
-             **recipe) -> None:
-    """Simulate POVM measurements of a target state KIND and write a dataset.
+def simulate(kind, spec, n, noise, povm, samples, seed, val_fraction, test_fraction, train_logp, workers, output,
+             quiet, **recipe) -> None:
+    """Simulate POVM measurements of a target state KIND (or --target SPEC) and write a dataset.
 
     \b
     Example:  qgen simulate tfim --n 50 --J 1 --h 1 --povm pauli4 --samples 100000 --seed 0 -o tfim50.h5
+              qgen simulate --target circuit:ghz.qasm --povm pauli6 --samples 20000 -o ghz.h5
     """
+    if (kind is None) == (spec is None):
+        raise click.BadParameter("give either a target KIND or --target SPEC", param_hint="--target")
+    given = {k: v for k, v in recipe.items() if v is not None}
+    if spec is not None and (given or noise != "0"):
+        extra = ", ".join(f"--{k.replace('_', '-')}" for k in [*given, *(["noise"] if noise != "0" else [])])
+        raise click.BadParameter(f"{extra} set a KIND's parameters; with --target give them in the spec "
+                                 "(e.g. tfim:h=0.5,n=8 or circuit:F.qasm,noise=0.01)", param_hint="--target")
     output = writable_output(output)
     if samples < 1:
         raise click.BadParameter(f"must be ≥ 1, got {samples}", param_hint="--samples")
@@ -67,15 +76,19 @@ def simulate(kind, n, noise, povm, samples, seed, val_fraction, test_fraction, t
     split_counts(samples, (val_fraction, test_fraction))  # bad fractions fail before any work
     povm_obj = get_povm(povm)
     t0 = time.perf_counter()
-    given = {k: v for k, v in recipe.items() if v is not None}
-    if "bond_dims" in given:
-        given["bond_dims"] = int_list(given["bond_dims"])
-    if RECIPES[kind.lower()].ground_state:
-        given["seed"] = seed
-    target = make_target(kind, n, noise=noise, **given)
+    if spec is not None:
+        target = parse_target(spec, n)
+    else:
+        if "bond_dims" in given:
+            given["bond_dims"] = int_list(given["bond_dims"])
+        if RECIPES[kind.lower()].ground_state:
+            given["seed"] = seed
+        target = make_target(kind, n, noise=noise, **given)
     check_simulate(target, povm_obj, samples, workers=workers, streamed=True, output=output)
     click.echo(f"target    {target.describe()}")
-    if target.info:
+    if target.name == "circuit":
+        click.echo(f"          {circuit_summary(target.info)}")
+    elif "energy" in target.info:
         i = target.info
         click.echo(f"ground    E0 = {i['energy']:.12f}  ({i['method']}, {time.perf_counter() - t0:.1f} s)")
         cert = f"variance ⟨H²⟩−⟨H⟩² = {i['variance']:.2e}"

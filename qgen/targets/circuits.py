@@ -211,7 +211,8 @@ def _read(circuit) -> _Circuit:
         from qiskit import qasm2, qasm3
 
         try:
-            qc = qasm2.loads(text) if version == 2 else qasm3.loads(text)
+            qc = (qasm2.loads(text, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS) if version == 2
+                  else qasm3.loads(text))  # the legacy set: qelib1.inc as Qiskit writes it (sx, rzx, …)
         except Exception as e:  # noqa: BLE001 — parse errors of both readers
             raise CircuitError(f"{where}: not valid OpenQASM {version} ({' '.join(str(e).split())[:160]})") from None
         n, gates, state = _qiskit_gates(qc, where)

@@ -4,8 +4,10 @@
 ground state, by exact diagonalisation or DMRG) or a state builder, and the parameters it
 takes.  Everything that names targets reads it — :func:`make_target` (Python),
 :func:`parse_target` / :func:`parse_hamiltonian` (text specifications such as
-``tfim:h=1,J=1``, as ``qgen import``/``qgen attach`` read them) and the options of
-``qgen simulate`` — so a new recipe is one :func:`register_recipe` call.
+``tfim:h=1,J=1``, as ``qgen simulate --target``, ``qgen import`` and ``qgen attach`` read
+them) and the options of ``qgen simulate`` — so a new recipe is one :func:`register_recipe`
+call.  A text specification can also name a file: an MPS, or a quantum circuit
+(``circuit:ghz.qasm``, OpenQASM 2 or 3, simulated by :mod:`qgen.targets.circuits`).
 
 Every target also takes ``noise``: a local depolarizing strength on every qubit, or one
 strength per qubit (in text, separated by ``/``: ``ghz:noise=0/0/0.2/0``); ground states
@@ -34,6 +36,7 @@ import numpy as np
 
 from qgen.errors import ArgumentError, FormatError
 from qgen.targets.builders import cluster, ghz, product_state, w_state
+from qgen.targets.circuits import CircuitError, circuit_target
 from qgen.targets.files import read_mps_npz, read_povm_genmodel_mps
 from qgen.targets.hamiltonians import Hamiltonian
 from qgen.targets.lattices import heisenberg, heisenberg_2d, tfim, tfim_2d, xxz
@@ -191,9 +194,11 @@ def make_target(kind: str, n: int | None = None, *, noise: Noise | str = 0.0, **
 _SPEC_COMMON = (Param("n", int, None, "number of qubits"), Param("noise", str, "0", "depolarizing strength(s)"))
 
 
-def _spec_params(spec: str, allowed: tuple[Param, ...]) -> tuple[str, dict]:
-    """'kind:k=v,k=v' → (kind, {k: typed v}); keys are matched case-insensitively."""
+def _spec_params(spec: str, allowed: tuple[Param, ...], options: str | None = None) -> tuple[str, dict]:
+    """'kind:k=v,k=v' → (kind, {k: typed v}); keys are matched case-insensitively.
+    ``options``: the 'k=v,k=v' part when it is not all that follows the colon."""
     kind, _, rest = spec.partition(":")
+    rest = rest if options is None else options
     names = {p.name.lower(): p for p in allowed}
     params: dict = {}
     for item in filter(None, (s.strip() for s in rest.split(","))):
@@ -255,16 +260,46 @@ def _file_target(spec: str) -> tuple[MPS, str] | None:
     return None
 
 
-def parse_target(spec: str, n_qubits: int, *, hamiltonian: str | Hamiltonian | None = None) -> Target:
+_CIRCUIT_PARAMS = (
+    Param("max_bond", int, None, "largest bond dimension of the simulation (default: no limit)"),
+    Param("cutoff", float, 1e-12, "singular values below cutoff × the largest are dropped"),
+    Param("noise", str, "0", "depolarizing strength(s)"),
+)
+
+
+def _circuit_target(spec: str) -> Target:
+    """``circuit:FILE[,max_bond=K,cutoff=C,noise=P]``: the output state of the OpenQASM
+    2/3 program in FILE (:func:`qgen.targets.circuits.circuit_target`), depolarized."""
+    file, _, options = spec.partition(":")[2].partition(",")
+    if not file.strip():
+        raise FormatError(f"target spec '{spec}' names no file: give circuit:FILE.qasm (OpenQASM 2 or 3)")
+    _, p = _spec_params(spec, _CIRCUIT_PARAMS, options)
+    try:
+        t = circuit_target(Path(file.strip()), max_bond=p.get("max_bond"), cutoff=p.get("cutoff", 1e-12))
+        noise = parse_noise(p.get("noise", "0"))
+        state = depolarize(t.state, noise)
+    except CircuitError as e:
+        raise FormatError(str(e)) from None
+    except ValueError as e:
+        raise FormatError(f"target spec '{spec}': {str(e).splitlines()[0]}") from None
+    params = t.params | ({"noise": list(noise) if isinstance(noise, tuple) else noise} if np.any(noise) else {})
+    return Target(state, t.name, params, None, t.info)
+
+
+def parse_target(spec: str, n_qubits: int | None, *, hamiltonian: str | Hamiltonian | None = None) -> Target:
     """The :class:`~qgen.targets.Target` a spec names, on ``n_qubits`` qubits (taken from
-    the data):
+    the data; None: from the spec, its ``n`` or lattice sizes, or from its file):
 
     * ``KIND[:KEY=VALUE,…]``: any recipe of :data:`RECIPES` with its parameters
       (``tfim:h=1,J=1``, ``ghz``, ``xxz:delta=0.5``, ``tfim2d:lx=3,ly=4``, ``heisenberg2d:lx=3,ly=3``,
       ``product:product=+``, ``ghz:noise=0.05``; ``n`` may be given but must match);
     * ``state.npz``: an MPS as arrays (:func:`read_mps_npz`);
     * a directory holding ``index.txt`` and ``tensor.txt``, or ``index.txt,tensor.txt``:
-      the POVM_GENMODEL text format (:func:`read_povm_genmodel_mps`).
+      the POVM_GENMODEL text format (:func:`read_povm_genmodel_mps`);
+    * ``circuit:FILE.qasm[,max_bond=K,cutoff=C,noise=P]``: the output state C|0…0⟩ of an
+      OpenQASM 2 or 3 program (the version read from its header), as an MPS with the
+      simulation's bond dimensions, truncation error and the program's SHA-256 in
+      ``info`` (:func:`qgen.targets.circuits.circuit_target`).
 
     MPS read from files are normalised (their norm in the file is kept in ``params``).
     ``hamiltonian`` (a :class:`~qgen.targets.Hamiltonian` or a spec for
@@ -275,34 +310,51 @@ def parse_target(spec: str, n_qubits: int, *, hamiltonian: str | Hamiltonian | N
     'ghz n=4 noise=0.1 (MPS, max bond 2)'
     """
     spec = spec.strip()
-    if isinstance(hamiltonian, str):
+    if isinstance(hamiltonian, str) and n_qubits is not None:  # a bad spec fails before the state is built
         hamiltonian = parse_hamiltonian(hamiltonian, n_qubits)
-    if hamiltonian is not None and hamiltonian.n_qubits != n_qubits:
-        raise FormatError(f"the Hamiltonian acts on {hamiltonian.n_qubits} qubits but the data have {n_qubits}")
+    target = _named_target(spec, n_qubits, hamiltonian is not None)
+    n = target.n_qubits
+    if n_qubits is not None and n != n_qubits:
+        what = target.params.get("file") or target.params.get("source") or spec
+        kind = "circuit" if target.name == "circuit" else "MPS"
+        raise FormatError(f"the {kind} in '{what}' has {n} qubits but the data have {n_qubits}")
+    if isinstance(hamiltonian, str):
+        hamiltonian = parse_hamiltonian(hamiltonian, n)
+    if hamiltonian is None:
+        return target
+    if hamiltonian.n_qubits != n:
+        raise FormatError(f"the Hamiltonian acts on {hamiltonian.n_qubits} qubits but the data have {n}")
+    return Target(target.state, target.name, target.params, hamiltonian, target.info)
+
+
+def _named_target(spec: str, n_qubits: int | None, with_hamiltonian: bool) -> Target:
+    """The target of a stripped spec (:func:`parse_target`), before its size is checked and
+    a Hamiltonian is attached."""
+    if spec.partition(":")[0].strip().lower() == "circuit":
+        return _circuit_target(spec)
     found = _file_target(spec)
     if found is not None:
         mps, source = found
-        if mps.n_qubits != n_qubits:
-            raise FormatError(f"the MPS in '{source}' has {mps.n_qubits} qubits but the data have {n_qubits}")
-        return Target(mps.right_canonical(), "mps", {"source": source, "norm_in_file": mps.norm()}, hamiltonian)
+        return Target(mps.right_canonical(), "mps", {"source": source, "norm_in_file": mps.norm()})
     kind = spec.partition(":")[0].strip().lower()
     recipe = RECIPES.get(kind)
     if recipe is None:
         raise FormatError(f"unknown target '{spec}': give a kind ({', '.join(RECIPES)}) with KEY=VALUE "
-                          "parameters, an .npz MPS, or an index.txt/tensor.txt pair (or their directory)")
+                          "parameters, an .npz MPS, an index.txt/tensor.txt pair (or their directory), or "
+                          "circuit:FILE.qasm")
     solver = tuple(p for p in SOLVER_PARAMS if p.name != "bond_dims") if recipe.ground_state else ()
     _, p = _spec_params(spec, _SPEC_COMMON + recipe.params + solver)
     n_given = p.pop("n", n_qubits)
-    if n_given != n_qubits:
+    if n_qubits is not None and n_given != n_qubits:
         raise FormatError(f"target spec '{spec}' says n = {n_given} but the data have {n_qubits} qubits")
-    _check_lattice(recipe, p, n_qubits)
-    if recipe.ground_state and hamiltonian is not None:
+    if n_given is None and recipe.sites is None:
+        raise FormatError(f"target spec '{spec}' needs the number of qubits: add n=N")
+    if n_qubits is not None:
+        _check_lattice(recipe, p, n_qubits)
+    if recipe.ground_state and with_hamiltonian:
         raise FormatError(f"target '{kind}' is the ground state of its own Hamiltonian; give a Hamiltonian only "
-                          "with a named state or an MPS file")
+                          "with a named state, an MPS file or a circuit")
     try:
-        target = make_target(kind, n_qubits, **p)
+        return make_target(kind, n_given, **p)
     except ValueError as e:
         raise FormatError(f"target spec '{spec}': {str(e).splitlines()[0]}") from None
-    if hamiltonian is not None:
-        target = Target(target.state, target.name, target.params, hamiltonian, target.info)
-    return target
