@@ -9,6 +9,10 @@ from pathlib import Path
 
 import click
 
+BACKENDS = "rnn, transformer, conv, mps, lpdo, rbm, flow, vae, gan"
+"""The registered backends, as the help of every ``--model``/``--models`` option lists them
+(a test checks them against :data:`qgen.models.base.MODELS`; the CLI does not import torch for its help)."""
+
 TARGET_HELP = ("Target: a kind with parameters (tfim:h=1,J=1, ghz, xxz:delta=0.5, tfim2d:lx=3,ly=4), "
                "an MPS .npz, the POVM_GENMODEL index.txt,tensor.txt pair (or its directory), or a circuit: "
                "circuit:FILE.qasm (OpenQASM 2 or 3; options max_bond=K, cutoff=C, noise=P after commas).")

@@ -7,14 +7,14 @@ import click
 from qgen.datasets.hdf5 import read_dataset
 
 from .main import cli
-from .options import int_list, writable_directory
+from .options import BACKENDS, int_list, writable_directory
 
 
 @cli.command()
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--samples", "sizes", required=True,
               help="Comma-separated training-set sizes (nested subsets), e.g. 1000,3000,10000.")
-@click.option("--model", "model_name", default="rnn", help="Backend: rnn, transformer, conv, flow, vae, gan, rbm.")
+@click.option("--model", "model_name", default="rnn", help=f"Backend: {BACKENDS}.")
 @click.option("--max-time", default="2m", help="Training budget per size, e.g. 90s, 5m.")
 @click.option("--epochs", type=click.IntRange(min=1), default=10_000, help="Epoch limit per size (early stopping).")
 @click.option("--model-samples", "n_samples", type=click.IntRange(min=2), default=20_000,

@@ -10,7 +10,7 @@ import click
 from qgen.datasets.hdf5 import write_samples
 
 from .main import cli
-from .options import writable_output
+from .options import BACKENDS, writable_output
 
 
 def _parse_set(items: tuple[str, ...]) -> dict:
@@ -29,7 +29,7 @@ def _parse_set(items: tuple[str, ...]) -> dict:
 
 @cli.command()
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--model", "model_name", default="rnn", help="Backend: rnn, transformer, conv, flow, vae, gan, rbm.")
+@click.option("--model", "model_name", default="rnn", help=f"Backend: {BACKENDS}.")
 @click.option("--preset", default=None, help="Model preset (e.g. default, paper).")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Run directory.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None)

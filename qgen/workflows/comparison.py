@@ -37,7 +37,10 @@ COLUMNS = [("classical_fidelity", "F_c"), ("kl_target_model", "KL(P‖q)"), ("qu
 @dataclass
 class ComparisonRow:
     """One backend in a comparison: its scores, its energy and C_zz(r=1) errors against the
-    exact values, its training time and size."""
+    exact values, its training time and size.  ``quantum_fidelity`` is ⟨ψ|ρ|ψ⟩ of the
+    model's reconstruction as the verdict computes it (:func:`qgen.workflows.verdict`):
+    exact by tensor-network contraction or by enumerating every string where the model
+    allows it, else the dual-frame estimate from model samples (its note says which)."""
 
     model: str
     likelihood: str
@@ -76,8 +79,9 @@ def compare(ds: Dataset, models: list[str], *, max_time: float, out_dir: str | P
                         else Estimate.unavailable("no Hamiltonian attached"))
         corr_error = corr.model[0] - corr.exact[0] if corr.exact is not None else Estimate.unavailable("no target")
         sc = rep.scores
+        fidelity = sc.quantum_fidelity if rep.verdict is None else rep.verdict.fidelity
         rows.append(ComparisonRow(name, rep.model.likelihood, sc.classical_fidelity, sc.kl_target_model,
-                                  sc.quantum_fidelity, energy_error, corr_error, run.summary()["train_seconds"],
+                                  fidelity, energy_error, corr_error, run.summary()["train_seconds"],
                                   rep.model.parameters))
     atomic_write_text(out_dir / "compare.json", json.dumps([r.to_dict() for r in rows], indent=2, allow_nan=False))
     plot_comparison(rows, out_dir / "compare.png")
