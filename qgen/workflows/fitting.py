@@ -23,17 +23,19 @@ Example
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from qgen._io import atomic_write_text
 from qgen.datasets import Dataset, read_dataset, read_header
 from qgen.errors import ArgumentError
 from qgen.models import GenerativeModel, create_model
 from qgen.resources import check_memory, estimate_training_data
+from qgen.scores.bootstrap import resamples
 from qgen.scores.report import Report
 from qgen.training import (
     Callback,
@@ -47,6 +49,7 @@ from qgen.training import (
 )
 from qgen.training.streaming import DEFAULT_BUFFER
 from qgen.workflows.evaluation import evaluate
+from qgen.workflows.refits import REFITS_DIR, refit_count
 
 __all__ = ["Fit", "fit", "fit_and_evaluate", "RUN_FILE"]
 
@@ -61,10 +64,15 @@ class Fit:
     model: GenerativeModel
     result: TrainResult
     out_dir: Path
+    refits: list[Path] = field(default_factory=list)
 
     def best(self, device: str | torch.device = "cpu") -> GenerativeModel:
         """The model with the best validation weights, loaded from the run directory."""
         return load_model(self.out_dir, device=device)[0]
+
+    def refit_models(self, device: str | torch.device = "cpu") -> list[GenerativeModel]:
+        """The bootstrap refits' best models (:mod:`qgen.workflows.refits`)."""
+        return [load_model(p, device=device)[0] for p in self.refits]
 
     def summary(self) -> dict[str, Any]:
         """Training time, epochs and why training stopped."""
@@ -99,7 +107,8 @@ def _load(data: Dataset | str | Path, stream: bool, buffer: int | None, shards: 
 def fit(data: Dataset | str | Path, model: str = "rnn", out_dir: str | Path = "run", *, preset: str | None = None,
         seed: int = 0, resume: bool = False, progress: bool = True, model_options: dict[str, Any] | None = None,
         train_samples: int | None = None, stream: bool = False, buffer: int | None = None,
-        shards: int | None = None, callbacks: tuple[Callback, ...] = (), **train_options: Any) -> Fit:
+        shards: int | None = None, callbacks: tuple[Callback, ...] = (), bootstrap: int | str = 0,
+        **train_options: Any) -> Fit:
     """Train backend ``model`` (its ``preset``, with ``model_options`` overriding
     architecture keywords) on ``data`` and write the run into ``out_dir``.
 
@@ -109,31 +118,45 @@ def fit(data: Dataset | str | Path, model: str = "rnn", out_dir: str | Path = "r
     (:class:`~qgen.training.HDF5Stream` with ``buffer`` strings per shard and ``shards``
     chunk streams).  ``resume`` continues an interrupted run exactly.  Under torchrun every
     process calls ``fit`` alike; rank 0 writes the files.
+
+    ``bootstrap``: the number of bootstrap refits on resampled training strings for
+    finite-data error bars, trained after the model into ``out_dir/bootstrap/<j>/`` with
+    the same settings (0 none; ``"auto"``: where cheap; :mod:`qgen.workflows.refits`).
     """
     x, val, identity, povm, source = _load(data, stream, buffer, shards, train_samples)
     if len(val) == 0:
         raise ValueError("the dataset has no validation split (needed for early stopping)")
     cfg = TrainConfig.from_preset(model, preset, seed=seed, **{k: v for k, v in train_options.items() if v is not None})
     resolve_device(cfg.device)  # a bad device fails before anything is written
-    torch.manual_seed(seed)
-    net = create_model(model, identity["n_qubits"], identity["n_outcomes"], preset=preset, povm=povm,
-                       **(model_options or {}))
+    n_train = len(x) if not stream else x.n_rows
+    k = refit_count(bootstrap, identity["n_qubits"], n_train, stream)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if distributed.from_env().is_main and not (resume and (out / RUN_FILE).exists()):  # resume keeps it
-        run = {"data": source, "model": model, "preset": preset, "n_train": len(x) if not stream else x.n_rows,
-               "stream": stream}
+        run = {"data": source, "model": model, "preset": preset, "n_train": n_train, "stream": stream, "bootstrap": k}
         atomic_write_text(out / RUN_FILE, json.dumps(run, indent=2))
-    result = train(net, x, val, cfg, out, resume=resume, progress=progress, dataset_info=identity, povm=povm,
-                   callbacks=callbacks)
-    return Fit(net, result, out)
+
+    def one(strings, where: Path, show: bool) -> tuple[GenerativeModel, TrainResult]:
+        torch.manual_seed(seed)
+        net = create_model(model, identity["n_qubits"], identity["n_outcomes"], preset=preset, povm=povm,
+                           **(model_options or {}))
+        return net, train(net, strings, val, cfg, where, resume=resume, progress=show, dataset_info=identity,
+                          povm=povm, callbacks=callbacks)
+
+    net, result = one(x, out, progress)
+    refits = [out / REFITS_DIR / str(j) for j in range(k)]
+    for idx, where in zip(resamples(n_train, k, seed) if k else (),
+                          tqdm(refits, desc="bootstrap refits", disable=not progress or not k, leave=False)):
+        one(x[idx], where, False)
+    return Fit(net, result, out, refits)
 
 
 def fit_and_evaluate(ds: Dataset, model: str, out_dir: str | Path, *, seed: int = 0, n_samples: int = 20_000,
                      progress: bool = False, **train_options: Any) -> tuple[Report, Fit]:
     """:func:`fit` backend ``model`` (default preset, initial weights from ``seed``) to
     ``ds``, then score its best validation weights (what ``qgen evaluate`` scores) on
-    ``ds`` with :func:`~qgen.workflows.evaluate`: the path of ``qgen compare`` and
+    ``ds`` with :func:`~qgen.workflows.evaluate`, with finite-data errors from the
+    bootstrap refits when ``bootstrap`` asks for them: the path of ``qgen compare`` and
     ``qgen sweep``."""
     run = fit(ds, model, out_dir, seed=seed, progress=progress, **train_options)
-    return evaluate(run.best(), ds, n_samples=n_samples, seed=seed), run
+    return evaluate(run.best(), ds, n_samples=n_samples, seed=seed, refits=run.refit_models()), run
