@@ -1,3 +1,3 @@
 """Imports every command module so that each registers itself on the group."""
 
-from . import compare, demo, evaluate, import_, info, measure, simulate, sweep, train  # noqa: F401
+from . import compare, demo, evaluate, import_, impute, info, measure, simulate, sweep, train  # noqa: F401

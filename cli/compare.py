@@ -12,7 +12,8 @@ from .options import writable_directory
 
 @cli.command()
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--models", default="rnn,transformer,flow,vae,gan", help="Comma-separated backends.")
+@click.option("--models", default="rnn,transformer,flow,vae,gan",
+              help="Comma-separated backends: rnn, transformer, conv, flow, vae, gan, rbm.")
 @click.option("--max-time", default="5m", help="Training budget per model, e.g. 90s, 5m.")
 @click.option("--samples", "n_samples", type=click.IntRange(min=2), default=20_000, help="Model samples for scores.")
 @click.option("--seed", type=click.IntRange(min=0), default=0)

@@ -40,7 +40,9 @@ def _report_target(ds: Dataset, seconds: float) -> None:
                    "pauli-basis: N basis letters X/Y/Z then N results per row; qiskit-counts: JSON "
                    "{basis string: {bitstring: count}}; qiskit-memory: JSON {basis string: [bitstring, …]}; "
                    "qiskit-result: a saved Result.to_dict() JSON (basis strings list qubit 0 first, "
-                   "bitstrings Qiskit's, qubit 0 rightmost).")
+                   "bitstrings Qiskit's, qubit 0 rightmost).  A missing readout is '-', '?' or 'nan' (in "
+                   "pauli-basis the result, or the basis and the result), in onehot an all-zero block: kept as "
+                   "the dataset's missing mask (qgen impute fills it).")
 @click.option("--povm", type=click.Choice(POVM_NAMES, case_sensitive=False), default=None,
               help="POVM of the records (required for index and onehot; pauli6 for pauli-basis).")
 @click.option("--n-qubits", type=click.IntRange(min=1), default=None, help="Expected N (checked).")

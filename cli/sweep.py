@@ -14,7 +14,7 @@ from .options import int_list, writable_directory
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--samples", "sizes", required=True,
               help="Comma-separated training-set sizes (nested subsets), e.g. 1000,3000,10000.")
-@click.option("--model", "model_name", default="rnn", help="Backend: rnn, transformer, flow, vae, gan.")
+@click.option("--model", "model_name", default="rnn", help="Backend: rnn, transformer, conv, flow, vae, gan, rbm.")
 @click.option("--max-time", default="2m", help="Training budget per size, e.g. 90s, 5m.")
 @click.option("--epochs", type=click.IntRange(min=1), default=10_000, help="Epoch limit per size (early stopping).")
 @click.option("--model-samples", "n_samples", type=click.IntRange(min=2), default=20_000,

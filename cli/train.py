@@ -29,7 +29,7 @@ def _parse_set(items: tuple[str, ...]) -> dict:
 
 @cli.command()
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--model", "model_name", default="rnn", help="Backend: rnn, transformer, flow, vae, gan.")
+@click.option("--model", "model_name", default="rnn", help="Backend: rnn, transformer, conv, flow, vae, gan, rbm.")
 @click.option("--preset", default=None, help="Model preset (e.g. default, paper).")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Run directory.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None)

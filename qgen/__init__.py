@@ -30,7 +30,8 @@ from ._version import __version__  # noqa: E402
 _EXPORTS = {
     "datasets": ["Dataset", "DatasetError", "read_dataset", "simulate", "write_dataset"],
     "targets": ["GroundState", "SpectralGap", "excited_state", "ground_state", "spectral_gap", "Hamiltonian",
-                "heisenberg", "tfim", "tfim_2d", "xxz", "MPS", "DenseState", "cluster", "depolarize", "ghz",
+                "heisenberg", "heisenberg_2d", "tfim", "tfim_2d", "xxz", "MPS", "DenseState",
+                "cluster", "depolarize", "ghz",
                 "product_state", "w_state", "Target", "make_target", "target_from_hamiltonian"],
     "measurements": ["POVM", "get_povm", "pauli4", "pauli6", "tetra", "trine", "log_prob", "sample"],
 }
@@ -54,8 +55,8 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "__version__", "Dataset", "DatasetError", "read_dataset", "simulate", "write_dataset", "GroundState",
-    "ground_state", "excited_state", "SpectralGap", "spectral_gap", "Hamiltonian", "heisenberg", "tfim",
-    "tfim_2d", "xxz", "POVM", "get_povm", "pauli4", "pauli6", "tetra", "trine", "log_prob", "sample", "MPS",
+    "ground_state", "excited_state", "SpectralGap", "spectral_gap", "Hamiltonian", "heisenberg", "heisenberg_2d",
+    "tfim", "tfim_2d", "xxz", "POVM", "get_povm", "pauli4", "pauli6", "tetra", "trine", "log_prob", "sample", "MPS",
     "DenseState", "cluster", "depolarize", "ghz", "product_state", "w_state", "Target", "make_target",
     "target_from_hamiltonian",
 ]

@@ -251,15 +251,23 @@ def estimate_exact_ground_state(hamiltonian) -> int:
 
 
 def estimate_dmrg(n_qubits: int, bond_dim: int, mpo_bond: int) -> int:
-    """Two-site DMRG at bond dimension χ with an MPO of bond D: the MPS (and quimb's
-    copies, 4 × 2χ²), left and right environments (2 × Dχ²) per site, complex128, and the
-    two-site problem (4χ² amplitudes, ~20 Lanczos vectors, the environments' products).
+    """Two-site DMRG at bond dimension χ with an MPO of bond D, complex128: the sweeps —
+    the MPS (and quimb's copies, 4 × 2χ²), left and right environments (2 × Dχ²) per site
+    and the two-site problem (4χ² amplitudes, ~20 Lanczos vectors, the environments'
+    products) — or, if larger, the energy variance of the result that follows them
+    (:func:`qgen.targets.solvers.mps_energy_variance`: the MPS and ~3 arrays of the zipper's
+    (χ, D, D, 2, χ) environment times the physical index, 6D²χ²).  For the 8 × 8 Heisenberg
+    model (D = 29) at χ = 256 the variance dominates.
 
     >>> format_bytes(estimate_dmrg(50, 64, 3))
     '50.2 MiB'
+    >>> format_bytes(estimate_dmrg(64, 256, 29))
+    '5.1 GiB'
     """
     n, chi, d = _size(n_qubits, "n_qubits"), _size(bond_dim, "bond_dim"), _size(mpo_bond, "mpo_bond")
-    return 16 * chi**2 * (n * (8 + 2 * d) + 4 * (20 + 2 * d))
+    sweeps = 16 * chi**2 * (n * (8 + 2 * d) + 4 * (20 + 2 * d))
+    variance = 16 * chi**2 * (2 * n + 6 * d**2)
+    return max(sweeps, variance)
 
 
 def estimate_enumeration(n_qubits: int, n_outcomes: int) -> int:

@@ -207,7 +207,7 @@ def test_chunked_reading_keeps_rows_and_line_numbers(tmp_path, monkeypatch):
         ("index", "", "no data rows"),
         ("index", "0 1 2\n", "rows hold 3 qubits but 2 were stated"),
         ("onehot", "1 0 0 0 0 1 0\n", "7 values per row is not a multiple of K = 4"),
-        ("onehot", "1 0 0 0 0 0 0 0\n", "line 1: 0 ones in the block of columns 5-8"),
+        ("index", "0 x\n", "line 1, column 2: 'x' is not a number"),
         ("onehot", "1 0 0 0 0 1 1 0\n", "line 1: 2 ones in the block of columns 5-8"),
         ("onehot", "1 0 0 0 0 1 0 3\n", "line 1, column 8: value 3 is not 0 or 1"),
         ("pauli-basis", "X Z 0 1\nX W 0 1\n", "line 2, column 2: basis letter not X, Y or Z: 'W'"),

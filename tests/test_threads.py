@@ -23,6 +23,7 @@ def strings(n: int, seed: int) -> torch.Tensor:
     ("rnn", {"hidden": 16, "n_layers": 2, "embed": 8, "phases": 2}),
     ("rnn", {"hidden": 16, "n_layers": 1, "embed": 8, "patch": 3}),
     ("transformer", {"n_layers": 1, "d_model": 16, "n_heads": 2, "d_ff": 32}),
+    ("conv", {"channels": 8, "kernel": 3}),
 ])
 def test_sharded_gradient_is_the_whole_batch_gradient(name, config, k):
     torch.manual_seed(0)
@@ -115,6 +116,7 @@ def test_thread_shards_needs_two_threads():
     ("rnn", {}, 2, 63, 0),
     ("transformer", {}, 3, 500, 3),
     ("transformer", {"dropout": 0.1}, 2, 500, 0),  # dropout draws random numbers
+    ("conv", {}, 2, 500, 2),
     ("vae", {}, 2, 250, 2),  # its ELBO noise comes from the shard's generator
     ("flow", {}, 2, 250, 0),  # torch's own threads train its wide couplings as fast
     ("gan", {}, 2, 500, 0),  # its own training step

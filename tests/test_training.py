@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from qgen.measurements import pauli4
 from qgen.models import create_model
 from qgen.training import TrainConfig, load_model, loop, parse_duration, save_model, train
 
@@ -273,7 +274,8 @@ def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, mo
 
 SMALL = {"rnn": {"hidden": 8, "n_layers": 1, "embed": 4}, "transformer": {"d_model": 8, "n_heads": 2, "d_ff": 16,
          "n_layers": 1}, "flow": {"n_layers": 2, "hidden": 8}, "vae": {"hidden": 8, "latent": 2, "n_importance": 4},
-         "gan": {"hidden": 8, "noise": 4}, "rbm": {"n_hidden": 4}}
+         "gan": {"hidden": 8, "noise": 4}, "rbm": {"n_hidden": 4}, "conv": {"channels": 8},
+         "mps": {"bond_dim": 2, "povm": pauli4()}, "lpdo": {"bond_dim": 2, "kraus_dim": 2, "povm": pauli4()}}
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
@@ -303,7 +305,7 @@ def test_backends_make_no_tensor_off_the_model_device(name):
         torch.set_default_device(None)
 
 
-@pytest.mark.parametrize("name", ["rnn", "transformer", "flow", "vae"])
+@pytest.mark.parametrize("name", ["rnn", "transformer", "conv", "flow", "vae"])
 def test_amp_bf16_training_step_on_cpu(name, tmp_path):
     """The autocast step runs in bf16, trains (finite, not rising validation NLL) and keeps
     float32 weights."""

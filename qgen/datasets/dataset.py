@@ -1,5 +1,14 @@
 """The in-memory dataset: POVM outcome strings with their train/validation/test split,
-exact ln P where known, the target (if any) and provenance.
+exact ln P where known, the target (if any), provenance, and which readouts are missing
+or imputed.
+
+A readout that failed (a qubit not measured on some shot) is marked in ``missing``, a
+bool (n_samples, N) array, True where the outcome is unknown; the outcome stored there
+is 0 and means nothing (every consumer must read the mask).  ``missing`` is None when
+every readout is present.  Exact ln P of an incomplete string is the marginal over its
+missing qubits (:func:`qgen.datasets.attach_target`).  ``imputed`` (same layout) marks
+outcomes that a model drew to fill missing readouts (:mod:`qgen.workflows.imputation`):
+they are present but were not measured.
 
 Example
 -------
@@ -7,6 +16,9 @@ Example
 >>> ds = Dataset(np.zeros((10, 3), np.uint8), pauli4(), split_counts(10, (0.2, 0.1)))
 >>> ds.split, ds.train.shape
 ((7, 2, 1), (7, 3))
+>>> holes = np.zeros((10, 3), bool); holes[0, 1] = holes[4, 1] = True
+>>> Dataset(ds.outcomes, ds.povm, ds.split, missing=holes).missing_per_qubit().tolist()
+[0, 2, 0]
 """
 
 from __future__ import annotations
@@ -30,8 +42,9 @@ class Dataset:
     """POVM outcome strings with their provenance.
 
     ``outcomes[:n_train]`` is the training split, then validation, then test.
-    ``log_prob`` holds the exact ln P(a) (NaN where not computed); ``target`` is None
-    for measured data whose state is not known.
+    ``log_prob`` holds the exact ln P(a) (NaN where not computed; the marginal over the
+    missing qubits of an incomplete string); ``target`` is None for measured data whose
+    state is not known; ``missing`` marks the missing readouts (see the module doc).
     """
 
     outcomes: np.ndarray
@@ -41,6 +54,8 @@ class Dataset:
     target: Target | None = None
     seed: int | None = None
     meta: dict = field(default_factory=dict)
+    missing: np.ndarray | None = None
+    imputed: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         o = np.asarray(self.outcomes)
@@ -48,6 +63,22 @@ class Dataset:
             raise DatasetError(f"outcomes must be a non-empty (n_samples, n_qubits) array, got shape {o.shape}")
         if not np.issubdtype(o.dtype, np.integer):
             raise DatasetError(f"outcomes must be integers, got {o.dtype}")
+        if self.missing is not None:
+            m = np.asarray(self.missing)
+            if m.dtype != bool or m.shape != o.shape:
+                raise DatasetError(f"missing must be a bool array of the outcomes' shape {o.shape}, got {m.dtype} "
+                                   f"{m.shape}")
+            if np.any(o[m] != 0):  # the value under a missing readout means nothing: stored as 0
+                o = np.where(m, 0, o)
+            self.missing = m if m.any() else None
+        if self.imputed is not None:
+            m = np.asarray(self.imputed)
+            if m.dtype != bool or m.shape != o.shape:
+                raise DatasetError(f"imputed must be a bool array of the outcomes' shape {o.shape}, got {m.dtype} "
+                                   f"{m.shape}")
+            if self.missing is not None and np.any(m & self.missing):
+                raise DatasetError("a readout cannot be both missing and imputed")
+            self.imputed = m if m.any() else None
         if o.min() < 0 or o.max() >= self.povm.n_outcomes:
             raise DatasetError(f"outcomes must lie in [0, {self.povm.n_outcomes - 1}] for POVM '{self.povm.name}'")
         if self.povm.per_qubit and self.povm.n_sites != o.shape[1]:
@@ -64,6 +95,13 @@ class Dataset:
             self.log_prob = lp
         if self.target is not None and self.target.n_qubits != o.shape[1]:
             raise DatasetError(f"target has {self.target.n_qubits} qubits but outcomes have {o.shape[1]}")
+
+    @property
+    def measured(self) -> bool:
+        """True when the outcomes were recorded (imported or measured on a device:
+        ``meta["source"]`` says from where), not simulated from the target: strings the
+        target cannot produce are then the noise being measured."""
+        return "source" in self.meta
 
     @property
     def n_samples(self) -> int:
@@ -96,6 +134,24 @@ class Dataset:
         lp = self.log_prob[self._part(("train", "val", "test").index(name))]
         return None if lp.size == 0 or np.isnan(lp).any() else lp
 
+    def split_missing(self, name: str) -> np.ndarray | None:
+        """The missing-readout mask of the 'train', 'val' or 'test' split (None if complete)."""
+        if self.missing is None:
+            return None
+        m = self.missing[self._part(("train", "val", "test").index(name))]
+        return m if m.any() else None
+
+    def masked(self, name: str) -> np.ndarray:
+        """The 'train', 'val' or 'test' strings, a ``numpy.ma.MaskedArray`` masked at the
+        missing readouts when the split has any (what ``qgen.training.train`` takes)."""
+        x = self.outcomes[self._part(("train", "val", "test").index(name))]
+        m = self.split_missing(name)
+        return x if m is None else np.ma.MaskedArray(x, m)
+
+    def missing_per_qubit(self) -> np.ndarray:
+        """Missing readouts of each qubit, int64 (N,)."""
+        return np.zeros(self.n_qubits, np.int64) if self.missing is None else self.missing.sum(axis=0)
+
     def identity(self) -> dict:
         """What a model trained on this data must agree with."""
         return {"n_qubits": self.n_qubits, "n_outcomes": self.povm.n_outcomes, "povm": self.povm.name}
@@ -108,6 +164,14 @@ class Dataset:
             f"qubits    {self.n_qubits}",
             f"POVM      {self.povm.describe()}",
         ]
+        if self.missing is not None:
+            per = self.missing_per_qubit()
+            lines.append(f"missing   {per.sum():,} readouts ({per.sum() / self.missing.size:.2%}) in "
+                         f"{int(self.missing.any(axis=1).sum()):,} shots; per qubit "
+                         + ", ".join(f"{int(c):,}" for c in per))
+        if self.imputed is not None:
+            lines.append(f"imputed   {int(self.imputed.sum()):,} readouts are model draws, not measurements "
+                         f"(meta 'imputed')")
         if self.log_prob is not None:
             have = [s for s in ("train", "val", "test") if self.split_log_prob(s) is not None]
             lines.append(f"exact lnP {', '.join(have) if have else 'none'}")

@@ -8,7 +8,16 @@ nothing is pickled or evaluated)::
                               n_outcomes, split = [n_train, n_val, n_test] (contiguous, in
                               that order), meta (JSON)
     /outcomes          uint8 (n_samples, n_qubits), chunked + gzip
-    /log_prob          float64 (n_samples,): exact ln P(a); NaN where not computed
+    /missing           (optional) bool (n_samples, n_qubits), chunked + gzip like
+                              /outcomes: True where a readout is missing (the outcome
+                              stored there is 0 and means nothing); attrs per_qubit
+                              int64 (n_qubits,): the count of each column.  Present only
+                              when some readout is missing.
+    /imputed           (optional) bool (n_samples, n_qubits), the same layout: True where
+                              the outcome is a model's draw filling a missing readout
+                              (``qgen impute``), not a measurement.
+    /log_prob          float64 (n_samples,): exact ln P(a), for an incomplete string the
+                              marginal over its missing qubits; NaN where not computed
     /povm              attrs  name;  /povm/elements complex128 (K, 2, 2), or
                               (N, K, 2, 2): one POVM per qubit (a device's
                               readout-corrected POVMs, :mod:`qgen.measurements.readout`)
@@ -19,7 +28,10 @@ nothing is pickled or evaluated)::
     /target/tensors/0…N−1   MPS tensors (chi_l, 2, chi_r)     (kind "mps")
     /target/state            dense vector or density matrix    (other kinds)
 
-Version 1 (qgen ≤ 0.1: one POVM for all qubits, one noise strength) reads unchanged.
+Version 1 (qgen ≤ 0.1: one POVM for all qubits, one noise strength) reads unchanged, as
+do version-2 files without ``/missing`` (complete data).  A qgen older than ``/missing``
+would read such a file's zeros as outcomes: impute or drop the holes before giving a file
+to one.
 
 Files are written atomically (temporary file in the same directory, then rename) and
 validated on reading; any problem is a :class:`DatasetError` with a one-line message.
@@ -85,7 +97,7 @@ def write_dataset(ds: Dataset, path: str | os.PathLike, *, chunk_rows: int | Non
     HDF5 chunk (default: a multiple of ``BLOCK`` near 1 MB; streaming reads whole chunks)."""
     lp = ds.log_prob if ds.log_prob is not None else np.full(ds.n_samples, np.nan)
     return write_parts(path, ds.n_samples, ds.n_qubits, ds.povm, ds.split, ds.seed, ds.meta, ds.target,
-                       [(ds.outcomes, lp)], chunk_rows)
+                       [(ds.outcomes, lp)], chunk_rows, missing=ds.missing, imputed=ds.imputed)
 
 
 def default_chunk_rows(n_samples: int, n_qubits: int) -> int:
@@ -96,9 +108,11 @@ def default_chunk_rows(n_samples: int, n_qubits: int) -> int:
 
 def write_parts(path: str | os.PathLike, n: int, n_qubits: int, povm: POVM, split: tuple[int, int, int],
                 seed: int | None, meta: dict, target: Target | None,
-                parts: Iterable[tuple[np.ndarray, np.ndarray]], chunk_rows: int | None) -> Path:
+                parts: Iterable[tuple[np.ndarray, np.ndarray]], chunk_rows: int | None,
+                missing: np.ndarray | None = None, imputed: np.ndarray | None = None) -> Path:
     """Create the file and fill ``/outcomes`` and ``/log_prob`` from ``parts`` (consecutive
-    row blocks of any sizes), one whole HDF5 chunk at a time."""
+    row blocks of any sizes), one whole HDF5 chunk at a time; ``missing`` (bool (n, N), in
+    memory) becomes ``/missing`` when it marks any readout, ``imputed`` ``/imputed`` alike."""
     rows = default_chunk_rows(n, n_qubits) if chunk_rows is None else min(int(chunk_rows), n)
     if rows < 1:
         raise DatasetError(f"chunk_rows must be ≥ 1, got {chunk_rows}")
@@ -131,6 +145,11 @@ def write_parts(path: str | os.PathLike, n: int, n_qubits: int, povm: POVM, spli
                     done, held = done + k, [(xs[k:], ls[k:])]
             if done != n:
                 raise DatasetError(f"internal error: wrote {done} of {n} strings")
+            for name, m in (("missing", missing), ("imputed", imputed)):
+                if m is not None and m.any():
+                    mask = f.create_dataset(name, data=np.asarray(m, dtype=bool), chunks=(rows, n_qubits),
+                                            compression="gzip", shuffle=True)
+                    mask.attrs["per_qubit"] = m.sum(axis=0).astype(np.int64)
             g = f.create_group("povm")
             g.attrs["name"] = povm.name
             g.create_dataset("elements", data=povm.elements)
@@ -199,7 +218,8 @@ def _read_target(g: h5py.Group) -> Target:
 @dataclass(frozen=True)
 class DatasetHeader:
     """What a dataset file holds, without its strings: ``chunk_rows`` is the number of
-    strings per HDF5 chunk of ``/outcomes`` (None if it is not chunked)."""
+    strings per HDF5 chunk of ``/outcomes`` (None if it is not chunked);
+    ``missing_per_qubit`` the missing readouts of each qubit (None for complete data)."""
 
     path: Path
     n_samples: int
@@ -209,6 +229,7 @@ class DatasetHeader:
     seed: int | None
     meta: dict
     chunk_rows: int | None
+    missing_per_qubit: tuple[int, ...] | None = None
 
     def identity(self) -> dict:
         """What a model trained on these data must agree with (as ``Dataset.identity``)."""
@@ -232,7 +253,8 @@ def _reading(path: Path) -> Iterator[h5py.File]:
         raise DatasetError(str(e).replace("\n", " ")) from None
     except ResourceError:
         raise
-    except (POVMError, ValueError, KeyError, OSError, TypeError) as e:
+    except (POVMError, ValueError, KeyError, OSError, TypeError, RuntimeError) as e:
+        # h5py raises RuntimeError for damaged link heaps, OSError for damaged chunks
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise DatasetError(f"'{path}' is invalid: {msg}") from None
 
@@ -282,7 +304,31 @@ def _header(f: h5py.File, path: Path) -> DatasetHeader:
         raise DatasetError(f"'{path}': attribute 'meta' must be a JSON object, got {type(meta).__name__}")
     return DatasetHeader(path, outcomes.shape[0], outcomes.shape[1], povm,
                          tuple(np.asarray(f.attrs.get("split", [])).tolist()), None if seed < 0 else seed,
-                         meta, outcomes.chunks[0] if outcomes.chunks else None)
+                         meta, outcomes.chunks[0] if outcomes.chunks else None, _mask_counts(f, "missing", path))
+
+
+def _mask_counts(f: h5py.File, name: str, path: Path) -> tuple[int, ...] | None:
+    """The per-qubit counts of the optional mask ``/name`` (validated), None if absent."""
+    if name not in f:
+        return None
+    mask, shape = f[name], f["outcomes"].shape
+    if not isinstance(mask, h5py.Dataset) or mask.dtype != bool or mask.shape != shape:
+        raise DatasetError(f"'{path}': {name} must be a bool dataset of the outcomes' shape {shape}")
+    per_qubit = tuple(int(c) for c in np.asarray(mask.attrs.get("per_qubit", [])).reshape(-1))
+    if len(per_qubit) != shape[1] or min(per_qubit) < 0:
+        raise DatasetError(f"'{path}': {name} lacks its per_qubit counts ({shape[1]} non-negative)")
+    return per_qubit
+
+
+def _read_mask(f: h5py.File, name: str, path: Path) -> np.ndarray | None:
+    """The optional mask ``/name``, checked against its per-qubit counts."""
+    counts = _mask_counts(f, name, path)
+    if counts is None:
+        return None
+    mask = f[name][()]
+    if tuple(mask.sum(axis=0).tolist()) != counts:
+        raise DatasetError(f"'{path}': the {name} readouts disagree with their per_qubit counts")
+    return mask
 
 
 def read_header(path: str | os.PathLike) -> DatasetHeader:
@@ -299,10 +345,12 @@ def read_dataset(path: str | os.PathLike, *, load_target: bool = True) -> Datase
     path = Path(path)
     with _reading(path) as f:
         head = _header(f, path)
-        check_memory(head.n_samples * (head.n_qubits + 8), f"reading {head.n_samples:,} strings × {head.n_qubits} "
-                     f"qubits from '{path}'", "outcomes + ln P")
+        masks = [name for name in ("missing", "imputed") if name in f]
+        check_memory(head.n_samples * ((1 + len(masks)) * head.n_qubits + 8), f"reading {head.n_samples:,} strings "
+                     f"× {head.n_qubits} qubits from '{path}'", " + ".join(["outcomes", "ln P", *masks]))
         target = _read_target(f["target"]) if (load_target and "target" in f) else None
-        return Dataset(f["outcomes"][()], head.povm, head.split, f["log_prob"][()], target, head.seed, head.meta)
+        return Dataset(f["outcomes"][()], head.povm, head.split, f["log_prob"][()], target, head.seed, head.meta,
+                       _read_mask(f, "missing", path), _read_mask(f, "imputed", path))
 
 
 SAMPLES_FORMAT = "qgen-samples"

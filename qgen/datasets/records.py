@@ -11,6 +11,17 @@
   {⅓(I ± σ_B)/2}, so each record maps to one ``pauli6`` outcome
   (:func:`pauli_records_to_outcomes`; the map is read off the POVM elements).
 
+Missing readouts (a qubit whose readout failed on a shot) are kept, not dropped: in
+``index`` and ``pauli-basis`` records a value ``-``, ``?`` or ``nan`` marks one (for
+``pauli-basis`` the result alone, or the basis letter and the result; a basis without
+its result is fine, a result without its basis is an error), in ``onehot`` an all-zero
+block; a ``.npy`` array marks one with NaN.  The readers then return a
+``numpy.ma.MaskedArray`` whose mask is the missing readouts (the value under the mask is
+0 and means nothing), and :func:`import_records` stores the mask as
+``Dataset.missing``.  A Pauli-6 record whose result is missing drops its basis letter
+too: the basis is drawn independently of the state (Σ_± ⅓(I ± σ_B)/2 = I/3 for every B),
+so on its own it says nothing about ρ, and the qubit is missing as a whole.
+
 Text files (any extension: .txt, .csv, .dat) hold values separated by whitespace or by
 commas (decided by the first data line); blank lines and lines starting with ``#`` are
 skipped, as is anything after ``#`` on a line; a header line is rejected with a hint to
@@ -30,6 +41,9 @@ Example
 >>> _ = (d / "shots.txt").write_text("# bases, then signs\\nXZ +1 -1\\nZZ -1 -1\\n")
 >>> read_pauli_records(d / "shots.txt").tolist()   # pauli6: 2·basis + bit, basis Z=0, X=1, Y=2
 [[2, 1], [1, 1]]
+>>> _ = (d / "holes.txt").write_text("0 3 ?\\n2 - 1\\n")
+>>> read_outcome_indices(d / "holes.txt", 4).tolist()
+[[0, 3, None], [2, None, 1]]
 """
 
 from __future__ import annotations
@@ -42,7 +56,7 @@ import numpy as np
 from qgen._version import __version__
 from qgen.datasets.dataset import Dataset, split_counts
 from qgen.datasets.hdf5 import timestamp
-from qgen.datasets.rows import Block, check_n_qubits, integer_rows, read_rows
+from qgen.datasets.rows import Block, check_n_qubits, integer_rows, missing_cells, read_rows
 from qgen.datasets.simulation import attach_target
 from qgen.errors import FormatError
 from qgen.measurements.povm import POVM, POVMError, get_povm, pauli6
@@ -60,13 +74,21 @@ RECORD_FORMATS = ("index", "onehot", "pauli-basis")
 RESULT_VALUES = ("auto", "bit", "sign")
 
 
+def _outcomes(v: np.ndarray) -> np.ndarray:
+    """int16 rows with −1 at missing readouts → uint8, masked there if any is missing."""
+    missing = v < 0
+    x = np.where(missing, 0, v).astype(np.uint8)
+    return np.ma.MaskedArray(x, missing) if missing.any() else x
+
+
 # -- outcome indices and one-hot rows -----------------------------------------------
 
 
 def read_outcome_indices(path: str | Path, n_outcomes: int, *, n_qubits: int | None = None,
                          skip_rows: int = 0) -> np.ndarray:
     """Outcome strings from a file with one row of N indices in 0…K−1 per shot
-    (``K = n_outcomes``), as ``uint8 (shots, N)``.
+    (``K = n_outcomes``), as ``uint8 (shots, N)``; masked where a value is marked missing
+    (``-``, ``?``, ``nan``; see the module doc).
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.csv"
@@ -77,20 +99,22 @@ def read_outcome_indices(path: str | Path, n_outcomes: int, *, n_qubits: int | N
 
     def convert(b: Block) -> np.ndarray:
         check_n_qubits(path, b.values.shape[1], n_qubits)
-        v = integer_rows(b)
-        bad = (v < 0) | (v >= n_outcomes)
+        missing = missing_cells(b)
+        v = integer_rows(b, missing)
+        bad = ((v < 0) | (v >= n_outcomes)) & ~missing
         if bad.any():
             r, c = b.first(bad)
             raise b.error(r, f"outcome {v[r, c]} outside 0..{n_outcomes - 1} of a {n_outcomes}-outcome POVM", c)
-        return v.astype(np.uint8)
+        return np.where(missing, -1, v).astype(np.int16)
 
-    return read_rows(path, convert, skip_rows=skip_rows)[0]
+    return _outcomes(read_rows(path, convert, skip_rows=skip_rows)[0])
 
 
 def read_onehot(path: str | Path, n_outcomes: int, *, n_qubits: int | None = None,
                 skip_rows: int = 0) -> np.ndarray:
     """Outcome strings from one-hot rows: K·N values 0/1 per shot, qubit-major (qubit k
-    is columns kK…kK+K−1, one 1 among them), as ``uint8 (shots, N)``.
+    is columns kK…kK+K−1, one 1 among them, or none for a missing readout), as ``uint8
+    (shots, N)``, masked at the missing readouts.
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
@@ -112,19 +136,22 @@ def read_onehot(path: str | Path, n_outcomes: int, *, n_qubits: int | None = Non
             raise b.error(r, f"value {v[r, c]} is not 0 or 1", c)
         blocks = v.reshape(len(v), -1, k)
         ones = blocks.sum(axis=2)
-        if np.any(ones != 1):
-            r, q = b.first(ones != 1)
+        if np.any(ones > 1):
+            r, q = b.first(ones > 1)
             raise b.error(r, f"{ones[r, q]} ones in the block of columns {q * k + 1}-{q * k + k} "
-                             f"(qubit {q}); a one-hot block has exactly one")
-        return blocks.argmax(axis=2).astype(np.uint8)
+                             f"(qubit {q}); a one-hot block has exactly one (none: a missing readout)")
+        return np.where(ones == 0, -1, blocks.argmax(axis=2)).astype(np.int16)
 
-    return read_rows(path, convert, skip_rows=skip_rows)[0]
+    return _outcomes(read_rows(path, convert, skip_rows=skip_rows)[0])
 
 
 # -- Pauli-basis records ---------------------------------------------------------------
 
-_BASIS_CODES = {"X": 1, "Y": 2, "Z": 3, "x": 1, "y": 2, "z": 3}  # index into qgen.povm.PAULI
-_RESULT_TOKENS = ("0", "1", "+1", "-1")  # result codes 0…3
+_MISSING_TOKENS = ("-", "?", "nan", "NaN", "NAN", "Nan")
+_LETTER_CODES = {"X": 1, "Y": 2, "Z": 3, "x": 1, "y": 2, "z": 3}  # index into qgen.targets.hamiltonians.PAULI
+_BASIS_CODES = _LETTER_CODES | dict.fromkeys(_MISSING_TOKENS, 0)  # 0: missing
+_RESULT_TOKENS = ("0", "1", "+1", "-1")  # result codes 0…3; 4: missing
+_RESULT_CODES = {t: i for i, t in enumerate(_RESULT_TOKENS)} | dict.fromkeys(_MISSING_TOKENS, 4)
 
 
 def _pauli_table(povm: POVM) -> np.ndarray:
@@ -146,20 +173,22 @@ def _decode(b: Block, tokens: np.ndarray, table: dict[str, int], what: str, col0
 
 
 def _to_bits(b: Block, codes: np.ndarray, values: str, col0: int) -> np.ndarray:
-    """Result codes (0 '0', 1 '1', 2 '+1', 3 '-1') → bits (0 = eigenvalue +1)."""
-    present = np.bincount(codes.ravel(), minlength=4) > 0
+    """Result codes (0 '0', 1 '1', 2 '+1', 3 '-1', 4 missing) → bits (0 = eigenvalue +1;
+    0 where missing)."""
+    present = np.bincount(codes.ravel(), minlength=5)[:4] > 0
     if values not in RESULT_VALUES:
         raise FormatError(f"values must be one of {', '.join(RESULT_VALUES)}, got '{values}'")
+    signs = (codes == 2) | (codes == 3)
     if values == "auto":
         if present[0] and (present[2] or present[3]):
-            r, c = b.first(codes >= 2)
+            r, c = b.first(signs)
             raise b.error(r, f"result '{_RESULT_TOKENS[codes[r, c]]}' while other lines use bits 0/1: "
                              "results must be all bits or all signs ±1", col0 + c)
-        if not (present[0] or present[2] or present[3]):
+        if present[1] and not (present[0] or present[2] or present[3]):
             raise FormatError(f"{b.path}: every result is '1', which may be a bit (eigenvalue −1) or a sign "
                               "(+1): state which with values='bit' or 'sign' (--values)")
-        values = "bit" if present[0] else "sign"
-    wrong = codes >= 2 if values == "bit" else codes == 0
+        values = "sign" if present[2] or present[3] else "bit"
+    wrong = signs if values == "bit" else codes == 0
     if wrong.any():
         r, c = b.first(wrong)
         other = "sign" if values == "bit" else "bit"
@@ -177,7 +206,7 @@ def pauli_records_to_outcomes(bases: np.ndarray, results: np.ndarray, values: st
     1 for −1) or signs (``values="sign"``: +1/−1).  When each qubit's basis is drawn
     uniformly from X, Y, Z, outcome (B, ±) has probability ⅓ Tr[(I ± σ_B)/2 ρ], i.e. it
     is the outcome of the Pauli-6 POVM element ⅓(I ± σ_B)/2; the index of that element
-    is looked up in ``povm.elements`` (default :func:`qgen.povm.pauli6`), not assumed.
+    is looked up in ``povm.elements`` (default :func:`qgen.measurements.povm.pauli6`), not assumed.
 
     >>> pauli_records_to_outcomes(np.array([["Z", "X", "Y"]]), np.array([[0, 1, 0]])).tolist()
     [[0, 3, 4]]
@@ -189,7 +218,7 @@ def pauli_records_to_outcomes(bases: np.ndarray, results: np.ndarray, values: st
     tokens = np.char.mod("%+d", results) if values == "sign" else np.char.mod("%d", results)
     where = np.arange(1, len(bases) + 1)
     b = Block(bases, where, Path("<array>"), "row")
-    basis = _decode(b, bases, _BASIS_CODES, "basis letter not X, Y or Z:", 0)
+    basis = _decode(b, bases, _LETTER_CODES, "basis letter not X, Y or Z:", 0)
     codes = _decode(b, tokens, {t: i for i, t in enumerate(_RESULT_TOKENS)}, "result not valid:", 0)
     bits = _to_bits(Block(codes, where, b.path, "row"), codes, values, 0)
     return _pauli_table(povm or pauli6())[basis, bits]
@@ -203,6 +232,8 @@ def read_pauli_records(path: str | Path, *, n_qubits: int | None = None, values:
     word (``XZYZ``), then N results: bits 0/1 (0 = eigenvalue +1) or signs +1/−1 (1 is
     read as +1).  ``values="auto"`` decides bits or signs from the file (an error when
     it mixes them or holds only 1s); see :func:`pauli_records_to_outcomes` for the map.
+    A missing result (``-``, ``?``, ``nan``; its basis letter given or marked missing as
+    well, also inside a word: ``X-Z``) is a missing readout: the result is masked there.
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "shots.csv"
@@ -211,7 +242,6 @@ def read_pauli_records(path: str | Path, *, n_qubits: int | None = None, values:
     [[2, 5], [1, 1]]
     """
     layout: dict[str, int] = {}
-    result_table = {t: i for i, t in enumerate(_RESULT_TOKENS)}
 
     def convert(b: Block) -> np.ndarray:
         t = b.values
@@ -233,14 +263,20 @@ def read_pauli_records(path: str | Path, *, n_qubits: int | None = None, values:
             basis = _decode(b, letters, _BASIS_CODES, "basis word with a letter other than X, Y, Z:", 0)
         else:
             basis = _decode(b, t[:, :n], _BASIS_CODES, "basis letter not X, Y or Z:", 0)
-        results = _decode(b, t[:, t.shape[1] - n:], result_table, "result not 0, 1, +1 or -1:", 1 if compact else n)
+        results = _decode(b, t[:, t.shape[1] - n:], _RESULT_CODES, "result not 0, 1, +1 or -1:", 1 if compact else n)
+        orphan = (basis == 0) & (results != 4)
+        if orphan.any():
+            r, c = b.first(orphan)
+            raise b.error(r, f"result '{t[r, t.shape[1] - n + c]}' of qubit {c} without its basis letter (a missing "
+                             "basis needs a missing result: mark both with '-', '?' or 'nan')", 0 if compact else c)
         return np.concatenate([basis, results], axis=1).astype(np.uint8)
 
     both, where = read_rows(path, convert, numeric=False, skip_rows=skip_rows)
     n = both.shape[1] // 2
     col0 = 1 if layout["compact"] else n
     bits = _to_bits(Block(both[:, n:], where, Path(path), "line"), both[:, n:], values, col0)
-    return _pauli_table(pauli6())[both[:, :n], bits]
+    x = _pauli_table(pauli6())[both[:, :n], bits].astype(np.int16)
+    return _outcomes(np.where(both[:, n:] == 4, -1, x))
 
 
 def basis_balance(x: np.ndarray, povm: POVM, p_min: float = 1e-6) -> str | None:
@@ -258,13 +294,15 @@ def basis_balance(x: np.ndarray, povm: POVM, p_min: float = 1e-6) -> str | None:
     basis_of = np.zeros(povm.n_outcomes, dtype=np.int64)
     for k in (1, 2, 3):
         basis_of[table[k]] = k - 1  # 0, 1, 2 = X, Y, Z
-    counts = np.stack([np.bincount(basis_of[col], minlength=3) for col in np.asarray(x).T])  # (N, 3)
-    expected = len(x) / 3
+    present = ~np.ma.getmaskarray(x)  # a masked (missing) readout has no basis
+    cols = zip(np.ma.getdata(x).T, present.T)
+    counts = np.stack([np.bincount(basis_of[col[ok]], minlength=3) for col, ok in cols])  # (N, 3)
+    expected = np.maximum(counts.sum(axis=1, keepdims=True), 1) / 3
     chi2 = ((counts - expected) ** 2 / expected).sum(axis=1)
     worst = int(np.argmax(chi2))
     if math.exp(-chi2[worst] / 2) >= p_min:
         return None
-    share = ", ".join(f"{basis} {c / len(x):.0%}" for basis, c in zip("XYZ", counts[worst]))
+    share = ", ".join(f"{basis} {c / counts[worst].sum():.0%}" for basis, c in zip("XYZ", counts[worst]))
     return (f"measurement bases are not uniformly random (qubit {worst}: {share}); the records are then not "
             "Pauli-6 POVM outcomes and every score is biased")
 
@@ -299,7 +337,9 @@ def import_records(
     :func:`qgen.datasets.simulation`.  ``log_prob`` is NaN and ``target`` None unless a
     ``target`` (a :class:`~qgen.targets.Target` or a spec for :func:`parse_target`,
     with an optional ``hamiltonian`` spec) is given: then it is attached with the exact
-    ln P of every string (:func:`qgen.datasets.attach_target`).
+    ln P of every string (:func:`qgen.datasets.attach_target`; for a shot with missing
+    readouts, the marginal of the ones it has).  Missing readouts are kept as the
+    dataset's ``missing`` mask.
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
@@ -328,7 +368,9 @@ def import_records(
     meta = {"qgen_version": __version__, "created": timestamp(), "source": source}
     if warning:
         meta["warnings"] = [warning]
-    ds = Dataset(x, povm, split, np.full(len(x), np.nan), None, seed if shuffle else None, meta)
+    missing = np.ma.getmask(x) if np.ma.is_masked(x) else None
+    ds = Dataset(np.ma.getdata(x), povm, split, np.full(len(x), np.nan), None, seed if shuffle else None, meta,
+                 missing)
     if target is not None:
         if isinstance(target, str):
             target = parse_target(target, ds.n_qubits, hamiltonian=hamiltonian)

@@ -4,7 +4,10 @@ row came from, so that every problem is reported as one line naming the file, th
 
 Text files (any extension) hold values separated by whitespace or by commas (decided by
 the first data line); blank lines and lines starting with ``#`` are skipped, as is
-anything after ``#`` on a line.  ``.npy`` arrays (2-D) are read too.
+anything after ``#`` on a line.  ``.npy`` arrays (2-D) are read too.  A value may be
+marked missing (a readout that failed) with one of :data:`MISSING_MARKERS`; numeric rows
+read it as NaN (:func:`missing_cells`), which :func:`integer_rows` refuses unless the
+caller allows it there.
 
 Example
 -------
@@ -20,6 +23,7 @@ line 3, column 2: 'x' is not a number
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,13 +33,14 @@ import numpy as np
 
 from qgen.errors import FormatError
 
-__all__ = ["Block", "read_rows", "integer_rows", "check_n_qubits"]
+__all__ = ["Block", "read_rows", "integer_rows", "missing_cells", "check_n_qubits", "MISSING_MARKERS"]
 
 
 _CHUNK_LINES = 16384
 
-
-
+MISSING_MARKERS = ("-", "?", "nan")
+"""Tokens that mark a missing value (any case for ``nan``; a float ``NaN`` in ``.npy``)."""
+_MARKER = re.compile(r"(?<![^\s,])[-?](?![^\s,])")  # a lone '-' or '?' between separators
 
 # -- rows of a file, with where they came from ---------------------------------------
 
@@ -123,6 +128,8 @@ def _text_blocks(path: Path, numeric: bool, skip_rows: int) -> Iterator[Block]:
                 if ncols < 0:
                     delimiter = "," if "," in s else None
                     ncols, first_line = len(_tokens(s, delimiter)), no
+                if numeric and ("-" in data or "?" in data):
+                    s = _MARKER.sub("nan", data)  # numpy's float reader takes 'nan'
                 lines.append(s)
                 numbers.append(no)
                 if len(lines) == _CHUNK_LINES:
@@ -175,16 +182,27 @@ def read_rows(path: str | Path, convert: Callable[[Block], np.ndarray], numeric:
     return np.concatenate(parts), np.concatenate(where)
 
 
-def integer_rows(b: Block) -> np.ndarray:
+def missing_cells(b: Block) -> np.ndarray:
+    """Where the numeric rows of ``b`` hold a missing-value marker (read as NaN)."""
+    return np.isnan(b.values) if b.values.dtype.kind == "f" else np.zeros(b.values.shape, bool)
+
+
+def integer_rows(b: Block, missing: np.ndarray | None = None) -> np.ndarray:
+    """The values of ``b`` as int64; a one-line error for any that is not an integer,
+    except NaN (a missing-value marker) in the cells ``missing`` allows, which become 0."""
     v = b.values
     if v.dtype.kind == "f":
+        nan = np.isnan(v)
+        if missing is not None:
+            v = np.where(missing, 0.0, v)
         bad = ~np.isfinite(v) | (v != np.round(v)) | (np.abs(v) >= 2.0**62)
         if bad.any():
             r, c = b.first(bad)
             x = v[r, c]
             what = "too large" if np.isfinite(x) and x == np.round(x) else "not an integer"
-            raise b.error(r, f"value {x:g} is {what}",
-                          c)
+            problem = ("missing-value marker where a number is required" if nan[r, c]
+                       else f"value {x:g} is {what}")
+            raise b.error(r, problem, c)
     return v.astype(np.int64)
 
 

@@ -196,6 +196,8 @@ def attach_target(ds: Dataset, target: Target, *, workers: int | None = None, pr
     (:func:`qgen.sampling.log_prob`), so that every fidelity and KL can be scored.
 
     ln P = −inf marks strings the target cannot produce (data that did not come from it).
+    A string with missing readouts (``ds.missing``) gets the exact marginal of the
+    readouts it has: its missing qubits are measured with Σ_a M^a = I.
 
     >>> from qgen.targets import make_target
     >>> from qgen.measurements import pauli4
@@ -206,5 +208,5 @@ def attach_target(ds: Dataset, target: Target, *, workers: int | None = None, pr
     """
     if target.n_qubits != ds.n_qubits:
         raise DatasetError(f"the target has {target.n_qubits} qubits but the data have {ds.n_qubits}")
-    lp = exact_log_prob(target.state, ds.povm, ds.outcomes, workers=workers, progress=progress)
+    lp = exact_log_prob(target.state, ds.povm, ds.outcomes, workers=workers, progress=progress, missing=ds.missing)
     return replace(ds, log_prob=lp, target=target)

@@ -8,7 +8,7 @@ For a batch of strings ``idx[b] = (o_1 … o_N)`` into a table of single-qubit o
 
 for any qgen state (pure MPS, dense vector or density matrix, each optionally
 depolarized — the noise channel is applied to the operators, see
-:func:`qgen.states.depolarize_ops`).  With ``ops`` a POVM's elements this is P(a); with
+:func:`qgen.targets.states.depolarize_ops`).  With ``ops`` a POVM's elements this is P(a); with
 its duals it is the dual-frame fidelity estimator; with Pauli matrices, ⟨σ string⟩.
 
 MPS algorithm: a left-to-right sweep carrying, per string, the χ×χ environment

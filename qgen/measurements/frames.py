@@ -12,7 +12,7 @@ come from that site's POVM, so every map takes a POVM the same on all qubits or 
 qubit (e.g. readout-corrected POVMs, elements of shape (N, K, 2, 2)).
 
 * Full tables over all K^N strings (flat, lexicographic: qubit 0 slowest, as
-  :func:`qgen.metrics.enumerate_strings`): :func:`outcome_probabilities`,
+  :func:`qgen.scores.enumeration.enumerate_strings`): :func:`outcome_probabilities`,
   :func:`reconstruct_density_matrix`; cost ~ N·4·K^N.
 * A fixed set of U strings (the observed ones): :class:`StringFrame`, dense over the
   first L sites (K^L ≈ U) and string by string over the rest, so that neither time nor

@@ -3,7 +3,7 @@
 Pauli measurements.  Qubit i is rotated into basis B_i ∈ {Z, X, Y} and read out in Z,
 giving bit b_i (0 for eigenvalue +1 of σ_B).  With B_i drawn uniformly, the pair
 (B_i, b_i) is the outcome of the Pauli-6 element ⅓·(I + (−1)^b σ_B)/2, whose index in
-:func:`qgen.povm.pauli6` is looked up from the elements (it is 2·basis + bit, basis
+:func:`qgen.measurements.povm.pauli6` is looked up from the elements (it is 2·basis + bit, basis
 Z = 0, X = 1, Y = 2: the basis codes used throughout, :data:`BASES`).  Pauli-4 is an
 exact coarse-graining of Pauli-6: its elements are ⅓|0⟩⟨0| = M6(Z,+), ⅓|+⟩⟨+| = M6(X,+),
 ⅓|+i⟩⟨+i| = M6(Y,+) and I − those = M6(Z,−) + M6(X,−) + M6(Y,−), so a Pauli-6 outcome
@@ -38,9 +38,9 @@ __all__ = ["BASES", "pauli_outcomes", "coarse_grain_map", "confusion_matrices", 
            "confusions_from_backend", "readout_povm"]
 
 BASES = "ZXY"
-"""Letters of the basis codes 0, 1, 2 (the order of :func:`qgen.povm.pauli6`)."""
+"""Letters of the basis codes 0, 1, 2 (the order of :func:`qgen.measurements.povm.pauli6`)."""
 
-_PAULI_INDEX = np.array([3, 1, 2])  # basis code → index into qgen.povm.PAULI (Z = 3, X = 1, Y = 2)
+_PAULI_INDEX = np.array([3, 1, 2])  # basis code → index into qgen.targets.hamiltonians.PAULI (Z = 3, X = 1, Y = 2)
 
 
 def pauli_outcome_table(povm: POVM) -> np.ndarray:

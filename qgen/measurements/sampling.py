@@ -213,13 +213,33 @@ def log_prob(
     workers: int | None = None,
     progress: bool = False,
     device: str | torch.device | None = None,
+    missing: np.ndarray | None = None,
 ) -> np.ndarray:
     """Exact log P(a) for each row of ``outcomes`` (``(B, N)`` ints in [0, K)); −inf
     where P(a) = 0.  ``chunk_size`` and ``device`` as in
-    :func:`qgen.contract.expect_products` (default chunk 128 on the CPU)."""
+    :func:`qgen.contract.expect_products` (default chunk 128 on the CPU).
+
+    ``missing`` (bool (B, N)) marks readouts that are not known: row b then gets the
+    marginal ln Σ P over the K outcomes of each of its missing qubits, computed in one
+    contraction: Σ_a M^a = I, so a missing qubit is measured with the identity, appended
+    to the POVM's elements as outcome K.
+
+    >>> from qgen.targets import ghz
+    >>> from qgen.measurements import pauli4
+    >>> x = np.array([[3, 0, 0]])  # qubits 1 and 2 unknown: their 16 completions are summed
+    >>> completions = np.array([[3, b, c] for b in range(4) for c in range(4)])
+    >>> total = np.exp(log_prob(ghz(3), pauli4(), completions)).sum()
+    >>> bool(np.isclose(np.exp(log_prob(ghz(3), pauli4(), x, missing=np.array([[0, 1, 1]], bool)))[0], total))
+    True
+    """
     _check_povm(povm, state.n_qubits)
     if chunk_size is None and device is None:
         chunk_size = 128
-    p = expect_products(state, povm.elements, outcomes, chunk_size, workers, progress, device).real
+    ops = povm.elements
+    if missing is not None and np.any(missing):
+        eye = np.broadcast_to(np.eye(2), (*ops.shape[:-3], 1, 2, 2))
+        ops = np.concatenate([ops, eye], axis=-3)
+        outcomes = np.where(missing, povm.n_outcomes, outcomes)
+    p = expect_products(state, ops, outcomes, chunk_size, workers, progress, device).real
     with np.errstate(divide="ignore"):
         return np.log(np.clip(p, 0.0, None))

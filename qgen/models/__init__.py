@@ -16,18 +16,20 @@ from typing import Any
 from qgen.measurements.povm import POVM
 
 from .autoregressive import AutoregressiveModel
-from .base import LIKELIHOODS, MODELS, GenerativeModel, register_model
+from .base import LIKELIHOODS, MISSING, MISSING_READOUTS, MODELS, GenerativeModel, register_model
+from .conv import ConvModel
 from .flow import FlowModel
 from .gan import GANModel
 from .rbm import RBMModel
 from .rnn import RNNModel
+from .tensornet import LPDOModel, MPSModel
 from .transformer import TransformerModel
 from .vae import VAEModel
 
 __all__ = [
     "GenerativeModel", "AutoregressiveModel", "MODELS", "LIKELIHOODS", "register_model", "get_model", "create_model",
     "training_preset", "RNNModel", "VAEModel", "GANModel", "TransformerModel", "FlowModel",
-    "RBMModel",
+    "RBMModel", "MPSModel", "LPDOModel", "ConvModel", "MISSING", "MISSING_READOUTS",
 ]
 
 

@@ -40,13 +40,15 @@ import numpy as np
 import torch
 
 from ..resources import check_memory
+from .completions import MISSING, check_holes, draw, marginal, max_holes
 
 if TYPE_CHECKING:
     from qgen.measurements.povm import POVM
 
-__all__ = ["GenerativeModel", "MODELS", "register_model", "LIKELIHOODS"]
+__all__ = ["GenerativeModel", "MODELS", "register_model", "LIKELIHOODS", "MISSING_READOUTS", "MISSING"]
 
 LIKELIHOODS = ("exact", "estimate", "none")
+MISSING_READOUTS = ("exact", "imputation", "none")
 
 MODELS: dict[str, type[GenerativeModel]] = {}
 """Registered model classes by their ``name``."""
@@ -105,6 +107,28 @@ class GenerativeModel(torch.nn.Module):
     * :meth:`log_prob_all` and ``enumeration_limit``: ln q of every string, for exact scores
       by enumeration up to K^N = ``enumeration_limit`` (autoregressive models walk the tree
       of prefixes and reach 4^12).
+    * ``missing_readouts`` (``"exact"`` | ``"imputation"`` | ``"none"``): how the model
+      learns from shots whose readouts are missing on some qubits (the value
+      :data:`MISSING` = −1 in a long batch).  ``"exact"``: ``loss`` and ``val_loss`` take
+      such strings and use the exact marginal :meth:`marginal_log_prob` (autoregressive
+      models; a tensor network's marginal is one contraction with the identity at a
+      missing qubit, since Σ_a M^a = I: it declares ``"exact"`` and overrides
+      :meth:`marginal_log_prob`).  ``"imputation"`` (the default): before every step the
+      trainer fills the holes with a draw from the model's own conditional
+      (:meth:`sample_given`) and trains on the completed strings — model-based
+      multiple imputation (stochastic EM), an approximation that inherits any error of
+      an estimated likelihood (VAE, flow, RBM).  ``"none"``: the model cannot (the GAN,
+      which has no likelihood); impute the data with another model first.
+    * ``completion_limit`` and :meth:`trim_missing`: enumerating a string's holes costs
+      K^m scores; the trainer first drops readouts so that no string needs more than
+      ``completion_limit`` completions (by default a string beyond it loses all its
+      readouts; autoregressive models only those after the bound, see
+      :mod:`~qgen.models.autoregressive`).
+    * :meth:`marginal_log_prob` and :meth:`sample_given` (also ``sample(n, given=…)``):
+      the marginal of incomplete strings and draws of the free qubits given the others;
+      by default by enumerating completions (:mod:`~qgen.models.completions`), exact when
+      ``likelihood`` is ``"exact"``, an estimate when it is ``"estimate"``, unavailable
+      (one-line ``NotImplementedError``) when it is ``"none"``.
     """
 
     name: ClassVar[str]
@@ -115,6 +139,8 @@ class GenerativeModel(torch.nn.Module):
     own_training_step: ClassVar[bool] = False
     exact_state: ClassVar[bool] = False
     enumeration_limit: ClassVar[int] = 4**8
+    missing_readouts: ClassVar[str] = "imputation"
+    completion_limit: ClassVar[int] = 256
     presets: ClassVar[dict[str, dict[str, Any]]] = {"default": {}}
     train_presets: ClassVar[dict[str, dict[str, Any]]] = {}
 
@@ -158,21 +184,105 @@ class GenerativeModel(torch.nn.Module):
         raise NotImplementedError(f"model '{self.name}' has no likelihood")
 
     def sample(
-        self, n: int, generator: torch.Generator | None = None
+        self, n: int, generator: torch.Generator | None = None, *, given: Any = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Draw n strings → (outcomes long (n, N), their log_prob or None)."""
+        """Draw n strings → (outcomes long (n, N), their log_prob or None); with ``given``
+        (see :meth:`check_given`), the free qubits conditioned on the given ones →
+        (outcomes, ln q(free | given)) through :meth:`sample_given`."""
         raise NotImplementedError
 
     def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Scalar training loss on a batch; the mean negative log-likelihood by default.  A
-        loss that draws random numbers takes them from ``generator`` (torch's global RNG
+        """Scalar training loss on a batch; the mean negative log-likelihood by default (of
+        the readouts present where ``x`` holds :data:`MISSING`: see ``missing_readouts``).
+        A loss that draws random numbers takes them from ``generator`` (torch's global RNG
         when None)."""
-        return -self.log_prob(x).mean()
+        return -self._observed_log_prob(x).mean()
 
     def val_loss(self, x: torch.Tensor) -> torch.Tensor:
         """Validation metric the trainer early-stops on: mean NLL when a likelihood exists,
         the training loss otherwise."""
-        return self.loss(x) if self.likelihood == "none" else -self.log_prob(x).mean()
+        return self.loss(x) if self.likelihood == "none" else -self._observed_log_prob(x).mean()
+
+    def _observed_log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """ln q of strings whose missing readouts, if any, are :data:`MISSING`."""
+        missing = x < 0
+        return self.marginal_log_prob(x, missing) if bool(missing.any()) else self.log_prob(x)
+
+    # -- missing readouts (see the class docstring) ------------------------------------
+
+    def check_given(self, given: Any, n: int | None = None) -> torch.Tensor:
+        """Outcomes with :data:`MISSING` (−1) at free qubits, (N,) or (n, N) of integers,
+        as a long (n, N) tensor on the model's device; a one-line error otherwise."""
+        g = torch.as_tensor(np.asarray(given) if not torch.is_tensor(given) else given, device=self.device)
+        if g.dtype.is_floating_point or g.dtype.is_complex or g.dtype == torch.bool:
+            raise ValueError(f"given must hold integers (−1 for a free qubit), got {g.dtype}")
+        if g.ndim == 1 and n is not None:
+            g = g.expand(n, -1)
+        if g.ndim != 2 or g.shape[1] != self.n_qubits or (n is not None and len(g) != n):
+            raise ValueError(f"given must have shape ({self.n_qubits},) or ({n if n is not None else 'n'}, "
+                             f"{self.n_qubits}), got {tuple(g.shape)}")
+        if g.numel() and (g.min() < MISSING or g.max() >= self.n_outcomes):
+            raise ValueError(f"given outcomes must lie in 0…{self.n_outcomes - 1}, or be {MISSING} for a free qubit")
+        return g.long()
+
+    def _holes(self, missing: torch.Tensor) -> torch.Tensor:
+        """The missing qubits that the marginal must sum over (all of them by default)."""
+        return missing
+
+    def _completion_score(self, missing: torch.Tensor):
+        """score(rows, completions) whose log-sum-exp over the completions of string ``rows``
+        is its marginal (ln q of the completion by default)."""
+        return lambda rows, c: self.log_prob(c)
+
+    def trim_missing(self, missing: torch.Tensor) -> torch.Tensor:
+        """``missing`` (bool (B, N)) with readouts dropped (marked missing too) so that no
+        string needs more than ``completion_limit`` completions: by default a string with
+        more holes loses all its readouts (its marginal is then exactly 0)."""
+        over = self._holes(missing).sum(1) > max_holes(self.n_outcomes, self.completion_limit)
+        return missing | over[:, None]
+
+    def marginal_log_prob(self, x: torch.Tensor, missing: torch.Tensor, *, limit: int | None = None) -> torch.Tensor:
+        """ln Σ q over the K^m completions of each string x (B, N) on its m missing qubits
+        (``missing`` bool (B, N); the values of x there are ignored) → (B,), exact (or an
+        estimate, per ``likelihood``); a one-line error for a string needing more than
+        ``limit`` (default ``completion_limit``) completions."""
+        if self.likelihood == "none":
+            raise NotImplementedError(f"model '{self.name}' has no likelihood, so no marginal of incomplete strings")
+        missing = torch.as_tensor(missing, device=self.device)
+        if missing.dtype != torch.bool or missing.shape != x.shape:
+            raise ValueError(f"missing must be a bool tensor of the strings' shape {tuple(x.shape)}")
+        x = self.check_outcomes(torch.where(missing, 0, x))
+        empty = missing.all(1)  # nothing observed: the marginal is ln 1
+        holes = self._holes(missing) & ~empty[:, None]
+        check_holes(holes, self.n_outcomes, limit or self.completion_limit, f"marginal of model '{self.name}'")
+        out = marginal(self._completion_score(missing), x, holes, self.n_outcomes)
+        return torch.where(empty, torch.zeros_like(out), out)
+
+    @torch.no_grad()
+    def sample_given(self, given: torch.Tensor, generator: torch.Generator | None = None, *,
+                     limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draw the free qubits (:data:`MISSING`) of each row of ``given`` (:meth:`check_given`)
+        from q(free | given) → (strings (n, N), ln q(free | given) (n,)).  By default by
+        enumerating the completions (module :mod:`~qgen.models.completions`; at most
+        ``limit``, default 4^10, per row); a row with nothing given is a plain draw."""
+        if self.likelihood == "none":
+            raise NotImplementedError(f"model '{self.name}' has no likelihood, so it cannot draw conditionally on "
+                                      "given qubits")
+        given = self.check_given(given)
+        free = given < 0
+        x = given.clamp(min=0)
+        lq = torch.zeros(len(x), dtype=torch.float64, device=self.device)
+        blank = free.all(1)
+        holes = free & ~blank[:, None]
+        check_holes(holes, self.n_outcomes, limit or 4**10, f"conditional draw of model '{self.name}'")
+        rows = holes.any(1)
+        if rows.any():
+            x[rows], lq[rows] = draw(self._completion_score(free[rows]), x[rows], holes[rows], self.n_outcomes,
+                                     generator)
+        if blank.any():
+            xs, ls = self.sample(int(blank.sum()), generator)
+            x[blank], lq[blank] = xs, (ls if ls is not None else self.log_prob(xs)).double()
+        return x, lq
 
     # -- optional capabilities (see the class docstring) ------------------------------
 
@@ -228,6 +338,9 @@ def register_model(cls: type[GenerativeModel]) -> type[GenerativeModel]:
     """Class decorator adding ``cls`` to ``MODELS`` under ``cls.name``."""
     if cls.likelihood not in LIKELIHOODS:
         raise ValueError(f"{cls.__name__}.likelihood must be one of {LIKELIHOODS}, got {cls.likelihood!r}")
+    if cls.missing_readouts not in MISSING_READOUTS:
+        raise ValueError(f"{cls.__name__}.missing_readouts must be one of {MISSING_READOUTS}, got "
+                         f"{cls.missing_readouts!r}")
     if "default" not in cls.presets:
         raise ValueError(f"{cls.__name__}.presets needs a 'default' entry")
     if cls.name in MODELS and MODELS[cls.name] is not cls:

@@ -309,8 +309,12 @@ class FlowModel(GenerativeModel):
         return -self.log_prob_estimate(x, min(8, self.config["n_importance"]))[0].mean()
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, None]:
+    def sample(self, n: int, generator: torch.Generator | None = None, *,
+               given=None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Draw n strings: ε ~ N(0, I) → v = f⁻¹(ε) → the cell of v.  Returns (outcomes
-        (n, N), None): the model has no exact ln P."""
+        (n, N), None): the model has no exact ln P.  With ``given``, draws from the
+        conditional of the estimated likelihood (``sample_given``: an approximation)."""
+        if given is not None:
+            return self.sample_given(self.check_given(given, n), generator)
         eps = torch.randn((n, self.n_qubits * self.block), generator=generator, device=self.device)
         return self.outcomes(self.inverse_flow(eps)), None

@@ -71,6 +71,7 @@ class GANModel(GenerativeModel):
 
     name = "gan"
     likelihood = "none"
+    missing_readouts = "none"
     # On 40k Pauli-4 samples of the critical 20-qubit Ising chain (40 epochs, 3.5 CPU minutes)
     # this size gave energy −24.93 ± 0.21 vs exact −25.11; 128 units / noise 32 gave −26.46 ± 0.21.
     presets = {
@@ -115,9 +116,12 @@ class GANModel(GenerativeModel):
         return nn.functional.gumbel_softmax(logits, tau=self.temperature, hard=True)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, None]:
+    def sample(self, n: int, generator: torch.Generator | None = None, *, given=None) -> tuple[torch.Tensor, None]:
         """Draw n strings (u ~ N(0, I), a_i ~ softmax(ℓ_i(u))); reproducible for a given
-        generator on the model's device.  Returns (outcomes (n, N), None)."""
+        generator on the model's device.  Returns (outcomes (n, N), None).  No conditional
+        draws (``given``): without a likelihood ``sample_given`` raises."""
+        if given is not None:
+            return self.sample_given(self.check_given(given, n), generator)
         if n <= 0:
             return torch.empty((0, self.n_qubits), dtype=torch.long, device=self.device), None
         u = torch.randn(n, self.noise, generator=generator, device=self.device)

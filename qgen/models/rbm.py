@@ -77,10 +77,10 @@ et al., Nat. Mach. Intell. 1, 155 (2019) do with autoregressive models.  Consequ
   fit by plain maximum likelihood to the strings (no basis rotations, no complex numbers;
   Pauli-6 data are random Pauli bases), and mixed states need nothing extra;
 * the state is read off linearly through the dual frame, ρ_q = Σ_a P(a) D^{a_1} ⊗ … ⊗
-  D^{a_N} (:mod:`qgen.povm`), and observables as ⟨O⟩ = E_{a∼P}[Tr(O D^{a_1} ⊗ … ⊗ D^{a_N})]
+  D^{a_N} (:mod:`qgen.measurements.povm`), and observables as ⟨O⟩ = E_{a∼P}[Tr(O D^{a_1} ⊗ … ⊗ D^{a_N})]
   from samples;
 * positivity of P does not make ρ_q positive semidefinite: a P outside the Born-rule set
-  gives an unphysical ρ_q (``qgen.metrics.exact_scores`` reports its smallest eigenvalue),
+  gives an unphysical ρ_q (``qgen.scores.enumeration.exact_scores`` reports its smallest eigenvalue),
   whereas ψ-RBMs are physical (and pure) by construction;
 * coherences are carried by small signed terms of P (e.g. Re Π_i ⟨0|M^{a_i}|1⟩ for GHZ),
   which a mixture of products e^{−F} must approximate.
@@ -322,12 +322,15 @@ class RBMModel(GenerativeModel):
 
     @torch.no_grad()
     def sample(
-        self, n: int, generator: torch.Generator | None = None, *, exact_start: bool = True
+        self, n: int, generator: torch.Generator | None = None, *, exact_start: bool = True, given=None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw n strings by block Gibbs (module docstring), the chains started from exact
         draws when ln Z is exact and ``exact_start``, else from uniform random strings;
         reproducible for a given generator on the model's device.  Returns (outcomes (n, N),
-        ln P (n,)) and sets ``last_sampling``."""
+        ln P (n,)) and sets ``last_sampling``.  With ``given``: (outcomes, ln q(free | given))
+        from ``sample_given`` (enumeration; exact when ln Z is)."""
+        if given is not None:
+            return self.sample_given(self.check_given(given, n), generator)
         if n <= 0:
             return (torch.empty((0, self.n_qubits), dtype=torch.long, device=self.device),
                     torch.empty(0, device=self.device))

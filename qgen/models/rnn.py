@@ -221,6 +221,10 @@ class RNNModel(AutoregressiveModel):
         return torch.log_softmax(logits, dim=-1).unflatten(-1, (-1, self._pad_codes())).logsumexp(-1)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        return self.step_log_probs(x).sum(1)
+
+    def step_log_probs(self, x: torch.Tensor) -> torch.Tensor:
+        """ln p of every patch given the earlier ones, (B, steps), by teacher forcing."""
         x = self.check_outcomes(x)
         patches = self._padded(x)
         codes = (patches * self._place).sum(-1)  # (B, steps)
@@ -231,9 +235,9 @@ class RNNModel(AutoregressiveModel):
             phi = torch.cumsum(torch.cat([start, self.theta[patches[:, :-1]].sum(2)], dim=1), dim=1)
         out, _ = self._recur(self._inputs(inputs, phi))
         logits = self.head(out)
-        lp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, codes[:, :-1, None]).sum((1, 2))
+        lp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, codes[:, :-1, None])[..., 0]
         last_code = codes[:, -1] // self._pad_codes()
-        return lp + self._last_logp(logits[:, -1]).gather(-1, last_code[:, None])[:, 0]
+        return torch.cat([lp, self._last_logp(logits[:, -1]).gather(-1, last_code[:, None])], 1)
 
     @property
     def step_widths(self) -> list[int]:

@@ -131,12 +131,16 @@ class TransformerModel(AutoregressiveModel):
         return torch.log_softmax(self.head(self.ln_f(h)), dim=-1)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        return self.step_log_probs(x).sum(-1)
+
+    def step_log_probs(self, x: torch.Tensor) -> torch.Tensor:
+        """ln p(a_i | a_<i) of every qubit, (B, N), all positions at once (causal mask)."""
         x = self.check_outcomes(x)
         inputs = torch.cat([torch.full_like(x[:, :1], self.n_outcomes), x[:, :-1]], dim=1)
         h = self.embedding(inputs) + self.position.weight
         for block in self.blocks:
             h = block(h)
-        return self._logp(h).gather(-1, x[..., None]).squeeze(-1).sum(-1)
+        return self._logp(h).gather(-1, x[..., None]).squeeze(-1)
 
     def _begin(self, m: int):
         """(input token, every layer's key/value cache) before the first position."""

@@ -201,10 +201,14 @@ class VAEModel(GenerativeModel):
 
     @torch.no_grad()
     def sample(
-        self, n: int, generator: torch.Generator | None = None, *, chunk_size: int = 16384
-    ) -> tuple[torch.Tensor, None]:
+        self, n: int, generator: torch.Generator | None = None, *, given=None, chunk_size: int = 16384
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Draw n strings (z ~ N(0, I), a ~ p(a|z)); reproducible for a given generator on the
-        model's device.  Returns (outcomes (n, N), None): ln p(a) of a sample is intractable."""
+        model's device.  Returns (outcomes (n, N), None): ln p(a) of a sample is intractable.
+        With ``given``, draws from the conditional of the importance-weighted likelihood
+        (``sample_given``: an approximation) and its ln q(free | given)."""
+        if given is not None:
+            return self.sample_given(self.check_given(given, n), generator)
         chunks = [self._sample_chunk(min(chunk_size, n - s), generator) for s in range(0, n, chunk_size)]
         return (torch.cat(chunks) if chunks else torch.empty((0, self.n_qubits), dtype=torch.long,
                                                               device=self.device)), None

@@ -33,15 +33,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from qgen.datasets.dataset import Dataset
 from qgen.scores.observables import exact_observable
 from qgen.scores.report import Certificate
 from qgen.stats import Estimate
 from qgen.targets.groundstate import spectral_gap
 from qgen.targets.solvers import GroundState
-from qgen.targets.states import DenseState, noise_text
+from qgen.targets.states import DenseState
 from qgen.targets.target import Target
 
 __all__ = ["ASSUMPTION", "FORMULA", "UNPHYSICAL_SIGMAS", "certificate", "fidelity_lower_bound"]
@@ -112,8 +110,6 @@ def _unsupported(target: Target | None) -> str | None:
         return "no target attached to the dataset"
     if target.hamiltonian is None:
         return f"target '{target.name}' is not the ground state of a Hamiltonian"
-    if np.any(target.noise):
-        return f"target is depolarized (p = {noise_text(target.noise)}), not the ground state of its Hamiltonian"
     if isinstance(target.state, DenseState) and target.state.data.ndim != 1:
         return "target is a density matrix, not a ground state vector"
     return None
@@ -129,7 +125,7 @@ def _gap_info(target: Target, method: str) -> dict[str, Any] | str:
     if ground is None:  # a Target built by hand: check that its state is a ground state
         gap = spectral_gap(H, method=method)
         c, o = H.pauli_indices()
-        e_target = exact_observable(target.state, c, o)
+        e_target = exact_observable(target.state.with_noise(0.0), c, o)
         tol = gap.resolution + 1e-9 * max(1.0, abs(gap.e0))
         if e_target > gap.e0 + tol:
             return (f"target is not the ground state of its Hamiltonian (<H>_target = {e_target:.10g}, "
@@ -150,8 +146,10 @@ def certificate(ds: Dataset, energy: Estimate, *, method: str = "auto") -> Certi
     reused on the next call.  Returns a :class:`~qgen.scores.report.Certificate`:
     ``bound`` (an :class:`Estimate`, unavailable with the reason when no bound can be
     given), ``e0``, ``e1``, ``gap``, ``method``, ``resolution``, ``energy``, ``formula``
-    and ``assumption``.  No bound for a missing target, a target without Hamiltonian, a noisy
-    or mixed target, a state that is not a ground state, or an unresolved gap.
+    and ``assumption``.  A depolarized target is the noisy preparation of the ground state
+    |ψ0⟩ of ``target.hamiltonian``: the bound is on the fidelity with |ψ0⟩.  No bound for a
+    missing target, a target without Hamiltonian, a density-matrix target, a state that is
+    not a ground state, or an unresolved gap.
 
     >>> from qgen.targets import make_target
     >>> from qgen.measurements import pauli4

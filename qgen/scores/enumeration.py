@@ -1,4 +1,4 @@
-"""Exact scores by enumerating all K^N outcome strings (N ≤ 8 or so): F_c, both KL
+"""Exact scores by enumerating all K^N outcome strings (K^N ≤ 4^12): F_c, both KL
 divergences, and the reconstruction ρ_q = Σ_a q(a) D^{a_1}⊗…⊗D^{a_N} with its fidelity,
 trace and smallest eigenvalue.
 
@@ -15,21 +15,24 @@ Example
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from qgen.measurements.contract import DENSE_TABLE_MAX
 from qgen.measurements.frames import reconstruct_density_matrix
 from qgen.measurements.povm import POVM
 from qgen.measurements.sampling import probabilities
+from qgen.scores.densities import project_to_density_matrix, state_fidelity
 from qgen.stats import Estimate
 from qgen.targets.states import MPS, DenseState, State
 
-if TYPE_CHECKING:
-    pass
+__all__ = ["enumerate_strings", "exact_scores", "EIGEN_MAX_QUBITS", "DENSE_MAX_QUBITS"]
 
-__all__ = ["enumerate_strings", "exact_scores"]
+DENSE_MAX_QUBITS = 12
+"""Largest N for which the reconstruction ρ_q is built as a dense 2^N × 2^N matrix (268 MB)."""
+
+EIGEN_MAX_QUBITS = 10
+"""Largest N for which the 2^N × 2^N reconstruction is diagonalised (its smallest
+eigenvalue, the projection onto the density matrices; 2^10: ~1 s on 2 cores)."""
 
 
 # -- exact scores by enumeration ------------------------------------------------------
@@ -53,11 +56,6 @@ def _target_rho(state: State) -> np.ndarray:
     return state.density_matrix()
 
 
-def _psd_sqrt(a: np.ndarray) -> np.ndarray:
-    w, v = np.linalg.eigh((a + a.conj().T) / 2)
-    return (v * np.sqrt(np.clip(w, 0, None))) @ v.conj().T
-
-
 def _exact(value: float, n: int, note: str = "exact") -> Estimate:
     return Estimate(value, 0.0, n, note)
 
@@ -71,11 +69,13 @@ def _exact_kl(lp: np.ndarray, lq: np.ndarray, n: int) -> Estimate:
     return _exact(float(np.sum(np.exp(lp[support]) * (lp[support] - lq[support]))), n)
 
 
-def exact_scores(model_logp_all: np.ndarray, state: State, povm: POVM) -> dict[str, Estimate]:
-    """Exact scores by enumeration of all K^N strings (N ≤ 8 or so).
+def exact_scores(model_logp_all: np.ndarray, state: State, povm: POVM,
+                 rho_q: np.ndarray | None = None) -> dict[str, Estimate]:
+    """Exact scores by enumeration of all K^N strings (K^N ≤ 4^12).
 
     ``model_logp_all`` is ln q over all strings in lexicographic order (see
-    :func:`enumerate_strings`); P comes from :func:`qgen.sampling.probabilities`.
+    :func:`enumerate_strings`); P comes from :func:`qgen.measurements.probabilities`;
+    ``rho_q`` is the reconstruction when the caller already has it.
     Returns exact :class:`Estimate` values (stderr 0, note "exact") under the keys
 
     * ``classical_fidelity``: F_c = Σ_a √(q(a) P(a));
@@ -83,11 +83,12 @@ def exact_scores(model_logp_all: np.ndarray, state: State, povm: POVM) -> dict[s
     * ``quantum_fidelity`` of ρ_q = Σ_a q(a) D^{a_1}⊗…⊗D^{a_N} with the target: ⟨ψ|ρ_q|ψ⟩
       for a pure target (no projection, matching the sampled estimator); for a mixed
       target the Uhlmann fidelity (Tr√(√ρ σ √ρ))² (Jozsa 1994) with σ = ρ_q projected
-      onto PSD matrices (negative eigenvalues set to 0, trace renormalised), the square
-      roots taken by Hermitian eigendecomposition — the note says which;
+      onto the density matrices (:func:`qgen.scores.project_to_density_matrix`) — the
+      note says which;
       unavailable for non-IC POVMs;
     * ``trace``: Tr ρ_q (= Σ_a q(a), 1 for a normalised model);
-    * ``min_eigenvalue``: smallest eigenvalue of ρ_q (negative: unphysical reconstruction).
+    * ``min_eigenvalue``: smallest eigenvalue of ρ_q (negative: unphysical reconstruction), for
+      N ≤ :data:`EIGEN_MAX_QUBITS`.
 
     >>> from qgen.targets import ghz
     >>> from qgen.measurements import tetra
@@ -115,7 +116,12 @@ def exact_scores(model_logp_all: np.ndarray, state: State, povm: POVM) -> dict[s
         "kl_target_model": _exact_kl(lp, lq, size),
         "kl_model_target": _exact_kl(lq, lp, size),
     }
-    rho_q = reconstruct_density_matrix(q, povm)
+    if n_q > DENSE_MAX_QUBITS:
+        why = f"N = {n_q} > {DENSE_MAX_QUBITS}: ρ_q is not built"
+        return out | {"quantum_fidelity": Estimate.unavailable(why), "trace": _exact(float(q.sum()), size),
+                      "min_eigenvalue": Estimate.unavailable(why)}
+    if rho_q is None:
+        rho_q = reconstruct_density_matrix(q, povm)
     if not povm.is_ic:
         out["quantum_fidelity"] = Estimate.unavailable(
             f"POVM '{povm.name}' is not informationally complete: ρ_q is only a projection")
@@ -123,16 +129,14 @@ def exact_scores(model_logp_all: np.ndarray, state: State, povm: POVM) -> dict[s
         psi = state.to_dense() if isinstance(state, MPS) else state.data
         psi = psi / np.linalg.norm(psi)
         out["quantum_fidelity"] = _exact(float((psi.conj() @ rho_q @ psi).real), size, "exact; ⟨ψ|ρ_q|ψ⟩ (pure target)")
+    elif n_q > EIGEN_MAX_QUBITS:
+        out["quantum_fidelity"] = Estimate.unavailable(
+            f"mixed target at N = {n_q} > {EIGEN_MAX_QUBITS}: the Uhlmann fidelity needs an eigendecomposition")
     else:
-        w, v = np.linalg.eigh((rho_q + rho_q.conj().T) / 2)
-        w = np.clip(w, 0, None)
-        if w.sum() <= 0:
-            out["quantum_fidelity"] = Estimate.unavailable("ρ_q has no positive eigenvalue")
-        else:
-            sigma = (v * (w / w.sum())) @ v.conj().T
-            s = _psd_sqrt(_target_rho(state))
-            f = np.sum(np.sqrt(np.clip(np.linalg.eigvalsh(s @ sigma @ s), 0, None))) ** 2
-            out["quantum_fidelity"] = _exact(float(f), size, "exact; Uhlmann (Tr√(√ρ σ √ρ))², σ = PSD-projected ρ_q")
+        f = state_fidelity(_target_rho(state), project_to_density_matrix(rho_q))
+        out["quantum_fidelity"] = _exact(f, size, "exact; Uhlmann (Tr√(√ρ σ √ρ))², σ = ρ_q projected onto the states")
     out["trace"] = _exact(float(np.trace(rho_q).real), size)
-    out["min_eigenvalue"] = _exact(float(np.linalg.eigvalsh((rho_q + rho_q.conj().T) / 2)[0]), size)
+    out["min_eigenvalue"] = (
+        _exact(float(np.linalg.eigvalsh((rho_q + rho_q.conj().T) / 2)[0]), size) if n_q <= EIGEN_MAX_QUBITS
+        else Estimate.unavailable(f"N = {n_q} > {EIGEN_MAX_QUBITS}: ρ_q is not diagonalised"))
     return out

@@ -29,7 +29,7 @@ import numpy as np
 from qgen.measurements.contract import expect_products
 from qgen.measurements.povm import POVM
 from qgen.stats import Estimate, mean_estimates
-from qgen.targets.hamiltonians import PAULI
+from qgen.targets.hamiltonians import PAULI, check_pauli_strings
 from qgen.targets.states import State
 
 if TYPE_CHECKING:
@@ -47,22 +47,13 @@ _AXES = {"x": 1, "y": 2, "z": 3}
 # -- Pauli observables ----------------------------------------------------------------
 
 
-def _check_ops(ops: np.ndarray, n: int) -> np.ndarray:
-    ops = np.asarray(ops)
-    if ops.ndim != 2 or ops.shape[1] != n:
-        raise ValueError(f"Pauli strings must have shape (T, {n}), got {ops.shape}")
-    if ops.size and (ops.min() < 0 or ops.max() > 3):
-        raise ValueError("Pauli string entries must lie in 0..3 (I, X, Y, Z)")
-    return ops.astype(np.int64)
-
-
 def _check_observables(coefs: list[np.ndarray], ops: list[np.ndarray], n: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Observables O_j = Σ_t coefs[j]_t σ_{ops[j]_t} on n qubits as checked (coefs, ops) pairs."""
     if len(coefs) != len(ops):
         raise ValueError(f"{len(coefs)} coefficient arrays for {len(ops)} sets of Pauli strings")
     out = []
     for c, o in zip(coefs, ops):
-        o, c = _check_ops(o, n), np.asarray(c, dtype=np.float64)
+        o, c = check_pauli_strings(o, n), np.asarray(c, dtype=np.float64)
         if c.shape != (len(o),):
             raise ValueError(f"need one coefficient per Pauli string: {c.shape} vs {len(o)} strings")
         out.append((c, o))
@@ -114,7 +105,7 @@ def _columns(samples: np.ndarray) -> np.ndarray:
 def _prepare(samples: np.ndarray, povm: POVM, ops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Site columns of the checked samples and the checked Pauli strings."""
     samples = _check_samples(samples, povm)
-    return _columns(samples), _check_ops(ops, samples.shape[1])
+    return _columns(samples), check_pauli_strings(ops, samples.shape[1])
 
 
 def pauli_estimator(samples: np.ndarray, povm: POVM, ops: np.ndarray) -> np.ndarray:
@@ -202,7 +193,7 @@ def pauli_expectations(samples: np.ndarray, povm: POVM, ops: np.ndarray) -> list
     >>> [str(e) for e in pauli_expectations(np.array([[0, 2], [0, 3]]), pauli6(), np.array([[3, 0], [0, 1]]))]
     ['3', '0.0 ± 3.0']
     """
-    ops = _check_ops(ops, _check_samples(samples, povm).shape[1])
+    ops = check_pauli_strings(ops, _check_samples(samples, povm).shape[1])
     return observables(samples, povm, [np.ones(1)] * len(ops), [o[None] for o in ops])
 
 
@@ -214,7 +205,7 @@ def exact_pauli_expectations(state: State, ops: np.ndarray) -> np.ndarray:
     >>> exact_pauli_expectations(ghz(3), np.array([[1, 1, 1], [3, 0, 0]]))
     array([1., 0.])
     """
-    ops = _check_ops(ops, state.n_qubits)
+    ops = check_pauli_strings(ops, state.n_qubits)
     return expect_products(state, PAULI, ops).real
 
 

@@ -3,7 +3,8 @@ each with ``to_dict``/``from_dict``.  The JSON form is plain nested dicts (every
 an :meth:`Estimate.to_dict`), readable on its own, and carries ``version`` =
 :data:`REPORT_VERSION`; version-1 files (before the version key) still read.
 
-Sections: what was scored (:class:`ModelInfo`, :class:`DatasetInfo`), the scores from
+Sections: the verdict on the prepared state (:class:`Verdict`, with the local fidelity map
+:class:`LocalMap`), what was scored (:class:`ModelInfo`, :class:`DatasetInfo`), the scores from
 samples (:class:`Scores`), the exact ones by enumeration (:class:`ExactScores`, small N),
 the observables (:class:`ObservableFamily`: exact / model / raw data / test data), and the
 ground-state certificate from the model's and the data's energies (:class:`Certificate`).
@@ -27,8 +28,8 @@ from typing import Any
 from qgen.stats import Estimate
 
 __all__ = [
-    "REPORT_VERSION", "Report", "ModelInfo", "DatasetInfo", "Scores", "ExactScores", "ObservableFamily",
-    "Certificate", "Certificates",
+    "REPORT_VERSION", "Report", "Verdict", "LocalMap", "ModelInfo", "DatasetInfo", "Scores", "ExactScores",
+    "ObservableFamily", "Certificate", "Certificates",
 ]
 
 REPORT_VERSION = 2
@@ -196,9 +197,73 @@ class Certificates:
 
 
 @dataclass
-class Report:
-    """Everything :func:`qgen.workflows.evaluate` finds, section by section."""
+class LocalMap:
+    """Local fidelities (:mod:`qgen.scores.local`): for each set of qubits, the fidelity of
+    the model's and of the raw data's reduced state with the target's."""
 
+    sets: list[tuple[int, ...]]
+    model: list[Estimate]
+    data: list[Estimate]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sets": [list(s) for s in self.sets], "model": [e.to_dict() for e in self.model],
+                "data": [e.to_dict() for e in self.data]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LocalMap:
+        return cls([tuple(s) for s in d["sets"]], [Estimate.from_dict(e) for e in d["model"]],
+                   [Estimate.from_dict(e) for e in d["data"]])
+
+    def worst(self, size: int = 1) -> tuple[tuple[int, ...], Estimate, Estimate] | None:
+        """The set of ``size`` qubits whose raw-data fidelity is lowest, with both fidelities."""
+        rows = [(s, m, d) for s, m, d in zip(self.sets, self.model, self.data) if len(s) == size and d.available]
+        return min(rows, key=lambda r: r[2].mean, default=None)
+
+
+@dataclass
+class Verdict:
+    """What is known about the prepared state against the (ideal, pure) target ψ, and how.
+
+    ``fidelity`` is ⟨ψ|ρ|ψ⟩ of the model's reconstruction ρ (its note says whether exact —
+    tensor-network contraction or enumeration of every string — or estimated from model
+    samples), ``physical_fidelity`` that of the nearest density matrix when ρ is not one,
+    ``min_eigenvalue`` ρ's smallest eigenvalue, ``data_fidelity`` the raw data's own
+    dual-frame estimate, ``true_fidelity`` the simulated state's exact value when the data
+    were simulated from a known noisy state, ``certificate`` the energy–gap bound from the
+    model's energy, ``impossible`` the number of measured strings the target gives
+    probability 0 (the noise being measured) out of ``n_strings``, and ``local`` the local
+    fidelity map."""
+
+    fidelity: Estimate
+    physical_fidelity: Estimate
+    min_eigenvalue: Estimate
+    data_fidelity: Estimate
+    true_fidelity: Estimate
+    certificate: Certificate
+    impossible: int | None
+    n_strings: int
+    local: LocalMap | None
+
+    _ESTIMATES = ("fidelity", "physical_fidelity", "min_eigenvalue", "data_fidelity", "true_fidelity")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k).to_dict() for k in self._ESTIMATES} | {
+            "certificate": self.certificate.to_dict(), "impossible": self.impossible, "n_strings": self.n_strings,
+            "local": None if self.local is None else self.local.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Verdict:
+        local = None if d.get("local") is None else LocalMap.from_dict(d["local"])
+        return cls(*(Estimate.from_dict(d[k]) for k in cls._ESTIMATES), Certificate.from_dict(d["certificate"]),
+                   d.get("impossible"), d["n_strings"], local)
+
+
+@dataclass
+class Report:
+    """Everything :func:`qgen.workflows.evaluate` finds, section by section; the verdict
+    first."""
+
+    verdict: Verdict | None
     model: ModelInfo
     dataset: DatasetInfo
     n_model_samples: int
@@ -211,7 +276,8 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "version": self.version, "model": self.model.to_dict(), "dataset": self.dataset.to_dict(),
+            "version": self.version, "verdict": None if self.verdict is None else self.verdict.to_dict(),
+            "model": self.model.to_dict(), "dataset": self.dataset.to_dict(),
             "n_model_samples": self.n_model_samples, "seed": self.seed, "scores": self.scores.to_dict(),
             "exact": None if self.exact is None else self.exact.to_dict(),
             "observables": {k: v.to_dict() for k, v in self.observables.items()},
@@ -225,6 +291,7 @@ class Report:
         if not isinstance(version, int) or version > REPORT_VERSION:
             raise ValueError(f"report version {version!r} is newer than this qgen reads ({REPORT_VERSION})")
         return cls(
+            None if d.get("verdict") is None else Verdict.from_dict(d["verdict"]),
             ModelInfo.from_dict(d["model"]), DatasetInfo.from_dict(d["dataset"]), d["n_model_samples"], d["seed"],
             Scores.from_dict(d["scores"]), None if d.get("exact") is None else ExactScores.from_dict(d["exact"]),
             {k: ObservableFamily.from_dict(v) for k, v in d["observables"].items()},

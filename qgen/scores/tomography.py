@@ -85,7 +85,7 @@ def outcome_counts(outcomes: np.ndarray, povm_or_k: POVM | int, *, weights: np.n
                    dense: bool = False) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
     """Counts of the distinct outcome strings: ``(strings (U, N) uint8, counts (U,))`` in
     lexicographic order, or with ``dense=True`` the flat table of all K^N counts (the
-    order of :func:`qgen.metrics.enumerate_strings`).  Counts are int64, or float64 sums
+    order of :func:`qgen.scores.enumeration.enumerate_strings`).  Counts are int64, or float64 sums
     of ``weights`` (one per string) when given.
 
     >>> x = np.array([[1, 0], [0, 2], [1, 0]])

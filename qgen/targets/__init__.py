@@ -2,7 +2,7 @@
 about it.
 
 * :mod:`~qgen.targets.hamiltonians` (``Hamiltonian``: sums of Pauli strings) and
-  :mod:`~qgen.targets.lattices` (``tfim``, ``tfim_2d``, ``xxz``, ``heisenberg``);
+  :mod:`~qgen.targets.lattices` (``tfim``, ``tfim_2d``, ``xxz``, ``heisenberg``, ``heisenberg_2d``);
 * :mod:`~qgen.targets.states` (``MPS``, ``DenseState``, local depolarizing noise) and
   :mod:`~qgen.targets.builders` (``ghz``, ``w_state``, ``cluster``, ``product_state``);
 * :mod:`~qgen.targets.groundstate` (exact or DMRG ground states, gaps) on top of
@@ -30,7 +30,7 @@ from .groundstate import (
     spectral_gap,
 )
 from .hamiltonians import PAULI, Hamiltonian
-from .lattices import heisenberg, tfim, tfim_2d, xxz
+from .lattices import heisenberg, heisenberg_2d, snake_sites, tfim, tfim_2d, xxz
 from .recipes import (
     RECIPES,
     SOLVER_PARAMS,
@@ -45,8 +45,10 @@ from .solvers import GroundState
 from .states import MPS, DenseState, State, depolarize, depolarize_ops
 from .target import Target, ground_state_info, target_from_hamiltonian
 
-__all__ = ["PAULI", "Hamiltonian", "heisenberg", "tfim", "tfim_2d", "xxz", "MPS", "DenseState", "State",
-    "depolarize", "depolarize_ops", "ghz", "w_state", "product_state", "cluster", "random_mps", "GroundState",
-    "SpectralGap", "excited_state", "ground_state", "spectral_gap", "AUTO_EXACT_MAX_QUBITS", "Target",
+__all__ = [
+    "PAULI", "Hamiltonian", "heisenberg", "heisenberg_2d", "snake_sites", "tfim", "tfim_2d", "xxz", "MPS",
+    "DenseState", "State", "depolarize", "depolarize_ops", "ghz", "w_state", "product_state", "cluster", "random_mps",
+    "GroundState", "SpectralGap", "excited_state", "ground_state", "spectral_gap", "AUTO_EXACT_MAX_QUBITS", "Target",
     "ground_state_info", "target_from_hamiltonian", "RECIPES", "SOLVER_PARAMS", "Param", "Recipe", "register_recipe",
-    "make_target", "parse_target", "parse_hamiltonian", "read_povm_genmodel_mps", "read_mps_npz"]
+    "make_target", "parse_target", "parse_hamiltonian", "read_povm_genmodel_mps", "read_mps_npz"
+]

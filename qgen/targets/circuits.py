@@ -268,7 +268,7 @@ def _depth(n: int, gates) -> int:
 
 
 def circuit_to_mps(circuit, *, max_bond: int | None = None, cutoff: float = 1e-12) -> tuple[MPS, dict]:
-    """The ideal output state C|0…0⟩ of ``circuit`` as a normalised :class:`~qgen.states.MPS`,
+    """The ideal output state C|0…0⟩ of ``circuit`` as a normalised :class:`~qgen.targets.states.MPS`,
     and ``info``: ``n_qubits``, ``depth`` (layers of gates, final measurements and
     barriers excluded), ``n_gates``, ``bond_dims``, ``max_bond``, ``truncation_error``
     (quimb's estimate 1 − ‖ψ̃‖² of the discarded weight, from the norm lost by the

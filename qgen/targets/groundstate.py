@@ -3,13 +3,13 @@
 
 * ``"exact"``: the CSR matrix of ``H.to_qobj()`` (real when H is real), lowest eigenpair
   by ``scipy.sparse.linalg.eigsh(k=1, which="SA")`` with a seeded start vector (dense
-  ``eigh`` below 512 states).  Returns a :class:`qgen.states.DenseState` vector.
+  ``eigh`` below 512 states).  Returns a :class:`qgen.targets.states.DenseState` vector.
 * ``"dmrg"``: quimb's two-site ``DMRG2`` on the exact MPO of :meth:`Hamiltonian.to_mpo`,
   bond dimensions ramped through ``bond_dims``, SVD cutoff ``cutoff`` (quimb's "sum2"
   mode: discarded squared singular values sum to < cutoff), stopping when the energy
   changes by < ``tol`` between sweeps (alternating right/left sweeps, ~1.5× faster than
   quimb's default right-only sweeps); started from a seeded random MPS.  Returns a
-  right-canonical :class:`qgen.states.MPS`.
+  right-canonical :class:`qgen.targets.states.MPS`.
 * ``"auto"``: exact for N ≤ 12, DMRG above.
 
 The energy E = ⟨ψ|H|ψ⟩ and variance ⟨H²⟩ − ⟨H⟩² = ‖(H − E)ψ‖² are recomputed from the

@@ -2,7 +2,7 @@
 
 A :class:`Hamiltonian` is H = Σ_t c_t P_t with P_t = σ^{a_1}_{s_1} ⋯ σ^{a_k}_{s_k} a tensor
 product of Pauli matrices (letters 'X', 'Y', 'Z') on distinct sites.  Conventions are those
-of :mod:`qgen.states`: qubit 0 is the leftmost tensor factor (most significant bit of a
+of :mod:`qgen.targets.states`: qubit 0 is the leftmost tensor factor (most significant bit of a
 dense index) and |0⟩ is the +1 eigenvector of σz.
 
 Canonical form of ``terms`` (enforced on construction, so equal operators given the same
@@ -32,7 +32,7 @@ import scipy.sparse as sp
 
 from qgen.resources import check_memory, estimate_sparse_hamiltonian
 
-__all__ = ["PAULI", "Hamiltonian"]
+__all__ = ["PAULI", "Hamiltonian", "check_pauli_strings"]
 
 
 PAULI = np.array(
@@ -40,10 +40,25 @@ PAULI = np.array(
 )
 """I, σx, σy, σz, indexed 0–3 (the order used for Pauli strings throughout qgen)."""
 
-_LETTERS = "IXYZ"  # index = position in qgen.povm.PAULI
+_LETTERS = "IXYZ"  # index = position in qgen.targets.hamiltonians.PAULI
 _FROM_QOBJ_MAX_QUBITS = 10
 
 Term = tuple[float, str, tuple[int, ...]]
+
+
+def check_pauli_strings(ops: np.ndarray, n: int) -> np.ndarray:
+    """Pauli strings ``ops`` as an int64 array (T, n) with entries 0..3 = I, X, Y, Z, or a
+    one-line ValueError.
+
+    >>> check_pauli_strings([[3, 3, 0]], 3).tolist()
+    [[3, 3, 0]]
+    """
+    ops = np.asarray(ops)
+    if ops.ndim != 2 or ops.shape[1] != n:
+        raise ValueError(f"Pauli strings must have shape (T, {n}), got {ops.shape}")
+    if ops.size and (ops.min() < 0 or ops.max() > 3):
+        raise ValueError("Pauli string entries must lie in 0..3 (I, X, Y, Z)")
+    return ops.astype(np.int64)
 
 
 def check_coefficient(coef, where: str) -> float:
@@ -212,7 +227,7 @@ class Hamiltonian:
 
     def pauli_indices(self) -> tuple[np.ndarray, np.ndarray]:
         """``(coefs (T,) float64, ops (T, N) int8)`` with ops 0=I, 1=X, 2=Y, 3=Z (the order of
-        :data:`qgen.povm.PAULI`), so H = Σ_t coefs[t] ⊗_i PAULI[ops[t, i]]."""
+        :data:`qgen.targets.hamiltonians.PAULI`), so H = Σ_t coefs[t] ⊗_i PAULI[ops[t, i]]."""
         check_memory(len(self) * self.n_qubits, f"the Pauli table of {len(self):,} terms on {self.n_qubits:,} qubits")
         coefs = np.array([c for c, _, _ in self.terms], dtype=np.float64)
         ops = np.zeros((len(self), self.n_qubits), dtype=np.int8)

@@ -36,7 +36,7 @@ from qgen.errors import ArgumentError, FormatError
 from qgen.targets.builders import cluster, ghz, product_state, w_state
 from qgen.targets.files import read_mps_npz, read_povm_genmodel_mps
 from qgen.targets.hamiltonians import Hamiltonian
-from qgen.targets.lattices import heisenberg, tfim, tfim_2d, xxz
+from qgen.targets.lattices import heisenberg, heisenberg_2d, tfim, tfim_2d, xxz
 from qgen.targets.states import MPS, Noise, check_noise, depolarize
 from qgen.targets.target import Target, target_from_hamiltonian
 
@@ -107,6 +107,9 @@ for _recipe in (
            (_LX, _LY, _J, _H, _BOUNDARY), "the TFIM on an lx × ly square lattice", True, lambda lx, ly, **_: lx * ly),
     Recipe("heisenberg", lambda n, J, boundary: heisenberg(n, J=J, boundary=boundary), (_J, _BOUNDARY),
            "H = J Σ σ_i · σ_{i+1}", True),
+    Recipe("heisenberg2d", lambda n, lx, ly, J, boundary: heisenberg_2d(lx, ly, J=J, boundary=boundary),
+           (_LX, _LY, _J, _BOUNDARY), "H = J Σ σ_i · σ_j on an lx × ly square lattice, qubits along a snake", True,
+           lambda lx, ly, **_: lx * ly),
     Recipe("xxz", lambda n, J, delta, boundary: xxz(n, J=J, delta=delta, boundary=boundary),
            (_J, Param("delta", float, 1.0, "anisotropy Δ"), _BOUNDARY),
            "H = J Σ (σx σx + σy σy + Δ σz σz) on neighbours", True),
@@ -257,7 +260,7 @@ def parse_target(spec: str, n_qubits: int, *, hamiltonian: str | Hamiltonian | N
     the data):
 
     * ``KIND[:KEY=VALUE,…]``: any recipe of :data:`RECIPES` with its parameters
-      (``tfim:h=1,J=1``, ``ghz``, ``xxz:delta=0.5``, ``tfim2d:lx=3,ly=4``,
+      (``tfim:h=1,J=1``, ``ghz``, ``xxz:delta=0.5``, ``tfim2d:lx=3,ly=4``, ``heisenberg2d:lx=3,ly=3``,
       ``product:product=+``, ``ghz:noise=0.05``; ``n`` may be given but must match);
     * ``state.npz``: an MPS as arrays (:func:`read_mps_npz`);
     * a directory holding ``index.txt`` and ``tensor.txt``, or ``index.txt,tensor.txt``:

@@ -28,6 +28,16 @@ averaged, so the steps equal those of one process up to floating-point order; on
 0 writes files.  Models with their own training step (the GAN) are refused there.
 In one process on the CPU, a model with ``shardable_loss`` splits every batch over the
 threads instead (:mod:`qgen.training.threads`), one shard per thread.
+
+Missing readouts.  ``train_x`` and ``val_x`` may be masked arrays (``numpy.ma``, mask =
+missing readout; a stream reads the file's ``/missing``).  Every batch is made ready by
+:func:`~qgen.training.batches.fill_holes`: a model whose ``missing_readouts`` is
+``"exact"`` trains on the exact marginal likelihood of the readouts it has, an
+``"imputation"`` one on its own conditional draws for the holes, seeded by (seed, rank,
+step) so resume stays exact, and the metrics say which (``train_missing_marginalised``
+or ``train_missing_imputed``: the fraction of readouts concerned; ``train_missing_dropped``
+those dropped to bound the enumeration).  The validation holes are treated alike (the
+imputation with a fixed seed).
 ``TrainConfig.amp`` runs the default step under ``torch.autocast`` (bf16, or fp16 with a
 gradient scaler on CUDA); validation, sampling and checkpoints stay in float32.
 
@@ -70,7 +80,7 @@ from tqdm.auto import tqdm
 from qgen.measurements.povm import POVM
 from qgen.models import GenerativeModel
 from qgen.training import distributed
-from qgen.training.batches import InMemoryBatches, as_tensor, fingerprint
+from qgen.training.batches import InMemoryBatches, as_long, as_tensor, fill_holes, fingerprint
 from qgen.training.callbacks import Callback, MetricsLog, TrainingCurve
 from qgen.training.checkpoint import LoopState, resume_checkpoint, save_checkpoint, save_model
 from qgen.training.config import (
@@ -128,7 +138,8 @@ def _validate(model: GenerativeModel, data: torch.Tensor, batch_size: int, seed:
 
     def chunk_total(chunk: torch.Tensor) -> float:
         with torch.no_grad():  # grad mode is per thread: set here, where the chunk runs
-            return float(model.val_loss(chunk)) * len(chunk)
+            generator = torch.Generator(model.device).manual_seed(distributed.stream_seed(seed, ctx.rank, 0, 2))
+            return float(model.val_loss(fill_holes(model, as_long(chunk), generator)[0])) * len(chunk)
 
     if shards is not None:  # at least one chunk per thread
         batch_size = max(1, min(batch_size, -(-len(data) // shards.k)))
@@ -198,10 +209,13 @@ def train(
                 raise ValueError(f"{train_x.path} holds {train_x.n_qubits}-qubit strings with "
                                  f"{train_x.header.povm.n_outcomes} outcomes; the model expects "
                                  f"{model.n_qubits} and {model.n_outcomes}")
+            if train_x.header.missing_per_qubit is not None and model.missing_readouts == "none":
+                raise ValueError(f"{train_x.path} has missing readouts, which model '{model.name}' cannot learn "
+                                 "from (it has no likelihood): impute them with another model first")
             batches = train_x.batches(cfg.batch_size, cfg.seed, ctx, device)
         else:
-            sha1 = fingerprint(np.asarray(train_x, dtype=np.uint8))
-            batches = InMemoryBatches(as_tensor(train_x, model, "train_x"), sha1, cfg.batch_size, cfg.seed, ctx)
+            data = as_tensor(train_x, model, "train_x")
+            batches = InMemoryBatches(data, fingerprint(data.cpu().numpy()), cfg.batch_size, cfg.seed, ctx)
         try:
             meta = {
                 "format": "qgen-checkpoint", "version": FORMAT_VERSION, "model": model.name,
@@ -236,10 +250,17 @@ def _run(model, batches, val, cfg: TrainConfig, out_dir: Path, resume: bool, pro
         torch.manual_seed(distributed.rank_seed(cfg.seed, ctx.rank))
         state = LoopState()
     if model.own_training_step:
-        step_fn = lambda x, n, step: model.training_step(x, opts, step, cfg.grad_clip)  # noqa: E731
+        model_step = lambda x, n, step: model.training_step(x, opts, step, cfg.grad_clip)  # noqa: E731
     else:
         loss_fn = distributed.wrap(model, ctx)  # after resume: DDP broadcasts rank 0's weights here
-        step_fn = lambda x, n, step: default_step(loss_fn, model, x, n, opts, cfg, scaler, ctx, shards)  # noqa: E731
+        model_step = lambda x, n, step: default_step(loss_fn, model, x, n, opts, cfg, scaler, ctx, shards)  # noqa: E731
+
+    def step_fn(x: torch.Tensor, n: int, step: int) -> dict:
+        if not batches.has_holes:
+            return model_step(x, n, step)
+        generator = torch.Generator(model.device).manual_seed(distributed.stream_seed(cfg.seed, ctx.rank, step, 1))
+        x, holes = fill_holes(model, x, generator)
+        return model_step(x, n, step) | holes
     model_extra = {"dataset": meta["dataset"], "train_config": meta["train_config"]} | (
         {"povm": povm.to_dict()} if povm is not None else {})
     started = time.perf_counter() - state.elapsed

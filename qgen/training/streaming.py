@@ -18,7 +18,8 @@ and must be a multiple of it) and trains on their part of every global batch; on
 process with the same S reads all shards and sees the same global batches, so both runs
 take the same steps up to floating-point order.  The stream is a function of (seed,
 epoch, buffer, S) only: a run resumes at any batch by skipping to it (the trainer's
-checkpoint holds the epoch and batch).
+checkpoint holds the epoch and batch).  A file's ``/missing`` mask is read with its rows
+(the batches hold :data:`~qgen.models.MISSING` there, as in memory).
 
 Example
 -------
@@ -52,6 +53,7 @@ import torch
 from qgen.datasets.dataset import DatasetError
 from qgen.datasets.hdf5 import DatasetHeader, read_header
 from qgen.errors import ArgumentError
+from qgen.training.batches import HOLE, as_long
 from qgen.training.distributed import Context
 
 __all__ = ["HDF5Stream", "StreamBatches", "DEFAULT_BUFFER"]
@@ -92,10 +94,13 @@ class HDF5Stream:
         return self.header.n_qubits
 
     def validation(self) -> np.ndarray:
-        """The validation split (held in memory)."""
+        """The validation split (held in memory; masked at missing readouts)."""
         n_train, n_val, _ = self.header.split
         with h5py.File(self.path, "r") as f:
-            return f["outcomes"][n_train : n_train + n_val]
+            x = f["outcomes"][n_train : n_train + n_val]
+            if self.header.missing_per_qubit is None:
+                return x
+            return np.ma.MaskedArray(x, f["missing"][n_train : n_train + n_val])
 
     def batches(self, batch_size: int, seed: int, ctx: Context | None = None,
                 device: torch.device | str = "cpu") -> StreamBatches:
@@ -134,6 +139,8 @@ class StreamBatches:
         self.peak_rows = 0
         self._file = h5py.File(stream.path, "r")
         self._outcomes = self._file["outcomes"]
+        self._missing = self._file["missing"] if stream.header.missing_per_qubit is not None else None
+        self.has_holes = self._missing is not None
         head = stream.header
         digest = hashlib.sha1(repr((head.n_samples, head.n_qubits, head.split, head.seed,
                                     head.meta.get("created"))).encode())
@@ -154,6 +161,8 @@ class StreamBatches:
         if x.size and x.max() >= self.n_outcomes:
             raise DatasetError(f"'{self.stream.path}': outcomes beyond {self.n_outcomes - 1} "
                                f"in rows {a}…{a + len(x) - 1}")
+        if self._missing is not None:
+            x[self._missing[a : a + len(x)]] = HOLE
         return x
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, int]]:
@@ -169,7 +178,7 @@ class StreamBatches:
         for b in range(start, self.steps):
             parts = [readers[s].take(end(s, b) - end(s, b - 1)) for s in self.mine]
             self.peak_rows = max(self.peak_rows, sum(r.allocated for r in readers.values()))
-            x = torch.from_numpy(np.concatenate(parts)).to(self.device).long()
+            x = as_long(torch.from_numpy(np.concatenate(parts)).to(self.device))
             yield x, sum(end(s, b) - end(s, b - 1) for s in range(self.shards))
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from qgen._io import atomic_write, atomic_write_text
 from qgen.datasets import Dataset
 from qgen.stats import Estimate
-from qgen.workflows.evaluation import check_sampling_fits
+from qgen.workflows.draws import check_sampling_fits
 from qgen.workflows.fitting import fit_and_evaluate
 from qgen.workflows.reports import format_columns, short_cell
 

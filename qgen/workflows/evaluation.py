@@ -24,15 +24,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from qgen.datasets import Dataset, read_dataset
+from qgen.measurements.frames import reconstruct_density_matrix
 from qgen.measurements.sampling import log_prob as exact_log_prob
 from qgen.models import GenerativeModel
-from qgen.resources import check_memory, estimate_enumeration, estimate_model_sampling
+from qgen.resources import check_memory, estimate_enumeration
 from qgen.scores.certificates import certificate
 from qgen.scores.distribution import classical_fidelity, kl_divergence
-from qgen.scores.enumeration import enumerate_strings, exact_scores
+from qgen.scores.enumeration import DENSE_MAX_QUBITS, exact_scores
 from qgen.scores.fidelity import quantum_fidelity
 from qgen.scores.observables import (
     correlation_average,
@@ -51,60 +51,21 @@ from qgen.scores.report import (
 )
 from qgen.stats import Estimate, mean_estimate
 from qgen.training import load_model
+from qgen.workflows.draws import model_log_prob, model_sample
 from qgen.workflows.reports import write_report
+from qgen.workflows.verdict import impossible_strings, verdict
 
-__all__ = [
-    "NO_TARGET", "evaluate", "evaluate_run", "model_log_prob", "model_sample", "check_sampling_fits",
-    "ENUMERATE_MAX", "SAMPLE_CHUNK",
-]
+__all__ = ["NO_TARGET", "evaluate", "evaluate_run", "ENUMERATE_MAX", "HISTOGRAM_MAX"]
 
 NO_TARGET = "no target attached to the dataset"
 """Why target-based scores are unavailable for measured data without a target."""
 
-ENUMERATE_MAX = 4**8
-"""Largest K^N for which scores are also computed exactly by enumeration."""
+ENUMERATE_MAX = 4**12
+"""Largest K^N for which scores are also computed exactly by enumeration (when the model
+can enumerate that many: ``model.enumeration_limit``)."""
 
-
-@torch.no_grad()
-def model_log_prob(model: GenerativeModel, x: np.ndarray, batch: int = 8192) -> np.ndarray:
-    """ln q(a) of the model for outcome strings ``x`` (exact or estimated, per
-    ``model.likelihood``), as float64 numpy."""
-    dev = model.device
-    out = [model.log_prob(torch.as_tensor(x[i : i + batch], dtype=torch.long, device=dev)).double().cpu()
-           for i in range(0, len(x), batch)]
-    return torch.cat(out).numpy() if out else np.zeros(0)
-
-
-SAMPLE_CHUNK = 65536
-"""Strings per ``model.sample`` call in :func:`model_sample` (a multiple of the models'
-own 16384-string chunks, so their draws do not depend on it)."""
-
-
-def check_sampling_fits(n: int, n_qubits: int) -> None:
-    """Refuse up front (before any training that precedes it) to draw ``n`` model strings
-    of ``n_qubits`` when :func:`model_sample` could not hold them in memory."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"number of model samples must be an integer ≥ 0, got {n!r}")
-    check_memory(estimate_model_sampling(int(n), n_qubits, SAMPLE_CHUNK),
-                 f"sampling {n:,} strings of {n_qubits} qubits from the model", "outcomes + ln q")
-
-
-@torch.no_grad()
-def model_sample(model: GenerativeModel, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
-    """n strings from the model (uint8) and their ln q if the model provides it.
-
-    Drawn ``SAMPLE_CHUNK`` at a time from one seeded generator and kept as uint8, so
-    memory grows by N + 8 bytes per string; a request that cannot fit is refused up front
-    (:func:`qgen.resources.estimate_model_sampling`).
-    """
-    check_sampling_fits(n, model.n_qubits)
-    gen = torch.Generator(device=model.device).manual_seed(seed)
-    xs, lqs = [], []
-    for start in range(0, max(int(n), 1), SAMPLE_CHUNK):
-        x, lq = model.sample(min(SAMPLE_CHUNK, int(n) - start), generator=gen)
-        xs.append(x.cpu().numpy().astype(np.uint8))
-        lqs.append(None if lq is None else lq.double().cpu().numpy())
-    return np.concatenate(xs), None if lqs[0] is None else np.concatenate(lqs)
+HISTOGRAM_MAX = 4**8
+"""Largest K^N for which a model without likelihood is scored by the histogram of its samples."""
 
 
 def _families(ds: Dataset) -> dict[str, tuple[list, list, list | None]]:
@@ -233,7 +194,8 @@ def evaluate(
     if target is None:
         for k in ("classical_fidelity", "kl_target_model", "kl_model_target", "quantum_fidelity"):
             scores[k] = no_target
-    small = povm.n_outcomes**ds.n_qubits <= enumerate_max
+    small = povm.n_outcomes**ds.n_qubits <= min(enumerate_max, HISTOGRAM_MAX)
+    impossible = impossible_strings(ds) if target is not None and ds.measured else None
     hist = histogram_scores(x, target.state, povm, seed=seed) if target is not None and not has_lik and small else None
     if target is not None:
         scores["classical_fidelity"] = (classical_fidelity(lq, lp_model) if has_lik
@@ -242,7 +204,10 @@ def evaluate(
                                      else hist["kl_model_target"] if hist else no_lik)
         lp_test = ds.split_log_prob("test")
         scores["kl_target_model"] = (
-            hist["kl_target_model"] if hist else no_lik if not has_lik
+            Estimate.unavailable(
+                f"measured data: {impossible:,} of {ds.n_samples:,} strings are impossible under the "
+                "target (the noise being measured), so the test strings are not draws from P") if ds.measured
+            else hist["kl_target_model"] if hist else no_lik if not has_lik
             else Estimate.unavailable("no exact ln P stored for the test split") if lp_test is None or len(lp_test) < 2
             else kl_divergence(lp_test, test_lq)
         )
@@ -252,17 +217,26 @@ def evaluate(
             note = "; ".join(filter(None, (scores[k].note, "uses the model's estimated likelihood")))
             scores[k] = replace(scores[k], note=note)
 
-    exact = None
+    exact, rho_q = None, None
     if hist is not None:
         exact = ExactScores(**hist)
-    elif target is not None and has_lik and small:
+    elif target is not None and has_lik and povm.n_outcomes**ds.n_qubits <= min(enumerate_max, model.enumeration_limit):
         check_memory(estimate_enumeration(ds.n_qubits, povm.n_outcomes),
                      f"enumerating all {povm.n_outcomes}^{ds.n_qubits} strings")
-        allx = enumerate_strings(povm.n_outcomes, ds.n_qubits)
-        exact = ExactScores(**exact_scores(model_log_prob(model, allx), target.state, povm))
+        lq_all = model.log_prob_all().cpu().numpy()
+        if povm.is_ic and ds.n_qubits <= DENSE_MAX_QUBITS:
+            rho_q = reconstruct_density_matrix(np.exp(lq_all), povm)
+        exact = ExactScores(**exact_scores(lq_all, target.state, povm, rho_q=rho_q))
 
     families = _observables(ds, x)
+    certs = _certificates(ds, families)
+    the_verdict = None
+    if target is not None:
+        the_verdict = verdict(model, ds, x, certs.model,
+                              rho_q=rho_q, min_eigenvalue=exact.min_eigenvalue if rho_q is not None else None,
+                              impossible=impossible, seed=seed)
     return Report(
+        verdict=the_verdict,
         model=ModelInfo(model.name, model.likelihood, sum(p.numel() for p in model.parameters()), model.config),
         dataset=DatasetInfo(ds.n_qubits, povm.name, list(ds.split), target.describe() if target is not None else None),
         n_model_samples=n_samples,
@@ -270,7 +244,7 @@ def evaluate(
         scores=Scores(**scores),
         exact=exact,
         observables=families,
-        certificate=_certificates(ds, families),
+        certificate=certs,
     )
 
 

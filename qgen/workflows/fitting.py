@@ -92,8 +92,8 @@ def _load(data: Dataset | str | Path, stream: bool, buffer: int | None, shards: 
         source, data = str(Path(data).resolve()), read_dataset(data, load_target=False)
     if train_samples is not None and not 1 <= train_samples <= len(data.train):
         raise ArgumentError("train_samples", f"must lie in 1..{len(data.train)}, got {train_samples}")
-    x = data.train if train_samples is None else data.train[:train_samples]
-    return x, data.val, data.identity(), data.povm, source
+    x = data.masked("train") if train_samples is None else data.masked("train")[:train_samples]
+    return x, data.masked("val"), data.identity(), data.povm, source
 
 
 def fit(data: Dataset | str | Path, model: str = "rnn", out_dir: str | Path = "run", *, preset: str | None = None,

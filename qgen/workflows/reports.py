@@ -18,11 +18,11 @@ import math
 from pathlib import Path
 
 from qgen._io import atomic_write, atomic_write_text
-from qgen.scores.report import ObservableFamily, Report
+from qgen.scores.report import LocalMap, ObservableFamily, Report
 from qgen.stats import Estimate
 
-__all__ = ["write_report", "read_report", "format_table", "format_estimate", "format_columns", "short_cell",
-           "observable_summary", "plot_observables", "is_unresolved"]
+__all__ = ["write_report", "read_report", "format_table", "format_verdict", "format_estimate", "format_columns",
+           "short_cell", "observable_summary", "plot_observables", "plot_local_map", "is_unresolved"]
 
 
 def format_estimate(e: Estimate | float | None, digits: int = 4) -> str:
@@ -34,14 +34,15 @@ def format_estimate(e: Estimate | float | None, digits: int = 4) -> str:
     if not e.available:
         return f"n/a ({e.note or 'unavailable'})"
     mean, err = e.mean, e.stderr
-    if e.note.startswith("exact"):
-        return f"{mean:.{digits}f} (exact)"
-    if math.isnan(err):
-        return f"{mean:.{digits}f} (no error bar)"
 
     def shown(x: float) -> str:
         return f"{x:.{max(1, digits - 3)}g}" if x < 1e-3 else f"{x:.{digits}f}"
 
+    if e.note.startswith("exact"):  # no sampling error; the finite data's may remain
+        data = f" ± {shown(e.data_stderr)} (data)" if math.isfinite(e.data_stderr) else ""
+        return f"{mean:.{digits}f}{data} (exact)"
+    if math.isnan(err):
+        return f"{mean:.{digits}f} (no error bar)"
     if math.isfinite(e.data_stderr):
         return f"{mean:.{digits}f} ± {shown(e.data_stderr)} (data) ± {shown(err)} (samples)"
     return f"{mean:.{digits}f} ± {shown(err)}"
@@ -78,7 +79,8 @@ def _score_cell(e: Estimate) -> str:
     """A score, or a plain statement when its error bar makes the number meaningless."""
     if is_unresolved(e):
         return f"unresolved: ±{e.stderr:.2g} error bar (estimator variance grows exponentially with N)"
-    return format_estimate(e) + (f"   [{e.note}]" if e.note and e.available and not e.note.startswith("exact") else "")
+    note = e.note.partition("; ")[2] if e.note.startswith("exact") else e.note  # "exact" is shown already
+    return format_estimate(e) + (f"   [{note}]" if note and e.available else "")
 
 
 def observable_summary(obs: dict[str, ObservableFamily]) -> list[tuple[str, ObservableFamily]]:
@@ -95,14 +97,45 @@ def observable_summary(obs: dict[str, ObservableFamily]) -> list[tuple[str, Obse
     return out
 
 
+def format_verdict(report: Report) -> list[str]:
+    """The verdict block that opens :func:`format_table` (empty without a verdict)."""
+    v, w = report.verdict, 40
+    if v is None:
+        return []
+    rows = [("fidelity ⟨ψ|ρ|ψ⟩ of the reconstruction", v.fidelity),
+            ("  of the nearest density matrix", v.physical_fidelity),
+            ("  smallest eigenvalue of ρ", v.min_eigenvalue),
+            ("raw data (dual-frame estimate)", v.data_fidelity),
+            ("true value (simulated noisy state)", v.true_fidelity),
+            ("energy–gap certificate F ≥ (model)", v.certificate.bound),
+            ("energy–gap certificate F ≥ (raw data)", report.certificate.data.bound)]
+    lines = ["verdict on the prepared state, against the ideal target ψ:"]
+    for name, e in rows:
+        if e.available or name.startswith("fidelity"):
+            lines.append(f"  {name:<{w}}{_score_cell(e)}")
+    if v.impossible is not None:
+        lines.append(f"  {'strings impossible under ψ':<{w}}{v.impossible:,} of {v.n_strings:,} "
+                     f"({v.impossible / v.n_strings:.1%}): the noise being measured")
+    if v.local is not None:
+        for size, label in ((1, "qubit"), (2, "pair"), (3, "window of 3")):
+            worst = v.local.worst(size)
+            if worst is not None:
+                sites, model, data = worst
+                lines.append(f"  {'lowest local fidelity, ' + label:<{w}}{','.join(map(str, sites))}: raw data "
+                             f"{format_estimate(data, 3)}, model {format_estimate(model, 3)}")
+    return lines
+
+
 def format_table(report: Report) -> str:
-    """The short table of scores and observables.  Without a target the fidelities are
-    one "n/a" line and the observables compare the model with the data (model − held-out
-    test data) instead of an exact column."""
+    """The short table: the verdict (:func:`format_verdict`) first, then the scores and
+    observables.  Without a target the fidelities are one "n/a" line and the observables
+    compare the model with the data (model − held-out test data) instead of an exact
+    column."""
     sc = report.scores
     has_target = report.dataset.target is not None
-    lines = [(f"model {report.model.name} ({report.model.parameters:,} parameters), "
-              f"{report.n_model_samples:,} model samples")]
+    lines = format_verdict(report)
+    lines.append(f"model {report.model.name} ({report.model.parameters:,} parameters), "
+                 f"{report.n_model_samples:,} model samples")
     w = 26
     if has_target:
         rows = [
@@ -110,8 +143,9 @@ def format_table(report: Report) -> str:
             ("KL(P_target‖q_model)", sc.kl_target_model),
             ("KL(q_model‖P_target)", sc.kl_model_target),
             ("test NLL (nats)", sc.test_nll),
-            ("quantum fidelity", sc.quantum_fidelity),
         ]
+        if report.verdict is None:  # else the verdict's first line
+            rows.append(("quantum fidelity", sc.quantum_fidelity))
         for name, e in rows:
             lines.append(f"  {name:<{w}}{_score_cell(e)}")
     else:
@@ -183,11 +217,53 @@ def plot_observables(report: Report, out_dir: str | Path) -> list[Path]:
     return paths
 
 
+def plot_local_map(local: LocalMap, n_qubits: int, path: str | Path) -> Path:
+    """Save the local fidelity map: F per qubit and per window of 3 (model and raw data,
+    with error bars) beside the matrix of pair fidelities of the raw data (upper
+    triangle) and of the model (lower triangle) — a qubit that went wrong is a dip in the
+    curves and a dark cross in the matrix."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1.4, 1]})
+    for size, marker in ((1, "o"), (3, "^")):
+        rows = [(s, m, d) for s, m, d in zip(local.sets, local.model, local.data) if len(s) == size]
+        centre = [np.mean(s) for s, _, _ in rows]
+        for k, (label, style) in enumerate((("raw data", "-"), ("model", "--"))):
+            e = [r[2 - k] for r in rows]
+            ax.errorbar(centre, [x.mean for x in e], yerr=[0 if math.isnan(x.stderr) else x.stderr for x in e],
+                        fmt=marker + style, ms=4, capsize=2, label=f"{label}, {'qubit' if size == 1 else '3 qubits'}")
+    ax.set_xlabel("qubit (centre of the set)")
+    ax.set_ylabel("local fidelity F(ρ_S, ψ_S)")
+    ax.legend(fontsize=8)
+    grid = np.full((n_qubits, n_qubits), np.nan)
+    for s, m, d in zip(local.sets, local.model, local.data):
+        if len(s) == 2:
+            grid[s[0], s[1]], grid[s[1], s[0]] = d.mean, m.mean
+    im = bx.imshow(grid, vmin=np.nanmin(grid) if np.isfinite(grid).any() else 0, vmax=1, cmap="viridis")
+    bx.set_title("pairs: raw data (upper), model (lower)", fontsize=9)
+    bx.set_xlabel("qubit j")
+    bx.set_ylabel("qubit i")
+    fig.colorbar(im, ax=bx, shrink=0.85)
+    fig.tight_layout()
+    path = Path(path)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+    return path
+
+
 def write_report(report: Report, out_dir: str | Path) -> list[Path]:
-    """Write ``report.json`` and the plots into ``out_dir`` (atomically)."""
+    """Write ``report.json`` and the plots into ``out_dir`` (atomically): the observables
+    and, with a verdict, the local fidelity map ``local_fidelity.png``."""
     out_dir = Path(out_dir)
     path = atomic_write_text(out_dir / "report.json", json.dumps(report.to_dict(), indent=2, allow_nan=False))
-    return [path, *plot_observables(report, out_dir)]
+    paths = [path, *plot_observables(report, out_dir)]
+    if report.verdict is not None and report.verdict.local is not None:
+        paths.append(plot_local_map(report.verdict.local, report.dataset.n_qubits, out_dir / "local_fidelity.png"))
+    return paths
 
 
 def read_report(path: str | Path) -> Report:

@@ -46,7 +46,7 @@ from qgen._io import atomic_write, atomic_write_text
 from qgen.datasets.dataset import Dataset
 from qgen.scores.report import ObservableFamily
 from qgen.stats import Estimate
-from qgen.workflows.evaluation import check_sampling_fits
+from qgen.workflows.draws import check_sampling_fits
 from qgen.workflows.fitting import fit_and_evaluate
 from qgen.workflows.reports import format_columns, is_unresolved, observable_summary, short_cell
 
