@@ -21,7 +21,7 @@ Example
 >>> print(table_md(data, "rows", columns=[("n", "N", ""), ("F", "F_c", "")]))
 | N | F_c |
 |---|---|
-| 6 | 0.99 ± 0.01 |
+| 6 | 0.990 ± 0.010 |
 >>> source_line(data, "rows", "x")
 '`x` (`rows`): 2 cores, date 2026-11-24, load average not recorded'
 """
@@ -111,7 +111,12 @@ def fmt(v: Any, spec: str = "") -> str:
         return "; ".join(fmt(x) for x in v)
     if isinstance(v, dict):
         return ", ".join(f"{k}: {fmt(x)}" for k, x in v.items())
-    return str(v).replace("|", "\\|").replace("\n", " ")
+    return _text(str(v))
+
+
+def _text(s: str) -> str:
+    """Plain text in a table cell: no column break, no HTML tag (``<H>``)."""
+    return s.replace("|", "\\|").replace("<", "&lt;").replace("\n", " ")
 
 
 def _columns(rows: list[dict]) -> list[tuple[str, str, str]]:
@@ -135,7 +140,7 @@ def table_md(data: Any, path: str, columns: list[tuple[str, str, str]] | None = 
     for col, _, _ in columns:
         if not any(_has(r, col) for r in rows):
             raise ValueError(f"{what}: no column {col!r} in {path!r}")
-    lines = ["| " + " | ".join(h for _, h, _ in columns) + " |", "|" + "---|" * len(columns)]
+    lines = ["| " + " | ".join(_text(h) for _, h, _ in columns) + " |", "|" + "---|" * len(columns)]
     for r in rows:
         cells = [fmt(lookup(r, c), spec) if _has(r, c) else "" for c, _, spec in columns]
         lines.append("| " + " | ".join(cells) + " |")

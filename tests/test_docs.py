@@ -205,3 +205,9 @@ def test_reference_covers_every_subpackage():
     for top in ("stats", "errors"):
         assert f"reference/{top}.md" in pages
     assert "## qgen train" in pages["reference/cli.md"]
+
+
+def test_gen_benchmarks_doctests(gen):
+    import doctest
+
+    assert doctest.testmod(gen).failed == 0
