@@ -3,11 +3,13 @@
 * ``reference/``: one page per public module of every qgen subpackage (mkdocstrings
   renders its docstrings), one index page per subpackage, and the CLI's ``--help`` texts,
   so the reference follows the code without anyone editing it;
-* ``notebooks/``: the tutorials, read from the repository's ``notebooks/`` (rendered by
-  mkdocs-jupyter without executing them: tests/test_notebooks.py executes them);
+* ``notebooks/``: the tutorials, every notebook of the repository's ``notebooks/`` with
+  its navigation entry (rendered by mkdocs-jupyter without executing them:
+  tests/test_notebooks.py executes them);
 * ``benchmarks/``: ``{{ table … }}``, ``{{ value … }}`` and ``{{ source … }}`` directives
   filled from ``benchmarks/results/*.json`` (``docs/gen_benchmarks.py``), and a page of
-  every recorded result.
+  every recorded result;
+* ``{{ docstring qgen.MODULE }}`` on any page: that module's docstring (the HDF5 schema).
 
 Registered in mkdocs.yml under ``hooks``.
 """
@@ -15,6 +17,7 @@ Registered in mkdocs.yml under ``hooks``.
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -99,6 +102,20 @@ def cli_page() -> str:
 _REFERENCE: dict[str, str] = {}
 
 
+def notebook_nav() -> list:
+    """The tutorials' navigation: every notebook in ``notebooks/``, titled by its first
+    heading, so a new notebook appears without editing mkdocs.yml."""
+    import json
+
+    nav: list = ["tutorials.md"]
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+        text = next(("".join(c["source"]) for c in cells if c["cell_type"] == "markdown"), "")
+        title = next((ln.lstrip("# ").strip() for ln in text.splitlines() if ln.startswith("#")), nb.stem)
+        nav.append({title: f"notebooks/{nb.name}"})
+    return nav
+
+
 def on_config(config, **kwargs):
     pages, nav = reference_pages()
     _REFERENCE.clear()
@@ -106,6 +123,8 @@ def on_config(config, **kwargs):
     for i, entry in enumerate(config["nav"]):
         if isinstance(entry, dict) and "Reference" in entry:
             config["nav"][i] = {"Reference": nav}
+        if isinstance(entry, dict) and "Tutorials" in entry:
+            config["nav"][i] = {"Tutorials": notebook_nav()}
     return config
 
 
@@ -121,7 +140,38 @@ def on_files(files, config, **kwargs):
     return files
 
 
+DOCSTRING = re.compile(r"\{\{\s*docstring\s+(qgen(?:\.\w+)+)\s*\}\}")
+ROLE = re.compile(r":(?:mod|class|func|meth|attr|data|exc|obj):`~?([^`]+)`")
+
+
+def module_docstring(name: str) -> str:
+    """A module's docstring up to its Example section, as Markdown: RST literal blocks
+    (``::`` then indented lines) become fenced text blocks, Sphinx roles code. For pages
+    that explain what a module's docstring specifies (the HDF5 schema) without a second
+    anchor for the module, which its reference page already has."""
+    path = ROOT.joinpath(*name.split(".")).with_suffix(".py")
+    if not path.is_file():
+        raise ValueError(f"{{{{ docstring {name} }}}}: no module file {path}")
+    doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    doc = re.split(r"^Example\n-+$", doc, flags=re.M)[0].rstrip()
+    out, lines, i = [], doc.split("\n"), 0
+    while i < len(lines):
+        line = lines[i]
+        if line.endswith("::"):
+            out.append(line[:-1] if not line.endswith(" ::") else line[:-3])
+            block, i = [], i + 1
+            while i < len(lines) and (not lines[i].strip() or lines[i].startswith("    ")):
+                block.append(lines[i][4:])
+                i += 1
+            out += ["", "```text", *"\n".join(block).strip("\n").split("\n"), "```", ""]
+            continue
+        out.append(ROLE.sub(lambda m: f"`{m.group(1)}`", line))
+        i += 1
+    return "\n".join(out)
+
+
 def on_page_markdown(markdown, page, **kwargs):
+    markdown = DOCSTRING.sub(lambda m: module_docstring(m.group(1)), markdown)
     if page.file.src_uri.startswith("benchmarks/"):
         return gen_benchmarks.fill(markdown, where=page.file.src_uri)
     return markdown

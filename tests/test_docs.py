@@ -211,3 +211,20 @@ def test_gen_benchmarks_doctests(gen):
     import doctest
 
     assert doctest.testmod(gen).failed == 0
+
+
+def test_hdf5_page_is_the_module_docstring():
+    """The schema page shows hdf5.py's docstring (not a hand copy), its literal block fenced."""
+    pytest.importorskip("mkdocs", reason="docs tools not installed (pip install -e '.[docs]')")
+    spec = importlib.util.spec_from_file_location("docs_hooks", DOCS / "hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    page = (DOCS / "hdf5.md").read_text(encoding="utf-8")
+    assert "{{ docstring qgen.datasets.hdf5 }}" in page and "schema_version" not in page
+    text = hooks.module_docstring("qgen.datasets.hdf5")
+    from qgen.datasets import hdf5
+
+    assert text.splitlines()[0] == hdf5.__doc__.splitlines()[0]
+    assert "```text\n/                  attrs  format = \"qgen-dataset\"" in text and ">>>" not in text
+    with pytest.raises(ValueError, match="no module file"):
+        hooks.module_docstring("qgen.nope")
