@@ -12,14 +12,13 @@ Presets
 ``"paper"``: 3 stacked GRUs of 100 units, trained with batch 500, Adam lr 1e-3 and
 gradient-norm clipping 1.0 as in the paper (constant learning rate).  The paper feeds
 one-hot vectors; a learned embedding of size ≥ K contains that case (W_ih·E), so the
-architecture class is the same.  ~2,200 training samples/s at N = 50 on 2 CPU cores
-(1,270 on one).
+architecture class is the same.
 
 ``"default"``: 2 GRU layers × 64 units, embedding 16, 4 phase channels (below), Adam lr
-3e-3 with a cosine decay to lr/100 over the run.  Chosen for fidelity per CPU second: on 2
-cores it trains ~2.9× faster than the paper's network (~6,400 samples/s), and on 100k Pauli-4 samples of the
+3e-3 with a cosine decay to lr/100 over the run.  Chosen for fidelity per CPU second: it
+trains several times faster than the paper's network (benchmarks/bench_scale.py), and on 100k Pauli-4 samples of the
 50-qubit critical Ising chain it reached classical fidelity ≈ 0.994 after 2 epochs (shared
-calibration notes); one layer (≈2× faster again) is too shallow to carry long-range
+calibration notes); one layer (faster again) is too shallow to carry long-range
 correlations through a single 64-unit state.  The peak lr was measured on that chain at a
 fixed 1.8M sample passes: KL(P‖q) 0.008–0.014 at 1e-3, 0.003–0.004 at 3e-3.
 
@@ -59,7 +58,7 @@ is still exact and sampled exactly.  When P does not divide N the last patch is 
 with qubits that are summed out of its softmax.  The phase channels still add θ(a_i) for
 every qubit.  A step costs about what a qubit-by-qubit step costs (the cell's matrix
 products do not depend on K^P until the head), so training, ln q and sampling run ≈P×
-faster for the same cell: training 2.0× for P = 2 on the 50-qubit chain.  Per training
+faster for the same cell (measured: benchmarks/bench_scale.py, section ``plain``).  Per training
 string the patched network learns a little less, so the default keeps P = 1
 (benchmarks/bench_tfim50.py and bench_ghz.py with ``--patch 2``): on the critical
 50-qubit chain, on one thread against the default's two, it reaches F_c 0.9958 vs 0.9966

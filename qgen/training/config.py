@@ -76,9 +76,8 @@ class TrainConfig:
     num_threads : CPU threads during training; None leaves torch's setting (one per core).
         A model with ``shardable_loss`` (the RNN, the VAE; the transformer without dropout) uses
         them as data parallelism: every batch is split into that many shards, each
-        computed on its own thread with one torch thread (:mod:`qgen.threads`): on 2 cores
-        the default RNN trains 1.4–1.7× faster than on one here, where torch's own 2
-        threads gave 0.9–1.4×.  Results are reproducible for a given number of threads.
+        computed on its own thread with one torch thread (:mod:`qgen.threads`; speed-ups:
+        benchmarks/bench_scale.py, section ``plain``).  Results are reproducible for a given number of threads.
     amp : mixed precision of the training step: None (float32), ``"bf16"`` (CPU or CUDA)
         or ``"fp16"`` (CUDA, with a gradient scaler).
 
