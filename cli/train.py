@@ -29,7 +29,9 @@ def _parse_set(items: tuple[str, ...]) -> dict:
 
 @cli.command()
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--model", "model_name", default="rnn", help="Backend: rnn, transformer, conv, flow, vae, gan, rbm.")
+@click.option("--model", "model_name", default="auto", show_default=True,
+              help="Backend: auto (lpdo up to 12 qubits, rnn above), rnn, transformer, conv, flow, vae, gan, rbm, "
+                   "mps, lpdo.")
 @click.option("--preset", default=None, help="Model preset (e.g. default, paper).")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Run directory.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None)
@@ -52,7 +54,7 @@ def _parse_set(items: tuple[str, ...]) -> dict:
               help="With --stream: chunk streams; runs with equal shards see equal batches [default: processes].")
 @click.option("--bootstrap", default="auto", show_default=True,
               help="Bootstrap refits on resampled shots for finite-data error bars: K (0: none), or auto "
-                   "(8 where cheap: N ≤ 8 and ≤ 10,000 training strings).")
+                   "(8 where cheap: training strings × qubits ≤ 20,000).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def train(data, model_name, preset, output, epochs, batch_size, lr, schedule, patience, max_time, seed, device,
@@ -89,8 +91,9 @@ def train(data, model_name, preset, output, epochs, batch_size, lr, schedule, pa
     if not distributed.from_env().is_main:
         return
     n_params = sum(p.numel() for p in model.parameters())
+    click.echo(f"schedule  {run.schedule}")
     last = result.history[-1] if result.history else {}
-    click.echo(f"trained   {model_name} ({n_params:,} parameters) for {len(result.history)} epochs in "
+    click.echo(f"trained   {model.name} ({n_params:,} parameters) for {len(result.history)} epochs in "
                f"{time.perf_counter() - t0:.1f} s; stopped by {result.stop_reason}")
     if last:
         click.echo(f"{model.loss_name:<9} train {last[f'train_{model.loss_name}']:.4f}, best validation "

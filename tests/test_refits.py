@@ -22,7 +22,7 @@ from qgen.targets import make_target
 from qgen.training.batches import fingerprint
 from qgen.training.checkpoint import _read_tensors
 from qgen.workflows import evaluate, fit
-from qgen.workflows.refits import AUTO_MAX_SHOTS, attach_data_errors, data_error, refit_count
+from qgen.workflows.refits import AUTO_MAX_SIZE, attach_data_errors, data_error, refit_count
 
 TINY = {"model_options": {"hidden": 8, "n_layers": 1, "embed": 4}, "epochs": 2, "batch_size": 100}
 
@@ -36,8 +36,8 @@ def test_data_error_removes_the_monte_carlo_part():
 
 @pytest.mark.refits
 def test_refit_count_rule_and_errors():
-    assert refit_count("auto", 8, AUTO_MAX_SHOTS) > 0
-    assert refit_count("auto", 9, 100) == 0 and refit_count("auto", 4, AUTO_MAX_SHOTS + 1) == 0
+    assert refit_count("auto", 8, AUTO_MAX_SIZE // 8) > 0
+    assert refit_count("auto", 8, AUTO_MAX_SIZE // 8 + 1) == 0 and refit_count("auto", 50, 1000) == 0
     assert refit_count("auto", 4, 100, stream=True) == 0
     assert refit_count(0, 50, 10**7) == 0 and refit_count(5, 50, 10**7) == 5
     for bad in (1, -2, 2.5, "many", True):
@@ -92,8 +92,8 @@ def test_cli_train_bootstrap_then_evaluate_shows_data_errors(tmp_path):
     data = tmp_path / "d.h5"
     write_dataset(ds, data)
     runner = CliRunner()
-    r = runner.invoke(cli, ["train", str(data), "-o", str(tmp_path / "run"), "--bootstrap", "2", "--epochs", "1",
-                            "--set", "hidden=8", "-q"])
+    r = runner.invoke(cli, ["train", str(data), "-o", str(tmp_path / "run"), "--model", "rnn", "--bootstrap", "2",
+                            "--epochs", "1", "--set", "hidden=8", "-q"])
     assert r.exit_code == 0, r.output
     assert "bootstrap 2 refits" in r.output
     r = runner.invoke(cli, ["evaluate", str(tmp_path / "run"), "--data", str(data), "--samples", "300"])
@@ -108,7 +108,7 @@ def test_cli_default_bootstrap_is_automatic_where_cheap(tmp_path):
     ds = simulate(make_target("ghz", n=2), pauli4(), 600, seed=2)
     data = tmp_path / "d.h5"
     write_dataset(ds, data)
-    r = CliRunner().invoke(cli, ["train", str(data), "-o", str(tmp_path / "run"), "--epochs", "1",
+    r = CliRunner().invoke(cli, ["train", str(data), "-o", str(tmp_path / "run"), "--model", "rnn", "--epochs", "1",
                                  "--set", "hidden=4", "--set", "n_layers=1", "-q"])
     assert r.exit_code == 0, r.output
     assert "bootstrap 8 refits" in r.output

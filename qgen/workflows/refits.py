@@ -19,8 +19,8 @@ bars.  Like every bootstrap, this covers the fluctuation of the data, not the es
 bias.
 
 ``bootstrap="auto"`` (the default of ``qgen train``) refits :data:`AUTO_REFITS` times where
-that is cheap: N ≤ :data:`AUTO_MAX_QUBITS` and at most :data:`AUTO_MAX_SHOTS` training
-strings, in memory.
+that is cheap: at most :data:`AUTO_MAX_SIZE` training strings × qubits, in memory (a few
+thousand shots on a handful of qubits, where the refits cost minutes).
 
 Example
 -------
@@ -42,16 +42,15 @@ from qgen.errors import ArgumentError
 from qgen.scores.report import Report
 from qgen.stats import Estimate
 
-__all__ = ["AUTO_REFITS", "AUTO_MAX_QUBITS", "AUTO_MAX_SHOTS", "REFITS_DIR", "refit_count", "data_error",
+__all__ = ["AUTO_REFITS", "AUTO_MAX_SIZE", "REFITS_DIR", "refit_count", "data_error",
            "attach_data_errors"]
 
 AUTO_REFITS = 8
 """Refits of ``bootstrap="auto"`` where cheap: the relative error of a standard deviation
 from K values is ≈ 1/√(2(K−1)), 27 % at K = 8."""
-AUTO_MAX_QUBITS = 8
-"""``bootstrap="auto"`` refits up to this many qubits ..."""
-AUTO_MAX_SHOTS = 10_000
-"""... and this many training strings (a refit costs what the fit costs)."""
+AUTO_MAX_SIZE = 20_000
+"""``bootstrap="auto"`` refits up to this many training strings × qubits (each refit costs
+what the fit costs)."""
 REFITS_DIR = "bootstrap"
 """Sub-directory of a run that holds the refits, ``<run>/bootstrap/<j>/``."""
 
@@ -64,7 +63,7 @@ def refit_count(bootstrap: int | str, n_qubits: int, n_train: int, stream: bool 
     (8, 0, 3)
     """
     if bootstrap == "auto":
-        cheap = not stream and n_qubits <= AUTO_MAX_QUBITS and n_train <= AUTO_MAX_SHOTS
+        cheap = not stream and n_qubits * n_train <= AUTO_MAX_SIZE
         return AUTO_REFITS if cheap else 0
     if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0 or bootstrap == 1:
         raise ArgumentError("bootstrap", f"must be 0, an integer ≥ 2 or 'auto', got {bootstrap!r}")
