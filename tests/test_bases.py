@@ -140,3 +140,23 @@ def test_save_and_load_keep_the_bases(tmp_path):
     x = torch.randint(6, (50, 4), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         torch.testing.assert_close(back.log_prob(x), model.log_prob(x))
+
+
+@pytest.mark.slow
+def test_bits_given_bases_raise_the_quantum_fidelity(tmp_path):
+    """W-4, 1,000 Pauli-6 shots (seed 0; 900 train / 100 validation), the default
+    transformer and its default training: ⟨W|ρ_q|W⟩ exact by enumeration is 0.516 with
+    bits given bases against 0.354 without (measured; ~15 s for both fits at load 10)."""
+    from qgen.datasets import simulate
+    from qgen.scores.enumeration import exact_scores
+    from qgen.targets import make_target
+    from qgen.workflows import fit
+
+    target = make_target("w", n=4)
+    ds = simulate(target, pauli6(), 1000, seed=0, val_fraction=0.1, test_fraction=0.0)
+    fidelity = {}
+    for name, options in (("bases", {}), ("plain", {"bases": None})):
+        run = fit(ds, "transformer", tmp_path / name, seed=0, progress=False, model_options=options, num_threads=1)
+        lq = run.best().log_prob_all().numpy()
+        fidelity[name] = exact_scores(lq, target.state, pauli6())["quantum_fidelity"].mean
+    assert fidelity["bases"] > fidelity["plain"] + 0.08, fidelity
