@@ -116,6 +116,7 @@ class RNNModel(AutoregressiveModel):
     embed : size of the learned embedding of the previous outcome.
     phases : number D of accumulated phase channels; see "Phase channels" (0, the
         constructor default, keeps checkpoints written before phases existed loadable).
+    bases : group of every outcome for bits given bases (:class:`AutoregressiveModel`; None: off).
     """
 
     name = "rnn"
@@ -141,10 +142,11 @@ class RNNModel(AutoregressiveModel):
         phases: int = 0,
         phase_init: list[float] | None = None,
         patch: int = 1,
+        bases: list[int] | None = None,
     ) -> None:
         super().__init__(n_qubits, n_outcomes, cell=cell, n_layers=n_layers, hidden=hidden, embed=embed,
                          phases=phases, **({} if phase_init is None else {"phase_init": phase_init}),
-                         **({} if patch == 1 else {"patch": patch}))
+                         **({} if patch == 1 else {"patch": patch}), bases=bases)
         if cell not in _CELLS:
             raise ValueError(f"unknown cell '{cell}'; choose one of {', '.join(_CELLS)}")
         if not isinstance(patch, int) or isinstance(patch, bool) or not 1 <= patch or n_outcomes**patch > _MAX_CODES:
@@ -168,10 +170,12 @@ class RNNModel(AutoregressiveModel):
 
     @staticmethod
     def povm_defaults(povm: POVM, config: dict) -> dict:
-        """``phase_init`` from the POVM when the model has phase channels: channel 0 starts at
-        θ(a) = arg⟨0|M^a|1⟩, the phase each outcome adds to the coherence term of a cat state
-        (see "Phase channels"); the other channels start at random."""
-        return {"phase_init": povm_phases(povm)} if config.get("phases") else {}
+        """``bases`` (bits given bases, :class:`AutoregressiveModel`) and ``phase_init`` from
+        the POVM when the model has phase channels: channel 0 starts at θ(a) = arg⟨0|M^a|1⟩,
+        the phase each outcome adds to the coherence term of a cat state (see "Phase
+        channels"); the other channels start at random."""
+        phases = {"phase_init": povm_phases(povm)} if config.get("phases") else {}
+        return AutoregressiveModel.povm_defaults(povm, config) | phases
 
     def _inputs(self, tokens: torch.Tensor, phi: torch.Tensor | None) -> torch.Tensor:
         """Cell input for (batch, steps) patch codes: their embedding, and with ``phases`` the
@@ -217,7 +221,7 @@ class RNNModel(AutoregressiveModel):
     def _last_logp(self, logits: torch.Tensor) -> torch.Tensor:
         """log p over the codes of the last patch's real qubits, its padding qubits summed
         out: p(a_real) = Σ_pad p(a_real, pad)."""
-        return torch.log_softmax(logits, dim=-1).unflatten(-1, (-1, self._pad_codes())).logsumexp(-1)
+        return self._log_softmax(logits).unflatten(-1, (-1, self._pad_codes())).logsumexp(-1)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         return self.step_log_probs(x).sum(1)
@@ -234,7 +238,7 @@ class RNNModel(AutoregressiveModel):
             phi = torch.cumsum(torch.cat([start, self.theta[patches[:, :-1]].sum(2)], dim=1), dim=1)
         out, _ = self._recur(self._inputs(inputs, phi))
         logits = self.head(out)
-        lp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, codes[:, :-1, None])[..., 0]
+        lp = self._log_softmax(logits[:, :-1]).gather(-1, codes[:, :-1, None])[..., 0]
         last_code = codes[:, -1] // self._pad_codes()
         return torch.cat([lp, self._last_logp(logits[:, -1]).gather(-1, last_code[:, None])], 1)
 
@@ -251,7 +255,7 @@ class RNNModel(AutoregressiveModel):
         token, hidden, phi = state
         out, hidden = self._recur(self._inputs(token[:, None], phi), hidden)
         logits = self.head(out[:, 0])
-        logp = self._last_logp(logits) if s == self.n_steps - 1 else torch.log_softmax(logits, dim=-1)
+        logp = self._last_logp(logits) if s == self.n_steps - 1 else self._log_softmax(logits)
         return logp, (token, hidden, phi)
 
     def _select(self, state, rows: torch.Tensor):
