@@ -29,7 +29,8 @@ def _parse_set(items: tuple[str, ...]) -> dict:
 
 @cli.command()
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--model", "model_name", default="rnn", help=f"Backend: {BACKENDS}.")
+@click.option("--model", "model_name", default="auto", show_default=True,
+              help=f"Backend: auto (lpdo up to 12 qubits, rnn above), {BACKENDS}.")
 @click.option("--preset", default=None, help="Model preset (e.g. default, paper).")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Run directory.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None)
@@ -50,10 +51,13 @@ def _parse_set(items: tuple[str, ...]) -> dict:
               help="With --stream: strings per shard in the shuffle buffer [default: 262144].")
 @click.option("--shards", type=click.IntRange(min=1), default=None,
               help="With --stream: chunk streams; runs with equal shards see equal batches [default: processes].")
+@click.option("--bootstrap", default="auto", show_default=True,
+              help="Bootstrap refits on resampled shots for finite-data error bars: K (0: none), or auto "
+                   "(8 where cheap: training strings × qubits ≤ 20,000).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def train(data, model_name, preset, output, epochs, batch_size, lr, schedule, patience, max_time, seed, device,
-          num_threads, train_samples, sets, amp, stream, buffer, shards, resume, quiet) -> None:
+          num_threads, train_samples, sets, amp, stream, buffer, shards, bootstrap, resume, quiet) -> None:
     """Train a generative model on the measurements in DATA.
 
     Runs unchanged under torchrun (DistributedDataParallel; gloo on CPU, NCCL on CUDA):
@@ -71,23 +75,33 @@ def train(data, model_name, preset, output, epochs, batch_size, lr, schedule, pa
         raise click.BadParameter("only with --stream", param_hint="--buffer/--shards")
     if stream and train_samples is not None:
         raise click.BadParameter("cannot be combined with --stream", param_hint="--train-samples")
+    if bootstrap != "auto":
+        try:
+            bootstrap = int(bootstrap)
+        except ValueError:
+            raise click.BadParameter(f"expected an integer or 'auto', got '{bootstrap}'",
+                                     param_hint="--bootstrap") from None
     t0 = time.perf_counter()
     run = fit(data, model_name, output, preset=preset, seed=seed, resume=resume, progress=not quiet,
-              model_options=_parse_set(sets), train_samples=train_samples, stream=stream, buffer=buffer,
-              shards=shards, epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule, patience=patience,
-              max_time=max_time, device=device, num_threads=num_threads, amp=amp)
+              bootstrap=bootstrap, model_options=_parse_set(sets), train_samples=train_samples, stream=stream,
+              buffer=buffer, shards=shards, epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule,
+              patience=patience, max_time=max_time, device=device, num_threads=num_threads, amp=amp)
     result, model = run.result, run.model
     if not distributed.from_env().is_main:
         return
     n_params = sum(p.numel() for p in model.parameters())
+    click.echo(f"schedule  {run.schedule}")
     last = result.history[-1] if result.history else {}
-    click.echo(f"trained   {model_name} ({n_params:,} parameters) for {len(result.history)} epochs in "
+    click.echo(f"trained   {model.name} ({n_params:,} parameters) for {len(result.history)} epochs in "
                f"{time.perf_counter() - t0:.1f} s; stopped by {result.stop_reason}")
     if last:
         click.echo(f"{model.loss_name:<9} train {last[f'train_{model.loss_name}']:.4f}, best validation "
                    f"{model.val_name} {result.best_val:.4f} "
                    f"(epoch {result.best_epoch}); {last.get('samples_per_s', 0):,.0f} samples/s")
     click.echo(f"wrote     {result.model_path} (+ checkpoint, metrics.jsonl, training_curve.png)")
+    if run.refits:
+        click.echo(f"bootstrap {len(run.refits)} refits on resampled shots in {run.out_dir / 'bootstrap'} "
+                   "(qgen evaluate uses them for finite-data error bars)")
 
 
 @cli.command()

@@ -17,3 +17,13 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def no_automatic_refits(request, monkeypatch):
+    """``qgen train``'s default bootstrap ("auto") would refit every small test model 8 more
+    times; tests get no automatic refits unless marked ``refits`` (explicit counts still work)."""
+    if request.node.get_closest_marker("refits") is None:
+        from qgen.workflows import refits
+
+        monkeypatch.setattr(refits, "AUTO_REFITS", 0)

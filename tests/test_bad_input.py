@@ -182,7 +182,7 @@ def test_load_model_raises_value_error(corpus, case_id):
 @pytest.mark.parametrize("content, fmt, message", [
     ("0 1 2\n0 1 9\n", "index", "outcome 9 outside"),
     ("0 1\n1 x\n", "index", "'x' is not a number"),
-    ("1 0 0 0\n0 0 0 0\n", "onehot", "0 ones in the block"),
+    ("1 0 0 0\n1 1 0 0\n", "onehot", "2 ones in the block"),  # an all-zero block is a missing readout
     ("XY 0 1\nXQ 0 0\n", "pauli-basis", "letter other than X, Y, Z"),
     ("1 2\n\U000c1b63¯Î\x95k?H\U0003e4f5\n", "index", "line 2: character"),  # once crashed numpy's parser
     ("\ufeff0 1\n1 0\n", "index", None),  # a byte-order mark is fine

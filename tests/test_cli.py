@@ -31,7 +31,8 @@ def pipeline(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli")
     data, run_dir = d / "ghz4.h5", d / "run"
     out = {"simulate": run("simulate", "ghz", "--n", 4, "--samples", 4000, "--seed", 1, "-q", "-o", data)}
-    out["train"] = run("train", data, "-o", run_dir, "--epochs", 15, "--set", "hidden=32", "-q")
+    out["train"] = run("train", data, "-o", run_dir, "--epochs", 15, "--batch-size", 500, "--model", "rnn", "--set",
+                       "hidden=32", "-q")
     out["sample"] = run("sample", run_dir, "-n", 500, "-o", d / "samples.h5")
     out["evaluate"] = run("evaluate", run_dir, "--data", data, "--samples", 2000)
     return d, out
@@ -64,7 +65,8 @@ def test_simulate_prints_certificate(tmp_path):
 
 def test_resume_after_finished_run_is_a_no_op(pipeline):
     d, _ = pipeline
-    res = run("train", d / "ghz4.h5", "-o", d / "run", "--epochs", 15, "--set", "hidden=32", "--resume", "-q")
+    res = run("train", d / "ghz4.h5", "-o", d / "run", "--epochs", 15, "--batch-size", 500, "--model", "rnn", "--set",
+              "hidden=32", "--resume", "-q")
     assert res.exit_code == 0 and "15 epochs" in res.output
 
 

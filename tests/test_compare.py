@@ -86,15 +86,18 @@ def test_compare_quantum_fidelity_is_exact_where_the_model_allows(tmp_path):
     assert abs(rows[1].quantum_fidelity.mean - fidelity_pure(rho_q, psi)) < 1e-6
 
 
-def test_every_backend_is_named_in_the_help_and_the_readme():
+def test_every_backend_is_named_in_the_help_the_readme_and_the_backends_table():
     from pathlib import Path
 
     from qgen.models.base import MODELS
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    rows = {line.split("|")[1].strip().split()[0].strip("`") for line in readme.splitlines()
-            if line.startswith("| `")}
+    root = Path(__file__).resolve().parents[1]
+    table = (root / "docs" / "runs.md").read_text()
+    rows = {name.strip("` ") for line in table.splitlines() if line.startswith("| `")
+            for name in line.split("|")[1].split(",")}
+    models_line = next(line for line in (root / "README.md").read_text().splitlines() if "`qgen.models`" in line)
     for command in ("compare", "train", "sweep"):
         text = " ".join(CliRunner().invoke(cli, [command, "--help"]).output.split())
         assert all(name in text for name in MODELS), (command, text)
     assert set(MODELS) <= rows, sorted(set(MODELS) - rows)
+    assert all(name in models_line for name in MODELS), models_line

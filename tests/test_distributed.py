@@ -68,8 +68,8 @@ LAUNCHER = textwrap.dedent("""
         print(f"rank {rank} exit {code}", flush=True)
 """)
 
-COMMON = ("--device cpu --epochs 3 --batch-size 250 --lr 0.01 --set hidden=16 --set n_layers=1 --set embed=8 -q "
-          "--threads 1")
+COMMON = ("--model rnn --bootstrap 0 --device cpu --epochs 3 --batch-size 250 --lr 0.01 --set hidden=16 "
+          "--set n_layers=1 --set embed=8 -q --threads 1")
 
 
 def free_port() -> int:

@@ -120,8 +120,8 @@ def test_cli_evaluate_on_imported_data_then_attach(tmp_path):
     data, out = tmp_path / "d.h5", tmp_path / "run"
     res = run(cli, ["import", str(tmp_path / "shots.csv"), "--format", "index", "--povm", "pauli4", "-o", str(data)])
     assert res.exit_code == 0, res.output
-    res = run(cli, ["train", str(data), "-o", str(out), "--epochs", "2", "--set", "hidden=8", "--set", "n_layers=1",
-                    "-q"])
+    res = run(cli, ["train", str(data), "-o", str(out), "--epochs", "2", "--model", "rnn", "--set", "hidden=8",
+                    "--set", "n_layers=1", "-q"])
     assert res.exit_code == 0, res.output
     res = run(cli, ["evaluate", str(out), "--data", str(data), "--samples", "300"])
     assert res.exit_code == 0, res.output

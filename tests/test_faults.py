@@ -150,7 +150,7 @@ def test_simulate_killed_many_times(tmp_path, simulated):
 # -- qgen train -------------------------------------------------------------------------
 
 TRAIN = ["--epochs", "3", "--batch-size", "50", "--set", "hidden=8", "--set", "n_layers=1", "--set", "embed=4",
-         "--threads", "1", "--patience", "100", "-q"]
+         "--threads", "1", "--patience", "100", "--model", "rnn", "--bootstrap", "0", "-q"]
 
 
 @pytest.fixture(scope="module")

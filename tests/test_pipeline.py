@@ -41,8 +41,8 @@ def test_fit_writes_a_self_contained_run(tmp_path):
 
 def test_sample_needs_neither_run_json_nor_the_dataset(tmp_path):
     data = write_dataset(simulate(make_target("ghz", n=3), rotated_povm(), 600, seed=0), tmp_path / "d.h5")
-    run = CliRunner().invoke(cli, ["train", str(data), "-o", str(tmp_path / "run"), "--epochs", "1", "--set",
-                                   "hidden=8", "--set", "n_layers=1", "-q"])
+    run = CliRunner().invoke(cli, ["train", str(data), "-o", str(tmp_path / "run"), "--epochs", "1", "--model", "rnn",
+                                   "--set", "hidden=8", "--set", "n_layers=1", "-q"])
     assert run.exit_code == 0, run.output
     (tmp_path / "run" / RUN_FILE).unlink()
     data.unlink()

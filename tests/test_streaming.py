@@ -126,7 +126,7 @@ def test_cli_train_stream(tmp_path):
     path = indexed_file(tmp_path / "d.h5")
     runner = CliRunner()
     ok = runner.invoke(cli, ["train", str(path), "-o", str(tmp_path / "run"), "--stream", "--buffer", "500",
-                             "--epochs", "1", "--set", "hidden=8", "--set", "n_layers=1", "-q"])
+                             "--epochs", "1", "--model", "rnn", "--set", "hidden=8", "--set", "n_layers=1", "-q"])
     assert ok.exit_code == 0, ok.output
     assert (tmp_path / "run" / "model.safetensors").is_file()
     bad = runner.invoke(cli, ["train", str(path), "-o", str(tmp_path / "r2"), "--buffer", "10"])

@@ -306,13 +306,13 @@ def test_save_load_round_trip(tmp_path, elements):
 
 
 def test_training_learns_ghz4_from_pauli6(tmp_path):
-    """Default settings (10 epochs of 36 batches): GHZ-4 from 4,000 simulated Pauli-6 strings
+    """The preset's settings with 10 epochs of 36 batches: GHZ-4 from 4,000 simulated Pauli-6 strings
     reaches quantum fidelity ≥ 0.9 (exact); the best weights round-trip through the run
     directory.  (With 2,000 strings, 180 steps, it does not reliably: 0.52–0.85 on seeds 0–3.)"""
     ds = simulate(make_target("ghz", n=4), pauli6(), 4_000, seed=1, test_fraction=0.0, train_log_prob=False)
     torch.manual_seed(1)
     model = create_model("mps", 4, 6, povm=ds.povm)
     start = model.fidelity(ghz(4))
-    train(model, ds.train, ds.val, TrainConfig.from_preset("mps", seed=1), tmp_path, progress=False)
+    train(model, ds.train, ds.val, TrainConfig.from_preset("mps", seed=1, epochs=10), tmp_path, progress=False)
     best, _ = load_model(tmp_path)
     assert start < 0.5 and best.fidelity(ghz(4)) >= 0.9

@@ -177,7 +177,7 @@ def expect_products(
     workers : threads (default: all cores).
     progress : show a progress bar.
     device : a torch device (``"cuda"``) to run the MPS sweep on with torch, one chunk at
-        a time; None (default) runs it on the CPU with numpy and numba, which is ~20×
+        a time; None (default) runs it on the CPU with numpy and numba, which is much
         faster there than torch on the CPU.
 
     Returns

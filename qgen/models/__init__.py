@@ -65,7 +65,8 @@ def create_model(
         return cls(n_qubits, n_outcomes, **config)
     except (TypeError, RuntimeError) as e:  # an unknown keyword, a negative or fractional size …
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ValueError(f"model '{name}' cannot be built with {config}: {msg}") from None
+        shown = {k: v for k, v in config.items() if k != "povm"}  # the elements would swamp the line
+        raise ValueError(f"model '{name}' cannot be built with {shown}: {msg}") from None
 
 
 def training_preset(name: str, preset: str | None = None) -> dict[str, Any]:

@@ -37,6 +37,15 @@ the free qubits before the last given step are drawn by enumerating their comple
 (K^m, bounded), the later ones ancestrally — with nothing given after them, as plain
 autoregressive draws, no enumeration.
 
+Bits given bases
+----------------
+With ``bases`` (a group label per outcome, :mod:`~qgen.models.bases`; set from the POVM
+by :meth:`povm_defaults` when its outcomes are (basis, bit) pairs with a uniformly chosen
+basis, as for Pauli-6) every conditional is (1/G) · q(bit | basis, a_<i): subclasses turn
+their head's logits into ln p with :meth:`_log_softmax`, which then normalises within
+each basis group.  Sampling, :meth:`log_prob_all`, marginals and conditional draws all go
+through it, so they stay exact; ``bases`` is part of the config (saved with the model).
+
 Example
 -------
 >>> import torch
@@ -56,7 +65,10 @@ from typing import Any
 
 import torch
 
+from qgen.measurements.povm import POVM
+
 from .base import GenerativeModel
+from .bases import basis_codes, basis_groups, check_bases, grouped_log_softmax
 from .completions import MISSING, check_holes, draw, max_holes
 
 __all__ = ["AutoregressiveModel"]
@@ -69,6 +81,33 @@ class AutoregressiveModel(GenerativeModel):
     likelihood = "exact"
     enumeration_limit = 4**12
     missing_readouts = "exact"
+
+    def __init__(self, n_qubits: int, n_outcomes: int, **config: Any) -> None:
+        if config.get("bases") is None:
+            config.pop("bases", None)  # off: the config stays that of a model without the option
+        else:
+            config["bases"] = check_bases(config["bases"], n_outcomes)
+        super().__init__(n_qubits, n_outcomes, **config)
+        self.bases: list[int] | None = config.get("bases")
+        self._basis_codes: dict[tuple[int, torch.device], torch.Tensor] = {}  # by (K^w, device), built on use
+
+    @staticmethod
+    def povm_defaults(povm: POVM, config: dict[str, Any]) -> dict[str, Any]:
+        """``bases`` = :func:`~qgen.models.bases.basis_groups` of the POVM when its outcomes
+        are (basis, bit) pairs with each basis summing to I/G (bits given bases; module doc)."""
+        groups = basis_groups(povm)
+        return {} if groups is None else {"bases": groups}
+
+    def _log_softmax(self, logits: torch.Tensor) -> torch.Tensor:
+        """ln p over the last axis of the head's logits, K^w codes of a w-qubit step: a
+        log-softmax, or with ``bases`` one within each basis pattern plus ln G^(−w)."""
+        if self.bases is None:
+            return torch.log_softmax(logits, dim=-1)
+        key = (logits.shape[-1], logits.device)
+        if key not in self._basis_codes:
+            width = next(w for w in range(1, 64) if self.n_outcomes**w >= key[0])
+            self._basis_codes[key] = basis_codes(self.bases, width).to(logits.device)
+        return grouped_log_softmax(logits, self._basis_codes[key])
 
     @property
     def step_widths(self) -> list[int]:

@@ -136,6 +136,7 @@ class ConvModel(AutoregressiveModel):
     kernel : convolution kernel size k ≥ 2.
     n_layers : number of gated layers; None takes the fewest covering N (see "Receptive field").
     cycle : dilations restart at 1 every ``cycle`` layers (None: 1, 2, 4, … throughout).
+    bases : group of every outcome for bits given bases (:class:`AutoregressiveModel`; None: off).
     """
 
     name = "conv"
@@ -145,10 +146,10 @@ class ConvModel(AutoregressiveModel):
 
     def __init__(
         self, n_qubits: int, n_outcomes: int, *, channels: int = 32, skip: int | None = None, kernel: int = 2,
-        n_layers: int | None = None, cycle: int | None = None,
+        n_layers: int | None = None, cycle: int | None = None, bases: list[int] | None = None,
     ) -> None:
         super().__init__(n_qubits, n_outcomes, channels=channels, skip=skip, kernel=kernel, n_layers=n_layers,
-                         cycle=cycle)
+                         cycle=cycle, bases=bases)
         for what, value, low in (("channels", channels, 1), ("skip", skip, 0), ("kernel", kernel, 2),
                                  ("n_layers", n_layers, 1), ("cycle", cycle, 1)):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
@@ -175,7 +176,7 @@ class ConvModel(AutoregressiveModel):
                 s = s + skip
             if res is not None:
                 h = h + res
-        return torch.log_softmax(self.head(torch.relu(self.hidden(torch.relu(s if self.skip else h)))), dim=-1)
+        return self._log_softmax(self.head(torch.relu(self.hidden(torch.relu(s if self.skip else h)))))
 
     def conditionals(self, x: torch.Tensor) -> torch.Tensor:
         """ln p(a_i = c | a_<i) of strings x (B, N) for every position and outcome → (B, N, K),
@@ -198,6 +199,10 @@ class ConvModel(AutoregressiveModel):
         token, queues = state
         h = self.embedding(token) + self.position.weight[i]
         return self._layers(h, lambda k, layer, h: layer.step(h, queues[k], i)), state
+
+    def _select(self, state, rows: torch.Tensor):
+        token, queues = state
+        return token[rows], [q[:, rows] for q in queues]
 
     def _feed(self, state, i: int, code: torch.Tensor):
         return code, state[1]

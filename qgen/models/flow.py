@@ -299,8 +299,8 @@ class FlowModel(GenerativeModel):
     def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """−mean importance-weighted bound with k = ``train_draws`` draws (from ``generator``,
         torch's global RNG when None).  Not ``shardable_loss``: its 256-wide couplings keep
-        torch's own threads busy, and on 2 cores thread shards trained it no faster
-        (3,346–4,314 strings/s against 3,927–4,113 in 3 rounds)."""
+        torch's own threads busy, and thread shards trained it no faster (measured with
+        benchmarks/bench_scale.py)."""
         k = self.config["train_draws"]
         return -(torch.logsumexp(self._log_weights(x, k, generator), 0) - math.log(k)).mean()
 

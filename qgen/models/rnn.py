@@ -12,14 +12,13 @@ Presets
 ``"paper"``: 3 stacked GRUs of 100 units, trained with batch 500, Adam lr 1e-3 and
 gradient-norm clipping 1.0 as in the paper (constant learning rate).  The paper feeds
 one-hot vectors; a learned embedding of size ≥ K contains that case (W_ih·E), so the
-architecture class is the same.  ~2,200 training samples/s at N = 50 on 2 CPU cores
-(1,270 on one).
+architecture class is the same.
 
 ``"default"``: 2 GRU layers × 64 units, embedding 16, 4 phase channels (below), Adam lr
-3e-3 with a cosine decay to lr/100 over the run.  Chosen for fidelity per CPU second: on 2
-cores it trains ~2.9× faster than the paper's network (~6,400 samples/s), and on 100k Pauli-4 samples of the
+3e-3 with a cosine decay to lr/100 over the run.  Chosen for fidelity per CPU second: it
+trains several times faster than the paper's network (benchmarks/bench_scale.py), and on 100k Pauli-4 samples of the
 50-qubit critical Ising chain it reached classical fidelity ≈ 0.994 after 2 epochs (shared
-calibration notes); one layer (≈2× faster again) is too shallow to carry long-range
+calibration notes); one layer (faster again) is too shallow to carry long-range
 correlations through a single 64-unit state.  The peak lr was measured on that chain at a
 fixed 1.8M sample passes: KL(P‖q) 0.008–0.014 at 1e-3, 0.003–0.004 at 3e-3.
 
@@ -59,7 +58,7 @@ is still exact and sampled exactly.  When P does not divide N the last patch is 
 with qubits that are summed out of its softmax.  The phase channels still add θ(a_i) for
 every qubit.  A step costs about what a qubit-by-qubit step costs (the cell's matrix
 products do not depend on K^P until the head), so training, ln q and sampling run ≈P×
-faster for the same cell: training 2.0× for P = 2 on the 50-qubit chain.  Per training
+faster for the same cell (measured: benchmarks/bench_scale.py, section ``plain``).  Per training
 string the patched network learns a little less, so the default keeps P = 1
 (benchmarks/bench_tfim50.py and bench_ghz.py with ``--patch 2``): on the critical
 50-qubit chain, on one thread against the default's two, it reaches F_c 0.9958 vs 0.9966
@@ -117,6 +116,7 @@ class RNNModel(AutoregressiveModel):
     embed : size of the learned embedding of the previous outcome.
     phases : number D of accumulated phase channels; see "Phase channels" (0, the
         constructor default, keeps checkpoints written before phases existed loadable).
+    bases : group of every outcome for bits given bases (:class:`AutoregressiveModel`; None: off).
     """
 
     name = "rnn"
@@ -142,10 +142,11 @@ class RNNModel(AutoregressiveModel):
         phases: int = 0,
         phase_init: list[float] | None = None,
         patch: int = 1,
+        bases: list[int] | None = None,
     ) -> None:
         super().__init__(n_qubits, n_outcomes, cell=cell, n_layers=n_layers, hidden=hidden, embed=embed,
                          phases=phases, **({} if phase_init is None else {"phase_init": phase_init}),
-                         **({} if patch == 1 else {"patch": patch}))
+                         **({} if patch == 1 else {"patch": patch}), bases=bases)
         if cell not in _CELLS:
             raise ValueError(f"unknown cell '{cell}'; choose one of {', '.join(_CELLS)}")
         if not isinstance(patch, int) or isinstance(patch, bool) or not 1 <= patch or n_outcomes**patch > _MAX_CODES:
@@ -169,10 +170,12 @@ class RNNModel(AutoregressiveModel):
 
     @staticmethod
     def povm_defaults(povm: POVM, config: dict) -> dict:
-        """``phase_init`` from the POVM when the model has phase channels: channel 0 starts at
-        θ(a) = arg⟨0|M^a|1⟩, the phase each outcome adds to the coherence term of a cat state
-        (see "Phase channels"); the other channels start at random."""
-        return {"phase_init": povm_phases(povm)} if config.get("phases") else {}
+        """``bases`` (bits given bases, :class:`AutoregressiveModel`) and ``phase_init`` from
+        the POVM when the model has phase channels: channel 0 starts at θ(a) = arg⟨0|M^a|1⟩,
+        the phase each outcome adds to the coherence term of a cat state (see "Phase
+        channels"); the other channels start at random."""
+        phases = {"phase_init": povm_phases(povm)} if config.get("phases") else {}
+        return AutoregressiveModel.povm_defaults(povm, config) | phases
 
     def _inputs(self, tokens: torch.Tensor, phi: torch.Tensor | None) -> torch.Tensor:
         """Cell input for (batch, steps) patch codes: their embedding, and with ``phases`` the
@@ -218,7 +221,7 @@ class RNNModel(AutoregressiveModel):
     def _last_logp(self, logits: torch.Tensor) -> torch.Tensor:
         """log p over the codes of the last patch's real qubits, its padding qubits summed
         out: p(a_real) = Σ_pad p(a_real, pad)."""
-        return torch.log_softmax(logits, dim=-1).unflatten(-1, (-1, self._pad_codes())).logsumexp(-1)
+        return self._log_softmax(logits).unflatten(-1, (-1, self._pad_codes())).logsumexp(-1)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         return self.step_log_probs(x).sum(1)
@@ -235,7 +238,7 @@ class RNNModel(AutoregressiveModel):
             phi = torch.cumsum(torch.cat([start, self.theta[patches[:, :-1]].sum(2)], dim=1), dim=1)
         out, _ = self._recur(self._inputs(inputs, phi))
         logits = self.head(out)
-        lp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, codes[:, :-1, None])[..., 0]
+        lp = self._log_softmax(logits[:, :-1]).gather(-1, codes[:, :-1, None])[..., 0]
         last_code = codes[:, -1] // self._pad_codes()
         return torch.cat([lp, self._last_logp(logits[:, -1]).gather(-1, last_code[:, None])], 1)
 
@@ -252,7 +255,7 @@ class RNNModel(AutoregressiveModel):
         token, hidden, phi = state
         out, hidden = self._recur(self._inputs(token[:, None], phi), hidden)
         logits = self.head(out[:, 0])
-        logp = self._last_logp(logits) if s == self.n_steps - 1 else torch.log_softmax(logits, dim=-1)
+        logp = self._last_logp(logits) if s == self.n_steps - 1 else self._log_softmax(logits)
         return logp, (token, hidden, phi)
 
     def _select(self, state, rows: torch.Tensor):

@@ -126,7 +126,9 @@ class LPDOModel(GenerativeModel):
     exact_state = True
     shardable_loss = True
     presets = {"default": {"bond_dim": 4, "kraus_dim": 2}}
-    train_presets = {"default": {"batch_size": 100, "lr": 1e-2, "epochs": 10, "schedule": "cosine", "patience": None}}
+    # No epoch count: 3,000 steps of ≤ 100 strings, ≥ 4 epochs (qgen.training.config.adapt_to_data), keeping the
+    # best-validation weights rather than stopping early (benchmarks/results/tensornet_adaptive.json).
+    train_presets = {"default": {"batch_size": 100, "lr": 1e-2, "schedule": "cosine", "patience": None}}
 
     def __init__(self, n_qubits: int, n_outcomes: int, *, bond_dim: int = 4, kraus_dim: int = 2,
                  povm: Any = None, init_noise: float = 0.1, real: bool = False) -> None:

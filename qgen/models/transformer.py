@@ -96,6 +96,7 @@ class TransformerModel(AutoregressiveModel):
     n_layers : number of pre-LN decoder blocks.
     d_model, n_heads, d_ff : residual width, attention heads, MLP hidden width.
     dropout : residual dropout probability during training.
+    bases : group of every outcome for bits given bases (:class:`AutoregressiveModel`; None: off).
     """
 
     name = "transformer"
@@ -110,10 +111,10 @@ class TransformerModel(AutoregressiveModel):
 
     def __init__(
         self, n_qubits: int, n_outcomes: int, *, n_layers: int = 2, d_model: int = 64, n_heads: int = 4,
-        d_ff: int = 128, dropout: float = 0.0,
+        d_ff: int = 128, dropout: float = 0.0, bases: list[int] | None = None,
     ) -> None:
         super().__init__(n_qubits, n_outcomes, n_layers=n_layers, d_model=d_model, n_heads=n_heads, d_ff=d_ff,
-                         dropout=dropout)
+                         dropout=dropout, bases=bases)
         if not 0 <= dropout < 1:
             raise ValueError(f"need 0 ≤ dropout < 1, got {dropout}")
         self.embedding = nn.Embedding(n_outcomes + 1, d_model)  # row K is the start token
@@ -128,7 +129,7 @@ class TransformerModel(AutoregressiveModel):
         return self.config["dropout"] == 0
 
     def _logp(self, h: torch.Tensor) -> torch.Tensor:
-        return torch.log_softmax(self.head(self.ln_f(h)), dim=-1)
+        return self._log_softmax(self.head(self.ln_f(h)))
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         return self.step_log_probs(x).sum(-1)

@@ -29,20 +29,34 @@ import numpy as np
 
 from qgen.stats import Estimate
 
-__all__ = ["bootstrap", "bootstrap_estimate"]
+__all__ = ["bootstrap", "bootstrap_estimate", "resamples"]
+
+
+def resamples(s: int, k: int, seed: int | None = 0) -> Iterator[np.ndarray]:
+    """The row indices of k bootstrap resamples of s shots, each ``rng.integers(0, s, s)``
+    from ``numpy.random.default_rng(seed)`` in turn.
+
+    >>> [i.tolist() for i in resamples(3, 2, seed=0)]
+    [[2, 1, 1], [0, 0, 0]]
+    """
+    if s < 2:
+        raise ValueError(f"need at least 2 shots (rows) to resample, got {s}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"the number of resamples k must be a positive integer, got {k!r}")
+    rng = np.random.default_rng(seed)
+    for _ in range(k):
+        yield rng.integers(0, s, s)
 
 
 def _replicates(outcomes: np.ndarray, estimator: Callable[[np.ndarray], Any], k: int, seed: int | None
                 ) -> Iterator[Any]:
     x = np.asarray(outcomes)
-    if x.ndim < 1 or x.shape[0] < 2:
+    if x.ndim < 1:
         raise ValueError(f"need at least 2 shots (rows) to resample, got shape {x.shape}")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
         raise ValueError(f"the number of resamples k must be an integer ≥ 2, got {k!r}")
-    rng = np.random.default_rng(seed)
-    s = x.shape[0]
-    for _ in range(k):
-        yield estimator(x[rng.integers(0, s, s)])
+    for idx in resamples(x.shape[0], k, seed):
+        yield estimator(x[idx])
 
 
 def bootstrap(outcomes: np.ndarray, estimator: Callable[[np.ndarray], Any], k: int = 20, seed: int | None = 0

@@ -32,7 +32,7 @@ DENSE_MAX_QUBITS = 12
 
 EIGEN_MAX_QUBITS = 10
 """Largest N for which the 2^N × 2^N reconstruction is diagonalised (its smallest
-eigenvalue, the projection onto the density matrices; 2^10: ~1 s on 2 cores)."""
+eigenvalue, the projection onto the density matrices)."""
 
 
 # -- exact scores by enumeration ------------------------------------------------------

@@ -261,7 +261,9 @@ class Verdict:
 @dataclass
 class Report:
     """Everything :func:`qgen.workflows.evaluate` finds, section by section; the verdict
-    first."""
+    first.  ``refits``: the number of bootstrap refits behind the estimates'
+    ``data_stderr`` (0: the model's scores carry no finite-data error;
+    :mod:`qgen.workflows.refits`)."""
 
     verdict: Verdict | None
     model: ModelInfo
@@ -272,6 +274,7 @@ class Report:
     exact: ExactScores | None
     observables: dict[str, ObservableFamily]
     certificate: Certificates
+    refits: int = 0
     version: int = field(default=REPORT_VERSION)
 
     def to_dict(self) -> dict[str, Any]:
@@ -281,7 +284,7 @@ class Report:
             "n_model_samples": self.n_model_samples, "seed": self.seed, "scores": self.scores.to_dict(),
             "exact": None if self.exact is None else self.exact.to_dict(),
             "observables": {k: v.to_dict() for k, v in self.observables.items()},
-            "certificate": self.certificate.to_dict(),
+            "certificate": self.certificate.to_dict(), "refits": self.refits,
         }
 
     @classmethod
@@ -295,5 +298,5 @@ class Report:
             ModelInfo.from_dict(d["model"]), DatasetInfo.from_dict(d["dataset"]), d["n_model_samples"], d["seed"],
             Scores.from_dict(d["scores"]), None if d.get("exact") is None else ExactScores.from_dict(d["exact"]),
             {k: ObservableFamily.from_dict(v) for k, v in d["observables"].items()},
-            Certificates.from_dict(d["certificate"]), REPORT_VERSION,
+            Certificates.from_dict(d["certificate"]), d.get("refits", 0), REPORT_VERSION,
         )

@@ -1,5 +1,6 @@
 """Training settings and results: :class:`TrainConfig` (JSON-serialisable),
-:class:`TrainResult`, and the parsers of durations and devices.
+:class:`TrainResult`, the data-size-adaptive schedule (:func:`adapt_to_data`), and the
+parsers of durations and devices.
 
 Example
 -------
@@ -7,6 +8,8 @@ Example
 120.0
 >>> parse_duration("1h30m")
 5400.0
+>>> adapt_to_data({"batch_size": 500}, {}, 2_700)[1]
+'adaptive: 3,000 steps of 135 strings over 150 epochs (patience 38) for 2,700 training strings'
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from qgen.models import training_preset
 from qgen.training.schedule import get_schedule
 
 __all__ = [
-    "TrainConfig", "TrainResult", "parse_duration", "resolve_device", "AMP_DTYPES", "TRAJECTORY_FIELDS",
+    "TrainConfig", "adapt_to_data", "STEP_BUDGET", "MIN_EPOCHS", "MIN_BATCH",
+    "TrainResult", "parse_duration", "resolve_device", "AMP_DTYPES", "TRAJECTORY_FIELDS",
     "FORMAT_VERSION", "MODEL_FILE", "CHECKPOINT_FILE", "METRICS_FILE", "CURVE_FILE",
 ]
 
@@ -33,6 +37,7 @@ FORMAT_VERSION = 1
 # Settings that shape the optimisation trajectory; a resumed run must keep them.
 TRAJECTORY_FIELDS = ("epochs", "batch_size", "lr", "schedule", "weight_decay", "grad_clip", "patience", "seed", "amp")
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+STEP_BUDGET, MIN_EPOCHS, MIN_BATCH = 3_000, 4, 100
 
 
 def parse_duration(value: str | float | int | None) -> float | None:
@@ -76,9 +81,8 @@ class TrainConfig:
     num_threads : CPU threads during training; None leaves torch's setting (one per core).
         A model with ``shardable_loss`` (the RNN, the VAE; the transformer without dropout) uses
         them as data parallelism: every batch is split into that many shards, each
-        computed on its own thread with one torch thread (:mod:`qgen.threads`): on 2 cores
-        the default RNN trains 1.4–1.7× faster than on one here, where torch's own 2
-        threads gave 0.9–1.4×.  Results are reproducible for a given number of threads.
+        computed on its own thread with one torch thread (:mod:`qgen.threads`; speed-ups:
+        benchmarks/bench_scale.py, section ``plain``).  Results are reproducible for a given number of threads.
     amp : mixed precision of the training step: None (float32), ``"bf16"`` (CPU or CUDA)
         or ``"fp16"`` (CUDA, with a gradient scaler).
 
@@ -109,9 +113,74 @@ class TrainConfig:
             raise ValueError(f"epochs, batch_size, log_every must be ≥ 1 and lr > 0 finite, got lr = {self.lr}")
 
     @classmethod
-    def from_preset(cls, model: str, preset: str | None = None, **overrides: Any) -> TrainConfig:
-        """Defaults, then the training settings attached to the model preset, then overrides."""
-        return cls(**(training_preset(model, preset) | overrides))
+    def from_preset(cls, model: str, preset: str | None = None, n_train: int | None = None,
+                    **overrides: Any) -> TrainConfig:
+        """Defaults, then the training settings attached to the model preset, then overrides;
+        with ``n_train``, what the overrides leave open follows :func:`adapt_to_data`.
+
+        >>> TrainConfig.from_preset("rnn", n_train=2_700).epochs
+        150
+        """
+        fields = training_preset(model, preset)
+        if n_train is not None:
+            return cls(**adapt_to_data(fields, overrides, n_train)[0])
+        fields.pop("steps", None)
+        return cls(**(fields | overrides))
+
+
+def adapt_to_data(preset: dict[str, Any], given: dict[str, Any], n_train: int) -> tuple[dict[str, Any], str]:
+    """:class:`TrainConfig` keywords for ``n_train`` training strings, and a one-line note.
+
+    ``given`` (the user's values) always wins; ``preset`` (a model's ``train_presets``
+    entry) may fix ``epochs`` and ``patience``, caps the batch with its ``batch_size`` and
+    sets the step budget with ``steps`` (default :data:`STEP_BUDGET`).  What is left open
+    follows the data rather than a fixed epoch count:
+
+        batch    B = min(B_preset, max(MIN_BATCH, ⌊n/20⌋))     (≥ 20 steps per epoch, B ≥ 100)
+        epochs   E = max(MIN_EPOCHS, ⌈steps / ⌈n/B⌉⌉)          (a step budget, ≥ 4 passes)
+        patience P = max(5, ⌈E/4⌉)                              (scaled to the epochs)
+
+    and the trainer keeps the best-validation weights in any case.  With the former fixed
+    defaults (20 epochs of 500, patience 5) 2,000 strings gave 80 optimizer steps; the
+    rule gives 3,000 (150 epochs of 134).  Measured (benchmarks/results/tensornet_adaptive.json,
+    ``mps``, N = 8, Pauli-6): a budget of 3,000 steps of 100, ≥ 4 epochs, cosine, best
+    checkpoint, raised the quantum fidelity of W from 1,000 / 3,000 shots from 0.09 / 0.10
+    (10 epochs of 100) to 0.925 / 0.975 and of the cluster state from 0.005 / 0.30 to
+    0.931 / 0.978, 41–49 s each; benchmarks/results/quantum_fidelity.json compares the
+    default pipeline under this rule with maximum likelihood.  For large data (n ≥ 20 B ·
+    steps / 4) the rule is 4 epochs of B_preset.
+
+    >>> fields, note = adapt_to_data({"batch_size": 500, "lr": 3e-3}, {"epochs": 5}, 1_000)
+    >>> fields["epochs"], fields["batch_size"], fields["patience"], fields["lr"]
+    (5, 100, 5, 0.003)
+    >>> note
+    'adaptive: batch 100, patience 5 for 1,000 training strings (epochs 5 given)'
+    >>> adapt_to_data({}, {}, 1_000_000)[0]["epochs"]
+    4
+    """
+    if isinstance(n_train, bool) or not isinstance(n_train, int) or n_train < 1:
+        raise ValueError(f"the number of training strings must be an integer ≥ 1, got {n_train!r}")
+    fields = {k: v for k, v in preset.items() if k != "steps"} | given
+    budget = preset.get("steps", STEP_BUDGET)
+    cap = preset.get("batch_size", TrainConfig.batch_size)
+    chosen: dict[str, Any] = {}
+    if "batch_size" not in given:
+        chosen["batch_size"] = min(cap, max(MIN_BATCH, n_train // 20))
+    per_epoch = -(-n_train // chosen.get("batch_size", fields.get("batch_size", cap)))
+    if "epochs" not in fields:
+        chosen["epochs"] = max(MIN_EPOCHS, -(-budget // per_epoch))
+    if "patience" not in fields:
+        chosen["patience"] = max(5, -(-chosen.get("epochs", fields.get("epochs", TrainConfig.epochs)) // 4))
+    fields |= chosen
+    kept = ", ".join(f"{k} {fields[k]} {'given' if k in given else 'by the model'}"
+                     for k in ("epochs", "batch_size", "patience") if k in fields and k not in chosen)
+    if "epochs" in chosen:
+        head = f"{fields['epochs'] * per_epoch:,} steps of {fields['batch_size']} strings over {fields['epochs']} " \
+               f"epochs" + (f" (patience {chosen['patience']})" if "patience" in chosen else "")
+    else:
+        head = ", ".join(f"{k.replace('_size', '')} {v}" for k, v in chosen.items())
+    note = f"adaptive: {head} for {n_train:,} training strings" + (f" ({kept})" if kept else "")
+    return fields, note if chosen else f"fixed: {kept} for {n_train:,} training strings"
 
 
 @dataclass

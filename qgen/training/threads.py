@@ -4,13 +4,13 @@ generator it is given (``GenerativeModel.shardable_loss``: the RNN, the VAE, and
 transformer without dropout).
 
 The matrix products of a small autoregressive network are too small for torch's own
-intra-op threads: one step of the default RNN multiplies 500 × 64 by 64 × 192, and on
-this project's 2-core machine 2 torch threads train it at 0.9–1.4× the speed of 1.
+intra-op threads: one step of the default RNN multiplies 500 × 64 by 64 × 192, and 2
+torch threads train it little faster than 1.
 :class:`ThreadShards` instead splits every batch into K contiguous shards and computes
 the loss and the gradients of each on its own thread, every thread with one torch
 thread: torch operators release the GIL and the backward pass runs in C++, so the K
-shards run side by side (1.4–1.7× the speed of 1 thread there; benchmarks/bench_scale.py,
-section ``plain``).  The gradients are summed in shard order, and shard s draws its
+shards run side by side (measured speed-ups: benchmarks/bench_scale.py, section
+``plain``, and the documentation's benchmark pages).  The gradients are summed in shard order, and shard s draws its
 random numbers from its own generator, seeded with ``SeedSequence([seed, s])``, so a run
 is reproducible for a given K.  A step of a loss without random numbers equals the
 one-thread step on the whole batch up to floating-point summation order.

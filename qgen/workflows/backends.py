@@ -19,7 +19,7 @@ here (MPS cost grows with the entanglement, the state vector's with 2^N).  With 
 model, the transpiled circuits are cut down to the physical qubits they touch and the noise
 model to those qubits, renumbered:
 Aer otherwise prepares the whole device's noise model (127 qubits for Sherbrooke) for
-every parameter binding, about 70 ms each, which dominates per-shot random bases.  The
+every parameter binding, which dominates per-shot random bases.  The
 restriction keeps every error on those qubits and drops the others, which act on qubits
 the circuit never touches.
 

@@ -20,10 +20,12 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from qgen.datasets import Dataset, read_dataset
 from qgen.measurements.frames import reconstruct_density_matrix
@@ -51,7 +53,9 @@ from qgen.scores.report import (
 )
 from qgen.stats import Estimate, mean_estimate
 from qgen.training import load_model
+from qgen.training.config import MODEL_FILE
 from qgen.workflows.draws import model_log_prob, model_sample
+from qgen.workflows.refits import REFITS_DIR, attach_data_errors
 from qgen.workflows.reports import write_report
 from qgen.workflows.verdict import impossible_strings, verdict
 
@@ -142,6 +146,7 @@ def evaluate(
     n_samples: int = 20_000,
     seed: int = 0,
     enumerate_max: int = ENUMERATE_MAX,
+    refits: Sequence[GenerativeModel] = (),
 ) -> Report:
     """Scores of ``model`` on dataset ``ds``, as a typed :class:`~qgen.scores.report.Report`
     (``report.to_dict()`` is its JSON form).
@@ -163,6 +168,10 @@ def evaluate(
 
     Without a target (measured data) the fidelities and KLs are unavailable with the
     reason "no target attached"; the test NLL and the observables (model vs data) remain.
+
+    ``refits``: bootstrap refits of the model (:func:`qgen.workflows.fit` with
+    ``bootstrap``), each scored alike; every score that depends on the fit then carries
+    the finite-data error ``data_stderr`` (:mod:`qgen.workflows.refits`).
     """
     if model.n_qubits != ds.n_qubits or model.n_outcomes != ds.povm.n_outcomes:
         raise ValueError(
@@ -235,7 +244,7 @@ def evaluate(
         the_verdict = verdict(model, ds, x, certs.model,
                               rho_q=rho_q, min_eigenvalue=exact.min_eigenvalue if rho_q is not None else None,
                               impossible=impossible, seed=seed)
-    return Report(
+    report = Report(
         verdict=the_verdict,
         model=ModelInfo(model.name, model.likelihood, sum(p.numel() for p in model.parameters()), model.config),
         dataset=DatasetInfo(ds.n_qubits, povm.name, list(ds.split), target.describe() if target is not None else None),
@@ -246,6 +255,10 @@ def evaluate(
         observables=families,
         certificate=certs,
     )
+    if not refits:
+        return report
+    return attach_data_errors(report, [evaluate(m, ds, n_samples=n_samples, seed=seed, enumerate_max=enumerate_max)
+                                       for m in tqdm(refits, desc="scoring refits", leave=False, disable=None)])
 
 
 def _certificates(ds: Dataset, families: dict[str, ObservableFamily]) -> Certificates:
@@ -263,8 +276,11 @@ def evaluate_run(run: str | Path, data: str | Path, *, n_samples: int = 20_000, 
                  out_dir: str | Path | None = None) -> tuple[Report, list[Path]]:
     """Score the best model of run directory ``run`` against the dataset file ``data`` and
     write ``report.json`` and the plots into ``out_dir`` (default: the run directory);
-    the model must have been trained for the data's qubits and POVM."""
+    the model must have been trained for the data's qubits and POVM.  The run's bootstrap
+    refits (``run/bootstrap/<j>/``), when it has them, give the finite-data errors."""
     ds = read_dataset(data)
     model, _ = load_model(run, expect=ds.identity())
-    report = evaluate(model, ds, n_samples=n_samples, seed=seed)
+    where = sorted((Path(run) / REFITS_DIR).glob(f"*/{MODEL_FILE}"), key=lambda p: int(p.parent.name))
+    refits = [load_model(p, expect=ds.identity())[0] for p in where]
+    report = evaluate(model, ds, n_samples=n_samples, seed=seed, refits=refits if len(refits) >= 2 else ())
     return report, write_report(report, out_dir or run)

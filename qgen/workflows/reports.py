@@ -110,6 +110,9 @@ def format_verdict(report: Report) -> list[str]:
             ("energy–gap certificate F ≥ (model)", v.certificate.bound),
             ("energy–gap certificate F ≥ (raw data)", report.certificate.data.bound)]
     lines = ["verdict on the prepared state, against the ideal target ψ:"]
+    if report.refits:
+        lines.append(f"  (± … (data): the finite shots, from {report.refits} bootstrap refits of the model on "
+                     "resampled shots; (samples): drawing model samples)")
     for name, e in rows:
         if e.available or name.startswith("fidelity"):
             lines.append(f"  {name:<{w}}{_score_cell(e)}")

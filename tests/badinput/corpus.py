@@ -88,7 +88,7 @@ def build_base(root: Path) -> dict[str, str]:
     write_dataset(simulate(make_target("ghz", n=4), pauli6(), 200, seed=1), root / "pauli6.h5")
     write_dataset(simulate(make_target("ghz", n=4), trine(), 400, seed=1), root / "trine.h5")
     trained = CliRunner().invoke(cli, ["train", str(root / "good.h5"), "-o", str(root / "run"), "--epochs", "1",
-                                       "--batch-size", "100", "--set", "hidden=8", "--set", "n_layers=1", "--set",
+                                       "--model", "rnn", "--batch-size", "100", "--set", "hidden=8", "--set", "n_layers=1", "--set",
                                        "embed=4", "-q"])
     assert trained.exit_code == 0, trained.output
     write_samples(root / "samples.h5", ds.outcomes[:50], np.zeros(50) - 5.5, pauli4(), {"model": "rnn"})
@@ -414,7 +414,7 @@ CASES: list[Case] = [
     # data vs model, target, POVM: N and K must agree
     Case("model-n-mismatch", "mismatch", ("evaluate {run} --data {good6}",), "n_qubits=4"),
     Case("model-povm-mismatch", "mismatch", ("evaluate {run} --data {pauli6}",), "n_outcomes=4"),
-    Case("resume-other-data", "mismatch", ("train {good6} -o {badrun} --resume --epochs 2 -q",), "checkpoint",
+    Case("resume-other-data", "mismatch", ("train {good6} -o {badrun} --model rnn --resume --epochs 2 -q",), "checkpoint",
          lambda d, base: {"badrun": str(_run_copy(d, base))}),
     Case("attach-n-spec", "mismatch", ("attach {good} --target ghz:n=5 -o {d}/out.h5 -q",), "says n = 5"),
     Case("attach-mps-n", "mismatch", ("attach {good} --target {mps} -o {d}/out.h5 -q",), "has 6 qubits",
@@ -437,8 +437,8 @@ CASES: list[Case] = [
          "'up' is not a number", _text("shots.txt", "0 1 2 3\n0 up 2 3\n")),
     Case("index-header", "records", ("import {records} --format index --povm pauli4 -o {d}/out.h5 -q",),
          "header line", _text("shots.csv", "q0,q1\n0,1\n")),
-    Case("index-nan", "records", ("import {records} --format index --povm pauli4 -o {d}/out.h5 -q",),
-         "not an integer", _text("shots.txt", "0 1\nnan 1\n")),
+    Case("index-inf", "records", ("import {records} --format index --povm pauli4 -o {d}/out.h5 -q",),
+         "not an integer", _text("shots.txt", "0 1\ninf 1\n")),  # nan marks a missing readout
     Case("ragged", "records", ("import {records} --format index --povm pauli4 -o {d}/out.h5 -q",),
          "wrong column count", _text("shots.txt", "0 1 2 3\n0 1 2\n")),
     Case("records-empty", "records", ("import {records} --format index --povm pauli4 -o {d}/out.h5 -q",),
@@ -514,9 +514,9 @@ CASES: list[Case] = [
     Case("train-batch-zero", "numbers", ("train {good} -o {d}/run --batch-size 0 -q",), "--batch-size"),
     Case("train-epochs-negative", "numbers", ("train {good} -o {d}/run --epochs -1 -q",), "--epochs"),
     Case("train-max-time", "numbers", ("train {good} -o {d}/run --max-time -5m -q",), "duration"),
-    Case("train-hidden-negative", "numbers", ("train {good} -o {d}/run --set hidden=-1 -q",), "hidden"),
-    Case("train-hidden-nan", "numbers", ("train {good} -o {d}/run --set hidden=NaN -q",), "finite"),
-    Case("train-hidden-fraction", "numbers", ("train {good} -o {d}/run --set hidden=1.5 -q",), "cannot be built"),
+    Case("train-hidden-negative", "numbers", ("train {good} -o {d}/run --model rnn --set hidden=-1 -q",), "hidden"),
+    Case("train-hidden-nan", "numbers", ("train {good} -o {d}/run --model rnn --set hidden=NaN -q",), "finite"),
+    Case("train-hidden-fraction", "numbers", ("train {good} -o {d}/run --model rnn --set hidden=1.5 -q",), "cannot be built"),
     Case("train-unknown-option", "numbers", ("train {good} -o {d}/run --set colour=1 -q",), "unexpected keyword"),
     Case("train-samples-zero", "numbers", ("train {good} -o {d}/run --train-samples 0 -q",), "--train-samples"),
     Case("train-device", "numbers", ("train {good} -o {d}/run --device tpu -q",), "tpu"),
@@ -548,7 +548,7 @@ CASES: list[Case] = [
          r"needs ~.*available"),
     Case("demo-huge-n", "sizes", ("demo --n 1000000000 -o {d}/demo -q",), r"needs ~.*available"),
     Case("demo-huge-samples", "sizes", ("demo --samples 10000000000000 -o {d}/demo -q",), r"needs ~.*available"),
-    Case("train-huge-model", "sizes", ("train {good} -o {d}/run --set hidden=1000000 -q",), r"needs ~.*available"),
+    Case("train-huge-model", "sizes", ("train {good} -o {d}/run --model rnn --set hidden=1000000 -q",), r"needs ~.*available"),
     Case("declared-huge-dataset", "sizes", ("info {data}", "train {data} -o {d}/run -q"), r"needs ~.*available",
          _dataset(_huge)),
     # unwritable or impossible output paths
@@ -580,7 +580,7 @@ CASES: list[Case] = [
          "not a readable qgen model", _model_file(_pickle_payload)),
     Case("model-torch-save", "untrusted", ("sample {badrun} -n 10 -o {d}/s.h5", "evaluate {badrun} --data {good}"),
          "not a readable qgen model", _model_file(_torch_pickle)),
-    Case("checkpoint-pickle", "untrusted", ("train {good} -o {badrun} --resume --epochs 2 -q",),
+    Case("checkpoint-pickle", "untrusted", ("train {good} -o {badrun} --model rnn --resume --epochs 2 -q",),
          "not a readable qgen checkpoint", _model_file(_pickle_payload, "checkpoint.safetensors")),
     Case("records-npy-pickle", "untrusted", ("import {records} --format index --povm pauli4 -o {d}/out.h5 -q",),
          "not a readable .npy", _pickled_npy),
@@ -601,7 +601,7 @@ CASES: list[Case] = [
          "not a readable qgen model", _model_file(_truncate)),
     Case("model-missing", "checkpoint", ("sample {badrun} -n 10 -o {d}/s.h5", "evaluate {badrun} --data {good}"),
          "not a readable qgen model", _model_file(lambda p, d: p.unlink())),
-    Case("checkpoint-truncated", "checkpoint", ("train {good} -o {badrun} --resume --epochs 2 -q",),
+    Case("checkpoint-truncated", "checkpoint", ("train {good} -o {badrun} --model rnn --resume --epochs 2 -q",),
          "not a readable qgen checkpoint", _model_file(_truncate, "checkpoint.safetensors")),
     Case("model-shapes", "checkpoint", ("sample {badrun} -n 10 -o {d}/s.h5",), "size mismatch",
          _model_file(_rewrite(meta=_with(**{"config.hidden": 9})))),

@@ -1,0 +1,103 @@
+"""Calibration of the finite-data error bars (issue 17.5): over many simulated experiments
+with a known truth, does the reported 1σ interval of the reconstruction's fidelity contain
+the true fidelity ⟨ψ|ρ_true|ψ⟩ about 68 % of the time?
+
+Each experiment draws S shots of a noisy state (default: GHZ-3 depolarized with p = 0.1 per
+qubit, Pauli-4, S = 2,000; seed = experiment number), fits the model with K bootstrap refits
+(:func:`qgen.workflows.fit`, ``bootstrap=K``), evaluates it (:func:`qgen.workflows.evaluate`
+with the refits) and records the verdict's fidelity, its total error (finite data and model
+samples in quadrature) and the exact true value (:func:`qgen.workflows.true_fidelity`).
+The table gives the coverage of the 1σ and 2σ intervals with its binomial error, the mean
+bias of the fidelity and the mean reported error against the spread of the fidelities over
+the experiments (the error the interval should have).
+
+``--model mle`` runs the same experiments with maximum-likelihood tomography and the shot
+bootstrap (:func:`qgen.scores.bootstrap.bootstrap_estimate`, K refits): the reference for
+what the bootstrap alone achieves when the estimator itself is (nearly) unbiased.
+
+    python benchmarks/bench_calibration.py [--experiments 50] [--refits 8] [--model lpdo]
+        [--set epochs=60 --set batch_size=200] [--name calibration]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+
+import numpy as np
+from _common import machine, print_table, save
+
+from qgen.datasets import Dataset, simulate
+from qgen.measurements import get_povm
+from qgen.scores.bootstrap import bootstrap_estimate
+from qgen.scores.densities import fidelity_pure
+from qgen.scores.tomography import mle
+from qgen.stats import Estimate
+from qgen.targets import make_target
+from qgen.workflows import evaluate, fit, true_fidelity
+
+__all__ = ["experiment", "summary"]
+
+
+def experiment(seed: int, *, target: str = "ghz", n: int = 3, noise: float = 0.1, povm: str = "pauli4",
+               shots: int = 2_000, model: str = "lpdo", refits: int = 8, options: dict | None = None) -> dict:
+    """One simulated experiment: the reported fidelity, its errors, and the truth."""
+    ds = simulate(make_target(target, n=n, noise=noise), get_povm(povm), shots, seed=seed)
+    t0 = time.perf_counter()
+    if model == "mle":
+        psi = ds.target.state.with_noise(0.0).to_dense()
+        f = bootstrap_estimate(ds.outcomes, lambda x: fidelity_pure(mle(x, ds.povm).rho, psi), k=refits, seed=seed)
+        f = Estimate(f.mean, 0.0, f.n, f.note, data_stderr=f.stderr)
+        return _row(seed, f, ds, t0)
+    with tempfile.TemporaryDirectory() as d:
+        run = fit(ds, model, d, seed=seed, progress=False, bootstrap=refits, **(options or {}))
+        report = evaluate(run.best(), ds, n_samples=2_000, seed=seed, refits=run.refit_models())
+    return _row(seed, report.verdict.fidelity, ds, t0)
+
+
+def _row(seed: int, f: Estimate, ds: Dataset, t0: float) -> dict:
+    return {"seed": seed, "fidelity": f.mean, "data_stderr": f.data_stderr, "stderr": f.stderr,
+            "total_stderr": f.total_stderr, "truth": true_fidelity(ds.target.state).mean,
+            "seconds": round(time.perf_counter() - t0, 1), "load": os.getloadavg()[0]}
+
+
+def summary(rows: list[dict]) -> dict:
+    """Coverage of the 1σ and 2σ intervals (with binomial errors), bias and error sizes."""
+    f = np.array([r["fidelity"] for r in rows])
+    err = np.array([r["total_stderr"] for r in rows])
+    truth = np.array([r["truth"] for r in rows])
+    z = np.abs(f - truth) / err
+    m = len(rows)
+    c1, c2 = float(np.mean(z <= 1)), float(np.mean(z <= 2))
+    return {"experiments": m, "coverage_1sigma": c1, "coverage_1sigma_err": float(np.sqrt(c1 * (1 - c1) / m)),
+            "coverage_2sigma": c2, "mean_bias": float(np.mean(f - truth)), "mean_reported_error": float(np.mean(err)),
+            "spread_of_fidelity": float(np.std(f, ddof=1)), "within_68_pm_10": bool(0.58 <= c1 <= 0.78)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--experiments", type=int, default=50)
+    p.add_argument("--refits", type=int, default=8)
+    p.add_argument("--model", default="lpdo")
+    p.add_argument("--shots", type=int, default=2_000)
+    p.add_argument("--set", dest="sets", action="append", default=[], help="training option KEY=VALUE")
+    p.add_argument("--name", default="calibration")
+    args = p.parse_args()
+    options = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.sets)}
+    rows = []
+    for seed in range(args.experiments):
+        rows.append(experiment(seed, model=args.model, refits=args.refits, shots=args.shots, options=options))
+        print(json.dumps(rows[-1]), flush=True)
+        save(args.name, {"machine": machine(), "settings": {"model": args.model, "refits": args.refits,
+                                                            "shots": args.shots, "options": options,
+                                                            "target": "ghz n=3 noise=0.1", "povm": "pauli4"},
+                         "experiments": rows, "summary": summary(rows) if len(rows) > 1 else None})
+    s = summary(rows)
+    print_table(f"calibration of the 1σ interval ({machine()['date']})", [s], list(s))
+
+
+if __name__ == "__main__":
+    main()
