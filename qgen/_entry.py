@@ -7,9 +7,10 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from types import FrameType
 
 
-def _interrupted(signum, frame) -> None:
+def _interrupted(signum: int, frame: FrameType | None) -> None:
     # Only modules are loading: nothing to save or clean up, and an exception raised inside
     # an import could leave half-started threads for the interpreter to wait on at exit.
     sys.stderr.write("Error: interrupted\n")

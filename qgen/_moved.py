@@ -26,6 +26,9 @@ import importlib.util
 import sys
 import types
 import warnings
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
+from typing import Any
 
 __all__ = ["MOVED"]
 
@@ -55,7 +58,7 @@ MOVED: dict[str, tuple[str, ...]] = {
 class _Forward(types.ModuleType):
     """A stand-in for a moved module: attribute look-ups go to the new homes."""
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         for home in MOVED[self.__name__]:
             module = importlib.import_module(home)
             if hasattr(module, name):
@@ -68,15 +71,16 @@ class _Forward(types.ModuleType):
 
 
 class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def find_spec(self, fullname, path, target=None):
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: types.ModuleType | None = None) -> ModuleSpec | None:
         return importlib.util.spec_from_loader(fullname, self) if fullname in MOVED else None
 
-    def create_module(self, spec):
+    def create_module(self, spec: ModuleSpec) -> types.ModuleType:
         module = _Forward(spec.name, f"Moved: see {', '.join(MOVED[spec.name])}.")
         module.__all__ = [n for home in MOVED[spec.name] for n in getattr(importlib.import_module(home), "__all__", ())]
         return module
 
-    def exec_module(self, module) -> None:
+    def exec_module(self, module: types.ModuleType) -> None:
         warnings.warn(f"'{module.__name__}' has moved to {' and '.join(MOVED[module.__name__])}; "
                       "import from there (the old path will be removed in a future release)",
                       FutureWarning, stacklevel=2)

@@ -46,8 +46,14 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from qgen.measurements.povm import POVM
+    from qgen.targets.hamiltonians import Hamiltonian
+    from qgen.targets.target import Target
 
 __all__ = [
     "ResourceError", "available_memory", "format_bytes", "check_memory", "check_disk", "estimate_simulate",
@@ -150,7 +156,7 @@ def check_disk(nbytes: float, directory: str | os.PathLike, what: str, detail: s
                             f"{format_bytes(free)} free")
 
 
-def _size(value, name: str) -> int:
+def _size(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     return int(value)
@@ -215,7 +221,7 @@ def estimate_hamiltonian(n_terms: int) -> int:
     return _TERM_BYTES * _size(n_terms, "n_terms")
 
 
-def _flip_groups(hamiltonian) -> list[int]:
+def _flip_groups(hamiltonian: Hamiltonian) -> list[int]:
     """Number of terms per distinct X/Y support (one off-diagonal of the matrix each; the
     diagonal is the empty support)."""
     groups: dict[tuple, int] = {(): 0}
@@ -225,7 +231,7 @@ def _flip_groups(hamiltonian) -> list[int]:
     return list(groups.values())
 
 
-def estimate_sparse_hamiltonian(hamiltonian) -> int:
+def estimate_sparse_hamiltonian(hamiltonian: Hamiltonian) -> int:
     """:meth:`Hamiltonian.to_sparse`: per distinct flip mask, 2^N entries (int64 row and
     column, value) as COO and as CSR, the (2^N, N) bit table and the (2^N, k) int64 sign
     table of the largest group of k terms sharing a mask.
@@ -239,7 +245,7 @@ def estimate_sparse_hamiltonian(hamiltonian) -> int:
     return 2 * dim * len(groups) * (8 + 8 + 16) + dim * (hamiltonian.n_qubits + 16 * max(groups))
 
 
-def estimate_exact_ground_state(hamiltonian) -> int:
+def estimate_exact_ground_state(hamiltonian: Hamiltonian) -> int:
     """Exact diagonalisation: the sparse matrix (:func:`estimate_sparse_hamiltonian`)
     plus ARPACK's ~25 Lanczos vectors of 2^N complex128 entries.
 
@@ -302,7 +308,7 @@ def estimate_training_data(n_samples: int, n_qubits: int) -> int:
     return n * (2 * nq + 8)
 
 
-def check_simulate(target, povm, n_samples: int, *, workers: int | None = None, streamed: bool = False,
+def check_simulate(target: Target, povm: POVM, n_samples: int, *, workers: int | None = None, streamed: bool = False,
                    output: str | os.PathLike | None = None) -> None:
     """Refuse up front a simulation of ``n_samples`` strings of ``target`` (a
     :class:`~qgen.targets.Target`) measured with ``povm`` that cannot fit: its memory

@@ -23,6 +23,7 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -209,7 +210,7 @@ class Dataset:
         return "\n".join(lines)
 
 
-def _check_split(split, n: int) -> tuple[int, int, int]:
+def _check_split(split: Iterable[int], n: int) -> tuple[int, int, int]:
     split = tuple(int(s) for s in split)
     if len(split) != 3 or min(split) < 0 or sum(split) != n or split[0] == 0:
         raise DatasetError(f"split {split} must be 3 non-negative counts (train > 0) summing to {n}")

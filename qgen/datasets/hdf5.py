@@ -180,7 +180,7 @@ def _write_target(g: h5py.Group, t: Target) -> None:
         g.create_dataset("state", data=t.state.data, compression="gzip")
 
 
-def _json_attr(node, key: str):
+def _json_attr(node: h5py.HLObject, key: str):
     try:
         raw = node.attrs[key]
         return json.loads(raw) if raw != "" else None

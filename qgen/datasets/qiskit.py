@@ -32,6 +32,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -122,7 +123,7 @@ def _setting_shots(keys: Sequence[str], counts: Sequence, n_bits: int, clbits: S
     return np.repeat(bits, c, axis=0)
 
 
-def _assemble(settings: list[tuple[np.ndarray, np.ndarray]], source: dict, **options) -> Dataset:
+def _assemble(settings: list[tuple[np.ndarray, np.ndarray]], source: dict, **options: Any) -> Dataset:
     """One dataset from (basis codes (N,), bits (S_j, N)) per setting."""
     total = sum(len(b) for _, b in settings)
     n = len(settings[0][0])
@@ -132,13 +133,13 @@ def _assemble(settings: list[tuple[np.ndarray, np.ndarray]], source: dict, **opt
     return pauli_dataset(bases, bits, source={**source, "shots": int(total), "settings": len(settings)}, **options)
 
 
-def _settings_of(mapping, what: str) -> list:
+def _settings_of(mapping: object, what: str) -> list:
     if not isinstance(mapping, Mapping) or not mapping:
         raise FormatError(f"{what} must be a non-empty mapping {{basis string: …}}")
     return list(mapping.items())
 
 
-def from_counts(counts: Mapping[str, Mapping[str, int]], *, source: dict | None = None, **options) -> Dataset:
+def from_counts(counts: Mapping[str, Mapping[str, int]], *, source: dict | None = None, **options: Any) -> Dataset:
     """A dataset from counts per setting, ``{basis string: {bitstring: count}}`` (module
     docstring); ``options`` as in :func:`pauli_dataset` (povm, seed, shuffle,
     val_fraction, test_fraction, target)."""
@@ -153,7 +154,7 @@ def from_counts(counts: Mapping[str, Mapping[str, int]], *, source: dict | None 
     return _assemble(settings, {"format": "qiskit-counts", **(source or {})}, **options)
 
 
-def from_memory(memory: Mapping[str, Sequence[str]], *, source: dict | None = None, **options) -> Dataset:
+def from_memory(memory: Mapping[str, Sequence[str]], *, source: dict | None = None, **options: Any) -> Dataset:
     """A dataset from per-shot memory per setting, ``{basis string: [bitstring, …]}``
     (Qiskit's ``memory=True`` results; binary or hex entries); as :func:`from_counts`."""
     n = None
@@ -168,7 +169,7 @@ def from_memory(memory: Mapping[str, Sequence[str]], *, source: dict | None = No
     return _assemble(settings, {"format": "qiskit-memory", **(source or {})}, **options)
 
 
-def _experiment_basis(meta: dict, given, j: int, where: str) -> str:
+def _experiment_basis(meta: dict, given: Sequence[str] | None, j: int, where: str) -> str:
     if given is not None:
         return given[j]
     if isinstance(meta.get("basis"), str):
@@ -181,7 +182,7 @@ def _experiment_basis(meta: dict, given, j: int, where: str) -> str:
 
 
 def from_result(result: Mapping | str | os.PathLike, *, bases: Sequence[str] | None = None,
-                **options) -> Dataset:
+                **options: Any) -> Dataset:
     """A dataset from a Qiskit ``Result`` (``Result.to_dict()``, or a JSON file of it):
     each experiment is one setting, its basis taken from ``header.metadata`` (``basis``:
     a basis string, or qiskit-experiments' ``m_idx``) unless ``bases`` gives one per
@@ -222,7 +223,7 @@ def from_result(result: Mapping | str | os.PathLike, *, bases: Sequence[str] | N
     return _assemble(settings, {"format": "qiskit-result", "file": where}, **options)
 
 
-def from_tomography(expdata, **options) -> Dataset:
+def from_tomography(expdata: Any, **options: Any) -> Dataset:  # a qiskit_experiments ExperimentData
     """A dataset from qiskit-experiments ``StateTomography`` data (an
     ``ExperimentData``): per circuit, its counts and its measurement-basis metadata
     (``m_idx``, Pauli basis indices 0, 1, 2 = Z, X, Y of the measured qubits in order;
@@ -266,7 +267,7 @@ def _load_json(path: str | os.PathLike):
         raise FormatError(f"{path}: not a readable JSON file ({str(e).splitlines()[0]})") from None
 
 
-def import_qiskit(path: str | os.PathLike, format: str, **options) -> Dataset:
+def import_qiskit(path: str | os.PathLike, format: str, **options: Any) -> Dataset:
     """A dataset from a JSON file: ``qiskit-counts`` (``{basis string: {bitstring:
     count}}``), ``qiskit-memory`` (``{basis string: [bitstring, …]}``) or
     ``qiskit-result`` (``Result.to_dict()``, see :func:`from_result`); ``options`` as in

@@ -68,7 +68,7 @@ def _tokens(line: str, delimiter: str | None) -> list[str]:
     return [t.strip() for t in line.split("#", 1)[0].split(delimiter)]
 
 
-def _diagnose(path: Path, lines: list[str], numbers: list[int], delimiter, ncols: int, first_line: int,
+def _diagnose(path: Path, lines: list[str], numbers: list[int], delimiter: str | None, ncols: int, first_line: int,
               numeric: bool, cause: Exception) -> FormatError:
     """The one-line error for a chunk numpy's reader refused: the first bad line and why."""
     for s, no in zip(lines, numbers):
@@ -93,7 +93,7 @@ def _text_blocks(path: Path, numeric: bool, skip_rows: int) -> Iterator[Block]:
     lines: list[str] = []
     numbers: list[int] = []
 
-    def load(dtype) -> np.ndarray:
+    def load(dtype: type) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return np.loadtxt(lines, dtype=dtype, delimiter=delimiter, comments="#", ndmin=2)
@@ -206,6 +206,6 @@ def integer_rows(b: Block, missing: np.ndarray | None = None) -> np.ndarray:
     return v.astype(np.int64)
 
 
-def check_n_qubits(path, n: int, n_qubits: int | None) -> None:
+def check_n_qubits(path: str | Path, n: int, n_qubits: int | None) -> None:
     if n_qubits is not None and n != n_qubits:
         raise FormatError(f"{path}: rows hold {n} qubits but {n_qubits} were stated")

@@ -38,6 +38,7 @@ from qgen.measurements.povm import POVM
 from qgen.measurements.sampling import BLOCK, BlockSampler
 from qgen.measurements.sampling import log_prob as exact_log_prob
 from qgen.resources import check_simulate
+from qgen.targets.states import State
 from qgen.targets.target import Target
 
 __all__ = ["simulate", "simulate_to_file", "attach_target"]
@@ -123,7 +124,7 @@ def _plan(n_samples: int, val_fraction: float, test_fraction: float) -> tuple[in
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(state, povm: POVM, seed: int | None, n: int, logp_from: int) -> None:
+def _init_worker(state: State, povm: POVM, seed: int | None, n: int, logp_from: int) -> None:
     threadpool_limits(1)  # one BLAS thread per process: the processes are the parallelism
     _WORKER.update(job=(BlockSampler(state, povm, seed), state, povm, n, logp_from))
 
@@ -132,7 +133,8 @@ def _worker_block(c: int) -> tuple[np.ndarray, np.ndarray]:
     return _block(*_WORKER["job"], c)
 
 
-def _block(draw: BlockSampler, state, povm: POVM, n: int, logp_from: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+def _block(draw: BlockSampler, state: State, povm: POVM, n: int, logp_from: int,
+           c: int) -> tuple[np.ndarray, np.ndarray]:
     """Block c's strings and their exact ln P (NaN before row ``logp_from``)."""
     a, b = c * BLOCK, min(n, (c + 1) * BLOCK)
     x = draw(c, b - a)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from qgen.targets.hamiltonians import PAULI
 
@@ -36,7 +37,7 @@ class POVMError(ValueError):
     """A set of matrices that is not a valid POVM."""
 
 
-def _proj(v) -> np.ndarray:
+def _proj(v: ArrayLike) -> np.ndarray:
     v = np.asarray(v, dtype=complex)
     v = v / np.linalg.norm(v)
     return np.outer(v, v.conj())

@@ -29,7 +29,11 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from qgen.measurements.povm import POVM, POVMError, get_povm, pauli6
 from qgen.targets.hamiltonians import PAULI
@@ -104,7 +108,7 @@ def pauli_outcomes(bases: np.ndarray, bits: np.ndarray, povm: POVM | str = "paul
     return coarse_grain_map(pauli6(), povm)[six]
 
 
-def _check_confusions(c, n_qubits: int | None = None) -> np.ndarray:
+def _check_confusions(c: ArrayLike, n_qubits: int | None = None) -> np.ndarray:
     try:
         c = np.asarray(c, dtype=np.float64)
     except (TypeError, ValueError):
@@ -120,7 +124,7 @@ def _check_confusions(c, n_qubits: int | None = None) -> np.ndarray:
     return c
 
 
-def confusion_matrices(p1_given0, p0_given1) -> np.ndarray:
+def confusion_matrices(p1_given0: ArrayLike, p0_given1: ArrayLike) -> np.ndarray:
     """C (N, 2, 2) with C[i] = [[1 − p₁|₀, p₀|₁], [p₁|₀, 1 − p₀|₁]] from the per-qubit
     rates of reading 1 after preparing 0 and 0 after preparing 1.
 
@@ -151,7 +155,8 @@ def confusions_from_calibration(bits0: np.ndarray, bits1: np.ndarray) -> tuple[n
     return c, np.stack([np.stack([e10, e01], -1), np.stack([e10, e01], -1)], 1)
 
 
-def confusions_from_backend(backend, qubits, *, source: str = "properties") -> tuple[np.ndarray, str]:
+def confusions_from_backend(backend: Any, qubits: Iterable[int], *,  # backend: a qiskit Backend
+                            source: str = "properties") -> tuple[np.ndarray, str]:
     """Confusion matrices of the physical ``qubits`` of a Qiskit backend, from its
     reported calibration: ``source="properties"`` reads ``prob_meas1_prep0`` and
     ``prob_meas0_prep1`` of ``backend.properties()`` (IBM devices and their fake
@@ -182,7 +187,7 @@ def confusions_from_backend(backend, qubits, *, source: str = "properties") -> t
     return confusion_matrices(p10, p01), "backend target measure error"
 
 
-def readout_povm(povm: POVM | str, confusions) -> np.ndarray:
+def readout_povm(povm: POVM | str, confusions: ArrayLike) -> np.ndarray:
     """Per-qubit effective POVM elements ``(N, K, 2, 2)`` under readout errors
     ``confusions`` (N, 2, 2): M'^{(i)}_{(B,o)} = Σ_p C^{(i)}_{op} M_{(B,p)} for Pauli-6,
     their coarse-grained sums for Pauli-4 (module docstring).  Each qubit's elements are

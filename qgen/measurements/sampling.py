@@ -67,7 +67,8 @@ def rank_one_pieces(ops: np.ndarray, tol: float = 1e-12) -> tuple[np.ndarray, np
 
 
 @numba.njit(nogil=True, cache=True)
-def _choose_pieces(u, phi_c, owner, unif, v, out):  # pragma: no cover (jit)
+def _choose_pieces(u: np.ndarray, phi_c: np.ndarray, owner: np.ndarray, unif: np.ndarray, v: np.ndarray,
+                   out: np.ndarray) -> None:  # pragma: no cover (jit)
     """For each string b: w_j = Σ_s φ_j(s)* U[b, s, :], draw j with prob ∝ ‖w_j‖²,
     store v[b] = w_j/‖w_j‖ and the outcome owner[j].  Complex numbers are split:
     u[0] / u[1] (and v[0] / v[1]) hold real / imaginary parts."""
@@ -101,7 +102,8 @@ def _choose_pieces(u, phi_c, owner, unif, v, out):  # pragma: no cover (jit)
         out[b] = owner[j]
 
 
-def _sample_mps_chunk(tensors, pieces, unif: np.ndarray) -> np.ndarray:
+def _sample_mps_chunk(tensors: list[np.ndarray], pieces: list[tuple[np.ndarray, np.ndarray]],
+                      unif: np.ndarray) -> np.ndarray:
     """Sweep one block of strings; v holds (real, imag) parts of each string's left
     vector, so a real MPS needs only real GEMMs.  ``pieces[i]`` are qubit i's conjugated
     rank-one pieces and their owners."""
@@ -186,7 +188,7 @@ def sample(
     state: State,
     povm: POVM,
     n: int,
-    seed=None,
+    seed: int | None = None,
     *,
     workers: int | None = None,
     progress: bool = False,

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -82,7 +83,7 @@ class _Sweep(torch.autograd.Function):
     through the loop, which dominate at small χ.  The scales s_i are constants."""
 
     @staticmethod
-    def forward(ctx, idx: torch.Tensor, psd: bool, *arrays: torch.Tensor):
+    def forward(ctx: Any, idx: torch.Tensor, psd: bool, *arrays: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n = len(arrays) // 2
         tensors, duals = arrays[:n], arrays[n:]
         b = idx.shape[0]
@@ -105,7 +106,7 @@ class _Sweep(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_value: torch.Tensor, grad_log_scale: torch.Tensor):
+    def backward(ctx: Any, grad_value: torch.Tensor, grad_log_scale: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         idx, *rest = ctx.saved_tensors
         n = len(ctx.shapes)
         tensors, saved = rest[:n], rest[n:]

@@ -208,7 +208,7 @@ class AutoregressiveModel(GenerativeModel):
 
     @torch.no_grad()
     def sample(
-        self, n: int, generator: torch.Generator | None = None, *, given=None, chunk_size: int = 16384
+        self, n: int, generator: torch.Generator | None = None, *, given: Any = None, chunk_size: int = 16384
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw n strings in chunks of ``chunk_size``; reproducible for a given generator
         (which must live on the model's device).  Returns (outcomes (n, N), ln q (n,)); with

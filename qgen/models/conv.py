@@ -59,6 +59,8 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -166,7 +168,8 @@ class ConvModel(AutoregressiveModel):
         self.hidden = nn.Linear(width, width)
         self.head = nn.Linear(width, n_outcomes)
 
-    def _layers(self, h: torch.Tensor, run) -> torch.Tensor:
+    def _layers(self, h: torch.Tensor, run: Callable[..., tuple[torch.Tensor | None, torch.Tensor | None]]
+                ) -> torch.Tensor:
         """ln p of the next outcome from the inputs h, ``run(k, layer, h)`` giving layer k's
         (residual update, skip term)."""
         s = 0
@@ -195,14 +198,14 @@ class ConvModel(AutoregressiveModel):
         queues = [torch.zeros((layer.kernel - 1) * layer.dilation, m, c, device=self.device) for layer in self.layers]
         return torch.full((m,), self.n_outcomes, dtype=torch.long, device=self.device), queues
 
-    def _step(self, state, i: int):
+    def _step(self, state: tuple[torch.Tensor, list[torch.Tensor]], i: int):
         token, queues = state
         h = self.embedding(token) + self.position.weight[i]
         return self._layers(h, lambda k, layer, h: layer.step(h, queues[k], i)), state
 
-    def _select(self, state, rows: torch.Tensor):
+    def _select(self, state: tuple[torch.Tensor, list[torch.Tensor]], rows: torch.Tensor):
         token, queues = state
         return token[rows], [q[:, rows] for q in queues]
 
-    def _feed(self, state, i: int, code: torch.Tensor):
+    def _feed(self, state: tuple[torch.Tensor, list[torch.Tensor]], i: int, code: torch.Tensor):
         return code, state[1]

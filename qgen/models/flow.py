@@ -89,6 +89,7 @@ True
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -310,7 +311,7 @@ class FlowModel(GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, *,
-               given=None) -> tuple[torch.Tensor, torch.Tensor | None]:
+               given: Any = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Draw n strings: ε ~ N(0, I) → v = f⁻¹(ε) → the cell of v.  Returns (outcomes
         (n, N), None): the model has no exact ln P.  With ``given``, draws from the
         conditional of the estimated likelihood (``sample_given``: an approximation)."""

@@ -116,7 +116,8 @@ class GANModel(GenerativeModel):
         return nn.functional.gumbel_softmax(logits, tau=self.temperature, hard=True)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, *, given=None) -> tuple[torch.Tensor, None]:
+    def sample(self, n: int, generator: torch.Generator | None = None, *,
+               given: Any = None) -> tuple[torch.Tensor, None]:
         """Draw n strings (u ~ N(0, I), a_i ~ softmax(ℓ_i(u))); reproducible for a given
         generator on the model's device.  Returns (outcomes (n, N), None).  No conditional
         draws (``given``): without a likelihood ``sample_given`` raises."""
@@ -168,7 +169,7 @@ class GANModel(GenerativeModel):
         real, fake = self._onehot(x), nn.functional.one_hot(self.sample(len(x))[0], self.n_outcomes).float()
         tvs = [0.5 * (real.mean(0) - fake.mean(0)).abs().sum(-1)]
         if self.n_qubits > 1:
-            def pair(h):
+            def pair(h: torch.Tensor) -> torch.Tensor:
                 return torch.einsum("bik,bil->bikl", h[:, :-1], h[:, 1:]).mean(0).flatten(1)
             tvs.append(0.5 * (pair(real) - pair(fake)).abs().sum(-1))
         return torch.cat(tvs).mean()

@@ -322,7 +322,7 @@ class RBMModel(GenerativeModel):
 
     @torch.no_grad()
     def sample(
-        self, n: int, generator: torch.Generator | None = None, *, exact_start: bool = True, given=None
+        self, n: int, generator: torch.Generator | None = None, *, exact_start: bool = True, given: Any = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw n strings by block Gibbs (module docstring), the chains started from exact
         draws when ln Z is exact and ``exact_start``, else from uniform random strings;

@@ -88,6 +88,8 @@ from .base import register_model
 
 __all__ = ["RNNModel", "povm_phases"]
 
+Hidden = torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None  # a GRU's h, an LSTM's (h, c), or none yet
+
 _CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 _MAX_CODES = 4096  # largest softmax over the outcomes of one patch
 
@@ -183,7 +185,7 @@ class RNNModel(AutoregressiveModel):
         e = self.embedding(tokens)
         return e if phi is None else torch.cat([e, torch.cos(phi), torch.sin(phi)], dim=-1)
 
-    def _recur(self, inputs: torch.Tensor, state=None) -> tuple[torch.Tensor, object]:
+    def _recur(self, inputs: torch.Tensor, state: Hidden = None) -> tuple[torch.Tensor, object]:
         """The stacked cell over inputs (B, T, I): (outputs (B, T, H), final state), as
         ``self.rnn(inputs, state)``.  A GRU on the CPU is stepped time-major with the
         ``gru_cell`` kernel (what ``nn.GRUCell`` runs), on ``self.rnn``'s own weights: the
@@ -251,14 +253,14 @@ class RNNModel(AutoregressiveModel):
         phi = None if self.theta is None else self.theta[self.n_outcomes].expand(m, 1, -1)
         return self._start(m), None, phi
 
-    def _step(self, state, s: int):
+    def _step(self, state: tuple[torch.Tensor, Hidden, torch.Tensor | None], s: int):
         token, hidden, phi = state
         out, hidden = self._recur(self._inputs(token[:, None], phi), hidden)
         logits = self.head(out[:, 0])
         logp = self._last_logp(logits) if s == self.n_steps - 1 else self._log_softmax(logits)
         return logp, (token, hidden, phi)
 
-    def _select(self, state, rows: torch.Tensor):
+    def _select(self, state: tuple[torch.Tensor, Hidden, torch.Tensor | None], rows: torch.Tensor):
         token, hidden, phi = state
         if isinstance(hidden, tuple):  # an LSTM's (h, c)
             hidden = tuple(h[:, rows] for h in hidden)
@@ -266,7 +268,7 @@ class RNNModel(AutoregressiveModel):
             hidden = hidden[:, rows]
         return token[rows], hidden, None if phi is None else phi[rows]
 
-    def _feed(self, state, s: int, code: torch.Tensor):
+    def _feed(self, state: tuple[torch.Tensor, Hidden, torch.Tensor | None], s: int, code: torch.Tensor):
         _, hidden, phi = state
         if phi is not None:  # the phase every qubit of the patch adds
             phi = phi + self.theta[code[:, None] // self._place % self.n_outcomes].sum(1)[:, None]

@@ -150,16 +150,16 @@ class TransformerModel(AutoregressiveModel):
                   for b in self.blocks]
         return torch.full((m,), self.n_outcomes, dtype=torch.long, device=self.device), caches
 
-    def _step(self, state, i: int):
+    def _step(self, state: tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]], i: int):
         token, caches = state
         h = (self.embedding(token) + self.position.weight[i])[:, None]
         for block, cache in zip(self.blocks, caches):
             h = block.step(h, cache, i)
         return self._logp(h[:, 0]), state
 
-    def _select(self, state, rows: torch.Tensor):
+    def _select(self, state: tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]], rows: torch.Tensor):
         token, caches = state
         return token[rows], [(k[rows], v[rows]) for k, v in caches]
 
-    def _feed(self, state, i: int, code: torch.Tensor):
+    def _feed(self, state: tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]], i: int, code: torch.Tensor):
         return code, state[1]

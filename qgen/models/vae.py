@@ -39,6 +39,7 @@ True
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -201,7 +202,7 @@ class VAEModel(GenerativeModel):
 
     @torch.no_grad()
     def sample(
-        self, n: int, generator: torch.Generator | None = None, *, given=None, chunk_size: int = 16384
+        self, n: int, generator: torch.Generator | None = None, *, given: Any = None, chunk_size: int = 16384
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Draw n strings (z ~ N(0, I), a ~ p(a|z)); reproducible for a given generator on the
         model's device.  Returns (outcomes (n, N), None): ln p(a) of a sample is intractable.

@@ -30,7 +30,7 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import combinations
 
 import numpy as np
@@ -124,7 +124,7 @@ def data_fidelities(target: State, povm: POVM, samples: np.ndarray, sets: Sequen
     return out
 
 
-def exact_fidelities(reduced_of, target: State, sets: Sequence[SiteSet], note: str,
+def exact_fidelities(reduced_of: Callable[[SiteSet], np.ndarray], target: State, sets: Sequence[SiteSet], note: str,
                      sigmas: Sequence[np.ndarray] | None = None) -> list[Estimate]:
     """F(ρ_S, σ_S) per set for exact reduced states ``reduced_of(S)`` (made positive when a
     reconstruction is not), with no sampling error; ``sigmas`` as in :func:`data_fidelities`."""

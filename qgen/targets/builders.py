@@ -32,7 +32,7 @@ _SINGLE = {
 }
 
 
-def _n_sites(n, least: int, what: str) -> int:
+def _n_sites(n: object, least: int, what: str) -> int:
     """A validated number of qubits ≥ ``least`` for a named state, refused up front when
     even its bond-dimension-2 MPS would not fit in memory."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < least:

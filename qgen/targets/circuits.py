@@ -47,8 +47,10 @@ import importlib
 import os
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -67,7 +69,7 @@ class CircuitError(ValueError):
     """A circuit that cannot be read or simulated; the message is one line."""
 
 
-def require(module: str, what: str):
+def require(module: str, what: str) -> ModuleType:
     """Import ``module`` (a Qiskit package) or raise a one-line ImportError saying that
     ``what`` needs the ``qgen[qiskit]`` extra."""
     try:
@@ -113,7 +115,7 @@ class _Circuit:
     qc: Any = None
 
 
-def _source(circuit) -> tuple[str | None, str | None]:
+def _source(circuit: Any) -> tuple[str | None, str | None]:
     """(QASM text, file name) of a file or string; (None, None) for a QuantumCircuit."""
     if isinstance(circuit, (str, os.PathLike)):
         s = os.fspath(circuit)
@@ -139,7 +141,7 @@ def _qasm_version(canonical: str, where: str) -> int:
     return int(m.group(1))
 
 
-def _qiskit_gates(qc, where: str) -> tuple[int, list[tuple[np.ndarray, tuple[int, ...]]], Any]:
+def _qiskit_gates(qc: Any, where: str) -> tuple[int, list[tuple[np.ndarray, tuple[int, ...]]], Any]:
     """The gates of a QuantumCircuit (matrices reordered to quimb's convention), after
     removing its final measurements and barriers; refuses what is not one pure state."""
     from qiskit.quantum_info import Operator
@@ -193,7 +195,7 @@ def _quimb_gates(text: str, version: int, where: str) -> tuple[int, list[tuple[n
     return circ.N, [(np.asarray(g.array, dtype=complex), tuple(g.qubits)) for g in circ.gates]
 
 
-def _read(circuit) -> _Circuit:
+def _read(circuit: Any) -> _Circuit:
     """Read and check a circuit (see the module docstring for which reader is used)."""
     text, file = _source(circuit)
     where = f"circuit '{file}'" if file else "the circuit"
@@ -225,7 +227,7 @@ def _sha(canonical: str) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def load_circuit(circuit):
+def load_circuit(circuit: Any) -> tuple[Any, str, str | None]:  # circuit: a file, QASM text or QuantumCircuit
     """The ``QuantumCircuit`` of a file, text or circuit, with its final measurements
     and barriers removed and checked as :func:`circuit_to_mps` checks it; returns
     ``(circuit, sha256, file)``.  Needs Qiskit."""
@@ -234,7 +236,7 @@ def load_circuit(circuit):
     return c.qc, c.sha256, c.file
 
 
-def _bond_exponents(n: int, gates, max_bond: int | None) -> np.ndarray:
+def _bond_exponents(n: int, gates: Sequence[tuple[np.ndarray, Sequence[int]]], max_bond: int | None) -> np.ndarray:
     """log2 of the bound on the bond dimension across each cut k = 1 … N−1 (module docstring)."""
     cuts = np.arange(1, n)
     growth = np.zeros(n - 1)
@@ -248,7 +250,7 @@ def _bond_exponents(n: int, gates, max_bond: int | None) -> np.ndarray:
     return np.minimum(e, np.log2(max_bond)) if max_bond else e
 
 
-def estimate_circuit_mps(n: int, gates, max_bond: int | None = None) -> int:
+def estimate_circuit_mps(n: int, gates: Sequence[tuple[np.ndarray, Sequence[int]]], max_bond: int | None = None) -> int:
     """Peak bytes of simulating ``gates`` (``(matrix, qubits)`` pairs) on ``n`` qubits:
     16 × (4 Σ_k χ_{k−1}χ_k + 24 χ_max²) with the bounds χ_k of the module docstring.
 
@@ -260,7 +262,7 @@ def estimate_circuit_mps(n: int, gates, max_bond: int | None = None) -> int:
     return 16 * (4 * sum(a * b for a, b in zip(chi[:-1], chi[1:])) + 24 * max(chi) ** 2)
 
 
-def _depth(n: int, gates) -> int:
+def _depth(n: int, gates: Sequence[tuple[np.ndarray, Sequence[int]]]) -> int:
     level = np.zeros(n, dtype=np.int64)
     for _, qubits in gates:
         q = list(qubits)
@@ -268,7 +270,7 @@ def _depth(n: int, gates) -> int:
     return int(level.max(initial=0))
 
 
-def circuit_to_mps(circuit, *, max_bond: int | None = None, cutoff: float = 1e-12) -> tuple[MPS, dict]:
+def circuit_to_mps(circuit: Any, *, max_bond: int | None = None, cutoff: float = 1e-12) -> tuple[MPS, dict]:
     """The ideal output state C|0…0⟩ of ``circuit`` as a normalised :class:`~qgen.targets.states.MPS`,
     and ``info``: ``n_qubits``, ``depth`` (layers of gates, final measurements and
     barriers excluded), ``n_gates``, ``bond_dims``, ``max_bond``, ``truncation_error``
@@ -312,7 +314,7 @@ def circuit_to_mps(circuit, *, max_bond: int | None = None, cutoff: float = 1e-1
     return mps, info
 
 
-def circuit_target(circuit, *, max_bond: int | None = None, cutoff: float = 1e-12) -> Target:
+def circuit_target(circuit: Any, *, max_bond: int | None = None, cutoff: float = 1e-12) -> Target:
     """The output state of ``circuit`` as a :class:`~qgen.targets.Target` named
     ``"circuit"``, with ``params = {"file", "sha256"}`` and the MPS record of
     :func:`circuit_to_mps` as ``info``.

@@ -132,7 +132,7 @@ def _npz_order(keys: list[str], path: Path) -> list[str]:
     return [k for _, k in sorted(zip((int(k) for k in sites), keys))]
 
 
-def _npz_header(z, key: str, path: Path) -> tuple[tuple[int, ...], np.dtype]:
+def _npz_header(z: np.lib.npyio.NpzFile, key: str, path: Path) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and dtype of one array of an open .npz, read from its header alone."""
     with z.zip.open(f"{key}.npy") as fp:
         version = np.lib.format.read_magic(fp)

@@ -31,7 +31,9 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -193,7 +195,7 @@ class SpectralGap:
 
 
 def spectral_gap(H: Hamiltonian, ground: GroundState | None = None, method: str = "auto",
-                 **options) -> SpectralGap:
+                 **options: Any) -> SpectralGap:
     """Δ = E1 − E0 of ``H`` from :func:`ground_state` (unless ``ground`` is given) and
     :func:`excited_state` (``options`` go to it: weight, bond_dims, cutoff, tol, ...).
 
@@ -239,7 +241,8 @@ def _overlap2(a: MPS | DenseState, b: MPS | DenseState) -> float:
     return float(abs(env[0, 0]) ** 2)
 
 
-def _check_arguments(H: Hamiltonian, method: str, bond_dims, exact_max_qubits: int) -> tuple[str, tuple[int, ...]]:
+def _check_arguments(H: Hamiltonian, method: str, bond_dims: int | Sequence[int],
+                     exact_max_qubits: int) -> tuple[str, tuple[int, ...]]:
     """Validated (method with "auto" resolved, bond_dims)."""
     if not isinstance(H, Hamiltonian):
         raise ValueError(f"expected a qgen Hamiltonian, got {type(H).__name__}")

@@ -26,11 +26,16 @@ import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import product
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from qgen.resources import check_memory, estimate_sparse_hamiltonian
+
+if TYPE_CHECKING:  # heavy imports, loaded where used
+    import quimb.tensor as qtn
+    import qutip
 
 __all__ = ["PAULI", "Hamiltonian", "check_pauli_strings"]
 
@@ -61,7 +66,7 @@ def check_pauli_strings(ops: np.ndarray, n: int) -> np.ndarray:
     return ops.astype(np.int64)
 
 
-def check_coefficient(coef, where: str) -> float:
+def check_coefficient(coef: object, where: str) -> float:
     if isinstance(coef, (bool, np.bool_)) or not isinstance(coef, numbers.Number):
         raise ValueError(f"{where}: coefficient {coef!r} is not a real number")
     if isinstance(coef, numbers.Complex) and not isinstance(coef, numbers.Real):
@@ -74,7 +79,7 @@ def check_coefficient(coef, where: str) -> float:
     return coef
 
 
-def _canonical_term(term, n_qubits: int | None) -> Term:
+def _canonical_term(term: object, n_qubits: int | None) -> Term:
     """Validate one ``(coef, letters, sites)`` term; sort sites and drop identities."""
     try:
         coef, letters, sites = term
@@ -156,7 +161,7 @@ class Hamiltonian:
         return cls(n_qubits, tuple(terms), name)
 
     @classmethod
-    def from_qobj(cls, qobj, atol: float = 1e-12) -> Hamiltonian:
+    def from_qobj(cls, qobj: qutip.Qobj, atol: float = 1e-12) -> Hamiltonian:
         """Pauli decomposition c_P = Tr(P H)/2^N of a Hermitian QuTiP operator on
         N ≤ 10 qubits; coefficients with |c_P| ≤ atol are dropped."""
         dims = qobj.dims
@@ -189,12 +194,12 @@ class Hamiltonian:
             )
         return Hamiltonian(self.n_qubits, self.terms + other.terms)
 
-    def __radd__(self, other) -> Hamiltonian:
+    def __radd__(self, other: object) -> Hamiltonian:
         if isinstance(other, numbers.Number) and other == 0:  # sum([H1, H2, ...])
             return self
         return NotImplemented
 
-    def __mul__(self, scalar) -> Hamiltonian:
+    def __mul__(self, scalar: object) -> Hamiltonian:
         if not isinstance(scalar, numbers.Number):
             return NotImplemented
         s = check_coefficient(scalar, "scalar factor")
@@ -273,13 +278,13 @@ class Hamiltonian:
         mat.eliminate_zeros()
         return mat
 
-    def to_qobj(self):
+    def to_qobj(self) -> qutip.Qobj:
         """QuTiP ``Qobj`` (CSR data) with dims ``[[2]*N, [2]*N]``."""
         import qutip
 
         return qutip.Qobj(self.to_sparse(), dims=[[2] * self.n_qubits] * 2, isherm=True)
 
-    def to_mpo(self):
+    def to_mpo(self) -> qtn.MatrixProductOperator:
         """Exact ``quimb.tensor.MatrixProductOperator`` by the finite-state-automaton
         construction.
 

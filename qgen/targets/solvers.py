@@ -19,9 +19,11 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse.linalg as spla
+from scipy import sparse
 
 from qgen.targets.builders import random_mps
 from qgen.targets.hamiltonians import Hamiltonian
@@ -73,12 +75,13 @@ class GroundState:
         )
 
 
-def sparse_matrix(H: Hamiltonian):
+def sparse_matrix(H: Hamiltonian) -> sparse.csr_matrix:
     mat = H.to_qobj().data_as("csr_matrix")
     return mat.real.tocsr() if H.is_real else mat
 
 
-def lowest_eigenvector(mat, seed: int, penalty: np.ndarray | None = None, weight: float = 0.0) -> np.ndarray:
+def lowest_eigenvector(mat: sparse.spmatrix, seed: int, penalty: np.ndarray | None = None,
+                       weight: float = 0.0) -> np.ndarray:
     """Lowest eigenvector of the sparse Hermitian ``mat`` (+ ``weight`` |p⟩⟨p| with p =
     ``penalty``): dense ``eigh`` up to 512 states, else ARPACK ``eigsh(which="SA")`` from
     a seeded start vector (it raises ArpackNoConvergence rather than returning an
@@ -97,7 +100,7 @@ def lowest_eigenvector(mat, seed: int, penalty: np.ndarray | None = None, weight
     return spla.eigsh(op, k=1, which="SA", v0=v0)[1][:, 0]
 
 
-def exact_result(mat, psi: np.ndarray) -> GroundState:
+def exact_result(mat: sparse.spmatrix, psi: np.ndarray) -> GroundState:
     psi = psi / np.linalg.norm(psi)
     h_psi = mat @ psi
     energy = float(np.vdot(psi, h_psi).real)
@@ -148,7 +151,7 @@ def dmrg(
         ``_update_local_state[_2site]``; tests/test_groundstate.py checks that quimb still
         has them with these signatures."""
 
-        def sweep(self, direction, canonize=True, verbosity=0, **update_opts):
+        def sweep(self, direction: str, canonize: bool = True, verbosity: int = 0, **update_opts: Any) -> Any:
             self.discarded = []
             if penalty:
                 if canonize:  # the overlap environments must see the canonized state
@@ -158,12 +161,12 @@ def dmrg(
                 self.overlaps = [qtn.MovingEnvironment(self._b | p, begin=begin, bsz=2) for p in kets]
             return super().sweep(direction, canonize, verbosity, **update_opts)
 
-        def _update_local_state(self, i, **update_opts):
+        def _update_local_state(self, i: int, **update_opts: Any) -> Any:
             for env in self.overlaps if penalty else ():
                 env.move_to(i)
             return super()._update_local_state(i, **update_opts)
 
-        def form_local_ops(self, i, dims, lix, uix):
+        def form_local_ops(self, i: int, dims: Any, lix: Any, uix: Any) -> tuple[Any, Any]:
             heff, neff = super().form_local_ops(i, dims, lix, uix)
             if not penalty:
                 return heff, neff
@@ -172,13 +175,13 @@ def dmrg(
                 return heff + weight * sum(np.outer(f, f.conj()) for f in phis), neff
             dtype = np.result_type(heff.dtype, *phis)
 
-            def matvec(x):
+            def matvec(x: np.ndarray) -> np.ndarray:
                 x = np.asarray(x).reshape(-1)
                 return weight * sum(f * np.vdot(f, x) for f in phis)
 
             return heff + spla.LinearOperator(heff.shape, matvec=matvec, dtype=dtype), neff
 
-        def _update_local_state_2site(self, i, direction, **compress_opts):
+        def _update_local_state_2site(self, i: int, direction: str, **compress_opts: Any) -> Any:
             out = super()._update_local_state_2site(i, direction, **compress_opts)
             kept = qtn.tensor_contract(self._k[i], self._k[i + 1]).norm() ** 2
             self.discarded.append(max(0.0, 1.0 - kept))

@@ -26,8 +26,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:  # a heavy import, loaded where used
+    import quimb.tensor as qtn
 
 __all__ = [
     "MPS", "DenseState", "State", "Noise", "check_noise", "depolarize", "depolarize_ops", "noise_text", "site_noise",
@@ -66,7 +71,7 @@ def site_noise(p: Noise, n: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(p, dtype=float), (n,))
 
 
-def _numeric(a, what: str) -> np.ndarray:
+def _numeric(a: ArrayLike, what: str) -> np.ndarray:
     """``a`` as a numeric array (bool, integer, float or complex), else a one-line ValueError."""
     try:
         a = np.asarray(a)
@@ -128,7 +133,7 @@ class MPS:
         return cls(tuple(out), noise)
 
     @classmethod
-    def from_quimb(cls, mps, noise: float = 0.0) -> MPS:
+    def from_quimb(cls, mps: qtn.MatrixProductState, noise: float = 0.0) -> MPS:
         """Convert a ``quimb.tensor.MatrixProductState`` (open boundaries)."""
         n = mps.L
         out = []
@@ -161,7 +166,7 @@ class MPS:
         tensors.append(rest.reshape(rest.shape[0], 2, 1))
         return cls(tuple(tensors), noise)
 
-    def to_quimb(self):
+    def to_quimb(self) -> qtn.MatrixProductState:
         """Return a ``quimb.tensor.MatrixProductState`` of the pure part."""
         import quimb.tensor as qtn
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -108,7 +109,7 @@ def _mpo_bond(H: Hamiltonian) -> int:
     return 2 + int(np.cumsum(spanning).max(initial=0))
 
 
-def _check_solver(H: Hamiltonian, method: str, bond_dims, cutoff: float) -> None:
+def _check_solver(H: Hamiltonian, method: str, bond_dims: int | Sequence[int], cutoff: float) -> None:
     """Refuse a bad cutoff, and a ground-state computation that cannot fit in memory."""
     if not (isinstance(cutoff, (int, float)) and math.isfinite(cutoff) and 0 <= cutoff < 1):
         raise ValueError(f"cutoff must be a number in [0, 1), got {cutoff!r}")

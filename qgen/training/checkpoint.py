@@ -35,6 +35,7 @@ from qgen.measurements.povm import POVM, POVMError
 from qgen.models import GenerativeModel, get_model
 from qgen.training import distributed
 from qgen.training.config import FORMAT_VERSION, MODEL_FILE, TRAJECTORY_FIELDS, TrainConfig
+from qgen.training.schedule import Scheduler
 
 __all__ = [
     "save_model", "load_model", "stored_povm", "LoopState", "save_checkpoint", "write_checkpoint",
@@ -170,7 +171,8 @@ def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
-def save_checkpoint(path: Path, model, opts, scheds, scaler, state: LoopState, meta: dict[str, Any],
+def save_checkpoint(path: Path, model: GenerativeModel, opts: list[torch.optim.Optimizer], scheds: list[Scheduler],
+                    scaler: torch.amp.GradScaler | None, state: LoopState, meta: dict[str, Any],
                      ctx: distributed.Context) -> None:
     """Gather every rank's RNG state (collective), then rank 0 writes the checkpoint while
     the others wait."""
@@ -181,7 +183,8 @@ def save_checkpoint(path: Path, model, opts, scheds, scaler, state: LoopState, m
     distributed.barrier(ctx)  # the others go on (and may resume from it) once it is complete
 
 
-def write_checkpoint(path: Path, model, opts, scheds, scaler, state: LoopState, meta: dict[str, Any],
+def write_checkpoint(path: Path, model: GenerativeModel, opts: list[torch.optim.Optimizer], scheds: list[Scheduler],
+                     scaler: torch.amp.GradScaler | None, state: LoopState, meta: dict[str, Any],
                       rngs: list[torch.Tensor], cuda_rngs: list[torch.Tensor]) -> None:
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     opt_metas = []
@@ -201,7 +204,8 @@ def write_checkpoint(path: Path, model, opts, scheds, scaler, state: LoopState, 
     _write_tensors(path, tensors, meta)
 
 
-def resume_checkpoint(path: Path, model, opts, scheds, scaler, meta: dict[str, Any],
+def resume_checkpoint(path: Path, model: GenerativeModel, opts: list[torch.optim.Optimizer], scheds: list[Scheduler],
+                      scaler: torch.amp.GradScaler | None, meta: dict[str, Any],
                       ctx: distributed.Context) -> LoopState:
     tensors, stored = _read_tensors(path, "checkpoint")
     if (stored["model"], stored["config"]) != (meta["model"], meta["config"]):

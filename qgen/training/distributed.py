@@ -37,6 +37,7 @@ import atexit
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -160,7 +161,7 @@ class _Loss(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x: torch.Tensor, **kw) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, **kw: Any) -> torch.Tensor:
         return self.model.loss(x, **kw)
 
 

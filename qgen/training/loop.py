@@ -71,6 +71,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -91,9 +92,9 @@ from qgen.training.config import (
     TrainResult,
     resolve_device,
 )
-from qgen.training.schedule import get_schedule
+from qgen.training.schedule import Schedule, Scheduler, get_schedule
 from qgen.training.step import default_step, thread_shards
-from qgen.training.streaming import HDF5Stream
+from qgen.training.streaming import HDF5Stream, StreamBatches
 from qgen.training.threads import ThreadShards
 
 __all__ = ["train", "TrainingInterrupted", "NonFiniteLoss"]
@@ -118,7 +119,7 @@ def _deferred_sigint() -> Iterator[dict[str, bool]]:
         yield flag
         return
 
-    def handler(signum, frame):
+    def handler(signum: int, frame: FrameType | None) -> None:
         flag["hit"] = True
         signal.signal(signal.SIGINT, previous)
 
@@ -233,7 +234,8 @@ def train(
         torch.set_num_threads(threads)
 
 
-def _run(model, batches, val, cfg: TrainConfig, out_dir: Path, resume: bool, progress: bool, meta,
+def _run(model: GenerativeModel, batches: InMemoryBatches | StreamBatches, val: torch.Tensor, cfg: TrainConfig,
+         out_dir: Path, resume: bool, progress: bool, meta: dict[str, Any],
          ctx: distributed.Context, shards: ThreadShards | None, hooks: list[Callback], povm: POVM | None
          ) -> TrainResult:
     steps = batches.steps
@@ -335,8 +337,9 @@ def _run(model, batches, val, cfg: TrainConfig, out_dir: Path, resume: bool, pro
     return result()
 
 
-def _end_epoch(model, val, cfg: TrainConfig, state: LoopState, steps: int, opts, schedule, scheds, out_dir: Path,
-               extra, ctx: distributed.Context, shards: ThreadShards | None) -> None:
+def _end_epoch(model: GenerativeModel, val: torch.Tensor, cfg: TrainConfig, state: LoopState, steps: int,
+               opts: list[torch.optim.Optimizer], schedule: Schedule, scheds: list[Scheduler], out_dir: Path,
+               extra: dict[str, Any], ctx: distributed.Context, shards: ThreadShards | None) -> None:
     """Validate, log, update best model, early stopping and an epoch-wise schedule; advance
     the epoch counter unless the epoch was cut short by ``max_time``."""
     partial = state.batch < steps

@@ -61,11 +61,12 @@ class Cosine(Schedule):
     def __init__(self, floor: float = 0.01) -> None:
         self.floor = floor
 
-    def scheduler(self, optimizer, config, steps_per_epoch):
+    def scheduler(self, optimizer: torch.optim.Optimizer, config: TrainConfig,
+                  steps_per_epoch: int) -> Scheduler:
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * steps_per_epoch,
                                                           eta_min=config.lr * self.floor)
 
-    def after_batch(self, schedulers):
+    def after_batch(self, schedulers: list[Scheduler]) -> None:
         for s in schedulers:
             s.step()
 
@@ -78,10 +79,11 @@ class Plateau(Schedule):
     def __init__(self, factor: float = 0.5, patience: int = 2) -> None:
         self.factor, self.patience = factor, patience
 
-    def scheduler(self, optimizer, config, steps_per_epoch):
+    def scheduler(self, optimizer: torch.optim.Optimizer, config: TrainConfig,
+                  steps_per_epoch: int) -> Scheduler:
         return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=self.factor, patience=self.patience)
 
-    def after_epoch(self, schedulers, val_loss):
+    def after_epoch(self, schedulers: list[Scheduler], val_loss: float) -> None:
         for s in schedulers:
             s.step(val_loss)
 

@@ -19,7 +19,7 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -40,8 +40,9 @@ MIN_SHARD = 32
 one thread runs at under 40 % of its speed on 500 strings (default RNN, measured here)."""
 
 
-def default_step(loss_fn, model: GenerativeModel, x: torch.Tensor, n_global: int,
-                  optimizers: list[torch.optim.Optimizer], cfg: TrainConfig, scaler, ctx: distributed.Context,
+def default_step(loss_fn: Callable[..., torch.Tensor], model: GenerativeModel, x: torch.Tensor, n_global: int,
+                  optimizers: list[torch.optim.Optimizer], cfg: TrainConfig, scaler: torch.amp.GradScaler | None,
+                  ctx: distributed.Context,
                   shards: ThreadShards | None) -> dict[str, torch.Tensor]:
     """One gradient step on ``loss_fn(x) = model.loss(x)`` (the trainer's step for models
     without ``training_step``), on ``shards``' threads when given.  ``x`` is this rank's

@@ -32,6 +32,8 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from qgen.targets.circuits import require
@@ -56,7 +58,7 @@ def fake_backend_names() -> list[str]:
     return sorted(_fake_classes())
 
 
-def fake_backend(name: str):
+def fake_backend(name: str) -> Any:  # a qiskit_ibm_runtime fake backend
     """The fake backend (a calibration snapshot of a real IBM device) called ``name``
     (``fake_torino``, ``FakeTorino`` or ``torino``)."""
     classes = _fake_classes()
@@ -67,7 +69,7 @@ def fake_backend(name: str):
     return classes[key]()
 
 
-def _restrict(noise, mapping: dict[int, int]):
+def _restrict(noise: Any, mapping: dict[int, int]):
     """The errors of a qiskit-aer ``NoiseModel`` on the qubits in ``mapping`` (old → new
     index); reads the model's tables (qiskit-aer keeps them in ``_local_quantum_errors``,
     ``_default_quantum_errors`` and ``_local_readout_errors``)."""
@@ -88,7 +90,7 @@ def _restrict(noise, mapping: dict[int, int]):
     return out
 
 
-def _aer_sampler(simulator, seed: int | None):
+def _aer_sampler(simulator: Any, seed: int | None):
     return require("qiskit_aer.primitives", "measuring a circuit").SamplerV2.from_backend(simulator, seed=seed)
 
 
@@ -97,7 +99,8 @@ class Runner:
     docstring).  Attributes: ``name`` (backend), ``noise_name`` (noise model or None),
     ``reporter`` (a backend whose reported readout rates apply, or None)."""
 
-    def __init__(self, backend, noise_model, n_qubits: int, seed: int | None) -> None:
+    def __init__(self, backend: Any, noise_model: Any, n_qubits: int, seed: int | None) -> None:
+        # backend: 'aer' or a qiskit Backend; noise_model: None, a fake backend name or a qiskit_aer NoiseModel
         aer = require("qiskit_aer", "measuring a circuit")
         self.n, self.seed, self.mapping, self.noise, self.sampler = n_qubits, seed, None, None, None
         self.method = "automatic" if n_qubits <= MPS_ABOVE else "matrix_product_state"
@@ -139,7 +142,7 @@ class Runner:
         if qubits is not None and qubits < n_qubits:
             raise ValueError(f"backend '{self.name}' has {qubits} qubits, the circuit {n_qubits}")
 
-    def transpile(self, circuit, layout: list[int] | None = None):
+    def transpile(self, circuit: Any, layout: list[int] | None = None) -> tuple[Any, list[int]]:
         """(circuit to run, physical qubit measured into each classical bit 0 … N−1)."""
         import qiskit
 

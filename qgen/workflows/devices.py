@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -73,14 +74,14 @@ class PauliDesign:
     shots: tuple[int, ...]
     design: dict
 
-    def pubs(self, circuit=None) -> list[tuple]:
+    def pubs(self, circuit: Any = None) -> list[tuple]:  # a qiskit QuantumCircuit
         """SamplerV2 PUBs ``(circuit, values (M_j, 2N), shots)`` (``circuit``: e.g. the
         transpiled one)."""
         return [(circuit or self.circuit, BASIS_ANGLES[b].reshape(len(b), -1), s)
                 for b, s in zip(self.bases, self.shots)]
 
 
-def pauli_measurement_circuits(circuit, shots: int, *, settings: int | str | None = None,
+def pauli_measurement_circuits(circuit: Any, shots: int, *, settings: int | str | None = None,
                                seed: int | None = None) -> PauliDesign:
     """The measurement circuit and design of ``shots`` randomized Pauli measurements of
     ``circuit`` (a state circuit: a file, QASM text or QuantumCircuit; final
@@ -151,8 +152,9 @@ def _versions() -> dict:
     return out
 
 
-def measure(circuit, shots: int, *, backend=None, noise_model=None, settings: int | str | None = None,
-            povm: str = "pauli6", seed: int | None = None, calibrate: bool = False, calibration_shots: int = 4096,
+def measure(circuit: Any, shots: int, *, backend: Any = None, noise_model: Any = None,  # qiskit objects or names
+            settings: int | str | None = None, povm: str = "pauli6", seed: int | None = None,
+            calibrate: bool = False, calibration_shots: int = 4096,
             max_bond: int | None = None, val_fraction: float = 0.1, test_fraction: float = 0.1) -> Dataset:
     """Run ``shots`` randomized Pauli measurements of ``circuit`` and return them as a
     dataset of ``povm`` outcomes (``pauli6``: 2·basis + bit; ``pauli4`` by exact

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from qgen.datasets import Dataset, read_dataset
 from qgen.measurements.frames import reconstruct_density_matrix
+from qgen.measurements.povm import POVM
 from qgen.measurements.sampling import log_prob as exact_log_prob
 from qgen.models import GenerativeModel
 from qgen.resources import check_memory, estimate_enumeration
@@ -52,6 +53,7 @@ from qgen.scores.report import (
     Scores,
 )
 from qgen.stats import Estimate, mean_estimate
+from qgen.targets.states import State
 from qgen.training import load_model
 from qgen.training.config import MODEL_FILE
 from qgen.workflows.draws import model_log_prob, model_sample
@@ -114,7 +116,7 @@ def _observables(ds: Dataset, x_model: np.ndarray) -> dict[str, ObservableFamily
     return out
 
 
-def histogram_scores(x: np.ndarray, state, povm, n_boot: int = 20, seed: int = 0) -> dict[str, Estimate]:
+def histogram_scores(x: np.ndarray, state: State, povm: POVM, n_boot: int = 20, seed: int = 0) -> dict[str, Estimate]:
     """Scores of a likelihood-free model (a GAN) for small N: the exact scores of the
     empirical distribution q̂ of its samples ``x`` against the exact P, with standard
     errors from a multinomial bootstrap of q̂.  q̂ is zero on unseen strings, so KL(P‖q̂)

@@ -16,10 +16,14 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qgen._io import atomic_write, atomic_write_text
 from qgen.scores.report import LocalMap, ObservableFamily, Report
 from qgen.stats import Estimate
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["write_report", "read_report", "format_table", "format_verdict", "format_estimate", "format_columns",
            "short_cell", "observable_summary", "plot_observables", "plot_local_map", "is_unresolved"]
@@ -194,7 +198,7 @@ def plot_observables(report: Report, out_dir: str | Path) -> list[Path]:
     obs = report.observables
     paths = []
 
-    def draw(ax, row: ObservableFamily, title):
+    def draw(ax: Axes, row: ObservableFamily, title: str) -> None:
         x = row.axis
         if row.exact is not None:
             ax.plot(x, row.exact, "k-", lw=1.5, label="exact")

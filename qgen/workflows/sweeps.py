@@ -38,7 +38,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -49,6 +49,9 @@ from qgen.stats import Estimate
 from qgen.workflows.draws import check_sampling_fits
 from qgen.workflows.fitting import fit_and_evaluate
 from qgen.workflows.reports import format_columns, is_unresolved, observable_summary, short_cell
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["SweepPoint", "nested_subset", "sweep", "format_sweep", "plot_sweep", "observable_errors"]
 
@@ -227,7 +230,7 @@ def format_sweep(rows: list[SweepPoint]) -> str:
     return format_columns(head, body)
 
 
-def _errorbar(ax, n, estimates: list[Estimate | None], **style) -> None:
+def _errorbar(ax: Axes, n: Sequence[int], estimates: list[Estimate | None], **style: Any) -> None:
     """Plot the available estimates (mean ± stderr) against n."""
     pts = [(x, e.mean, 0.0 if math.isnan(e.stderr) else e.stderr) for x, e in zip(n, estimates)
            if e is not None and math.isfinite(e.mean)]
