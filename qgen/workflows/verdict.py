@@ -166,8 +166,9 @@ def verdict(model: GenerativeModel, ds: Dataset, x_model: np.ndarray, cert: Cert
         reduced_of, exact_note = model.reduced_density_matrix, "exact reduced state of the model"
     elif rho_q is not None and pure:
         psi = ideal.to_dense() if isinstance(ideal, MPS) else ideal.data
+        how = "exact" if model.likelihood == "exact" else "the model's estimated ln q"
         f = Estimate(fidelity_pure(rho_q, psi), 0.0, 0,
-                     f"exact: all {povm.n_outcomes}^{n} strings enumerated, ⟨ψ|ρ_q|ψ⟩ of ρ_q = Σ_a q(a) D^a")
+                     f"{how}: all {povm.n_outcomes}^{n} strings enumerated, ⟨ψ|ρ_q|ψ⟩ of ρ_q = Σ_a q(a) D^a")
         low = min_eigenvalue if min_eigenvalue is not None else Estimate.unavailable("not computed")
         if not low.available:
             physical = Estimate.unavailable(f"N = {n} > {EIGEN_MAX_QUBITS}: ρ_q is not diagonalised")
