@@ -21,7 +21,7 @@ from qgen.stats import Estimate
 from qgen.targets import make_target
 from qgen.training.batches import fingerprint
 from qgen.training.checkpoint import _read_tensors
-from qgen.workflows import evaluate, fit
+from qgen.workflows import evaluate, fit, format_table
 from qgen.workflows.refits import AUTO_MAX_SIZE, attach_data_errors, data_error, refit_count
 
 TINY = {"model_options": {"hidden": 8, "n_layers": 1, "embed": 4}, "epochs": 2, "batch_size": 100}
@@ -81,8 +81,15 @@ def test_evaluate_attaches_data_errors_to_fit_dependent_scores(refitted):
     assert math.isfinite(report.scores.classical_fidelity.data_stderr)
     mx = report.observables["magnetization_x"]
     assert all(math.isfinite(e.data_stderr) for e in mx.model) and all(math.isnan(e.data_stderr) for e in mx.data)
+    # the bias-corrected estimate: 2F − mean F_j, its error including the correction
+    mean_refits = np.mean([s.verdict.fidelity.mean for s in singles])
+    c = report.verdict.corrected
+    assert c.mean == pytest.approx(2 * f.mean - mean_refits, abs=1e-12)
+    assert c.data_stderr == pytest.approx(math.hypot(f.data_stderr, mean_refits - f.mean), abs=1e-12)
+    assert "bias-corrected" in format_table(report)
     back = Report.from_dict(json.loads(json.dumps(report.to_dict())))
     assert back.verdict.fidelity.data_stderr == pytest.approx(f.data_stderr) and back.refits == 3
+    assert back.verdict.corrected.mean == pytest.approx(c.mean)
     with pytest.raises(ValueError, match="at least 2"):
         attach_data_errors(report, singles[:1])
 

@@ -231,8 +231,9 @@ class Verdict:
     dual-frame estimate, ``true_fidelity`` the simulated state's exact value when the data
     were simulated from a known noisy state, ``certificate`` the energy–gap bound from the
     model's energy, ``impossible`` the number of measured strings the target gives
-    probability 0 (the noise being measured) out of ``n_strings``, and ``local`` the local
-    fidelity map."""
+    probability 0 (the noise being measured) out of ``n_strings``, ``local`` the local
+    fidelity map, and ``corrected`` (with bootstrap refits) the bias-corrected estimate of
+    the prepared state's fidelity (:func:`qgen.workflows.refits.bias_corrected`)."""
 
     fidelity: Estimate
     physical_fidelity: Estimate
@@ -243,19 +244,22 @@ class Verdict:
     impossible: int | None
     n_strings: int
     local: LocalMap | None
+    corrected: Estimate | None = None
 
     _ESTIMATES = ("fidelity", "physical_fidelity", "min_eigenvalue", "data_fidelity", "true_fidelity")
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k).to_dict() for k in self._ESTIMATES} | {
             "certificate": self.certificate.to_dict(), "impossible": self.impossible, "n_strings": self.n_strings,
-            "local": None if self.local is None else self.local.to_dict()}
+            "local": None if self.local is None else self.local.to_dict(),
+            "corrected": None if self.corrected is None else self.corrected.to_dict()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Verdict:
         local = None if d.get("local") is None else LocalMap.from_dict(d["local"])
+        corrected = None if d.get("corrected") is None else Estimate.from_dict(d["corrected"])
         return cls(*(Estimate.from_dict(d[k]) for k in cls._ESTIMATES), Certificate.from_dict(d["certificate"]),
-                   d.get("impossible"), d["n_strings"], local)
+                   d.get("impossible"), d["n_strings"], local, corrected)
 
 
 @dataclass

@@ -109,6 +109,8 @@ def format_verdict(report: Report) -> list[str]:
     rows = [("fidelity ⟨ψ|ρ|ψ⟩ of the reconstruction", v.fidelity),
             ("  of the nearest density matrix", v.physical_fidelity),
             ("  smallest eigenvalue of ρ", v.min_eigenvalue),
+            ("  bias-corrected (bootstrap refits)", v.corrected if v.corrected is not None
+             else Estimate.unavailable("")),
             ("raw data (dual-frame estimate)", v.data_fidelity),
             ("true value (simulated noisy state)", v.true_fidelity),
             ("energy–gap certificate F ≥ (model)", v.certificate.bound),
