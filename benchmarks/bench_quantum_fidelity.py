@@ -114,7 +114,7 @@ BOOTSTRAP_K_BY_NAME: dict[str, dict[int, int]] = {name: dict.fromkeys(NS, 0) for
 def ideal_and_true(target: qgen.Target) -> tuple[np.ndarray, float]:
     """ψ_ideal (the noiseless state, normalised) and the exact ⟨ψ_ideal|ρ_true|ψ_ideal⟩."""
     state = target.state
-    psi = state.to_dense() if isinstance(state, qgen.MPS) else state.data
+    psi = state.to_dense()
     psi = psi / np.linalg.norm(psi)
     rho_true = DenseState(psi, noise=state.noise).density_matrix()
     return psi, fidelity_pure(rho_true, psi)

@@ -35,10 +35,6 @@ def _model(n: int, k: int, seed: int):
     return create_model("rnn", n, k)
 
 
-def _psi(state) -> np.ndarray:
-    return state.to_dense() if isinstance(state, MPS) else state.data
-
-
 def kraus_depolarize(rho: np.ndarray, n: int, p: list[float]) -> np.ndarray:
     """ρ → (1 − p_i) ρ + p_i/2 I_i ⊗ Tr_i ρ on each qubit i, by the Pauli Kraus operators
     (1 − 3p/4) ρ + p/4 Σ_P P ρ P, built with explicit Kronecker products."""
@@ -94,7 +90,7 @@ def test_local_map_points_at_the_depolarized_qubits():
     n, noisy = 6, {1: 0.5, 4: 0.5}
     p = [noisy.get(i, 0.0) for i in range(n)]
     ds = simulate(make_target("tfim", n=n, h=2.0, noise=tuple(p)), pauli6(), 12_000, seed=3)
-    psi = _psi(ds.target.state.with_noise(0.0))
+    psi = ds.target.state.with_noise(0.0).to_dense()
     rho = kraus_depolarize(np.outer(psi, psi.conj()), n, p)
     sets = local_sets(n)
     assert len(sets) == n + (n - 1) + (n - 2) + (n * (n - 1) // 2 - (n - 1))
@@ -115,7 +111,7 @@ def test_local_map_points_at_the_depolarized_qubits():
 
 def test_target_reduced_states_of_mps_match_dense_partial_trace():
     t = make_target("tfim", n=7, h=1.0)
-    psi = _psi(t.state)
+    psi = t.state.to_dense()
     sets = [(0,), (3,), (6,), (2, 3), (0, 6), (1, 4), (2, 3, 4), (0, 3, 6)]
     for s, got in zip(sets, target_reduced_states(t.state, sets)):
         ref = qutip.Qobj(np.outer(psi, psi.conj()), dims=[[2] * 7] * 2).ptrace(list(s)).full()
@@ -198,7 +194,7 @@ def test_enumerated_reconstruction_against_kronecker_reference(povm, n):
     with torch.no_grad():
         q = np.exp(model.log_prob(torch.as_tensor(all_x, dtype=torch.long)).double().numpy())
     rho = _brute_rho_q(q, povm.duals, n)
-    psi = _psi(ds.target.state)
+    psi = ds.target.state.to_dense()
     v = evaluate(model, ds, n_samples=300).verdict
     assert v.fidelity.mean == pytest.approx(np.vdot(psi, rho @ psi).real, abs=1e-6)  # float32 ln q
     assert "enumerated" in v.fidelity.note and v.fidelity.stderr == 0

@@ -126,7 +126,7 @@ def exact_scores(model_logp_all: np.ndarray, state: State, povm: POVM,
         out["quantum_fidelity"] = Estimate.unavailable(
             f"POVM '{povm.name}' is not informationally complete: ρ_q is only a projection")
     elif state.is_pure:
-        psi = state.to_dense() if isinstance(state, MPS) else state.data
+        psi = state.to_dense()
         psi = psi / np.linalg.norm(psi)
         out["quantum_fidelity"] = _exact(float((psi.conj() @ rho_q @ psi).real), size, "exact; ⟨ψ|ρ_q|ψ⟩ (pure target)")
     elif n_q > EIGEN_MAX_QUBITS:

@@ -264,6 +264,12 @@ class DenseState:
     def is_pure(self) -> bool:
         return self.data.ndim == 1 and not np.any(self.noise)
 
+    def to_dense(self) -> np.ndarray:
+        """State vector of the pure part, as :meth:`MPS.to_dense`; a density-matrix state has none."""
+        if self.data.ndim == 2:
+            raise ValueError("a density-matrix state has no state vector")
+        return self.data
+
     def density_matrix(self) -> np.ndarray:
         """ρ with the depolarizing channel applied (N ≤ 12)."""
         if self.n_qubits > 12:

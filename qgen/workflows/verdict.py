@@ -165,7 +165,7 @@ def verdict(model: GenerativeModel, ds: Dataset, x_model: np.ndarray, cert: Cert
         low = Estimate.unavailable("positive by construction")
         reduced_of, exact_note = model.reduced_density_matrix, "exact reduced state of the model"
     elif rho_q is not None and pure:
-        psi = ideal.to_dense() if isinstance(ideal, MPS) else ideal.data
+        psi = ideal.to_dense()
         how = "exact" if model.likelihood == "exact" else "the model's estimated ln q"
         f = Estimate(fidelity_pure(rho_q, psi), 0.0, 0,
                      f"{how}: all {povm.n_outcomes}^{n} strings enumerated, ⟨ψ|ρ_q|ψ⟩ of ρ_q = Σ_a q(a) D^a")
