@@ -55,6 +55,11 @@ class QgenGroup(click.Group):
             click.echo("Error: out of memory (reduce the number of samples or the chunk size)", err=True)
             sys.exit(1)
         except Exception as e:  # noqa: BLE001 — the CLI's contract is one line, no traceback
+            if isinstance(e.__cause__ or e.__context__, KeyboardInterrupt):
+                # Ctrl-C inside compiled code (numba, in quimb's DMRG) surfaces as a
+                # SystemError caused by the KeyboardInterrupt
+                click.echo("Error: interrupted", err=True)
+                sys.exit(130)
             if os.environ.get("QGEN_DEBUG"):
                 raise
             msg = " ".join(str(e).split()) or type(e).__name__

@@ -267,3 +267,27 @@ def test_ctrl_c_while_click_parses_arguments_is_an_interrupt(monkeypatch):
     monkeypatch.setattr(cli, "make_context", interrupted)
     res = CliRunner().invoke(cli, ["info", "x.h5"])
     assert res.exit_code == 130 and res.output.split() == ["Error:", "interrupted"], res.output
+
+
+def test_ctrl_c_inside_compiled_code_is_an_interrupt(monkeypatch, tmp_path):
+    """A Ctrl-C that lands inside numba-compiled code (quimb's DMRG) reaches Python as a
+    ``SystemError`` caused by the ``KeyboardInterrupt``: status 130 and ``Error: interrupted``,
+    not the SystemError's message.  Other SystemErrors stay ordinary one-line errors."""
+    import qgen.cli.simulate as simulate_cmd
+
+    def compiled(cause):
+        def run(*args, **kwargs):
+            try:
+                raise cause
+            except BaseException as e:
+                raise SystemError("CPUDispatcher(<function svd>) returned a result with an exception set") from e
+        return run
+
+    args = ["simulate", "tfim", "--n", "6", "--samples", "100", "-q", "-o", str(tmp_path / "d.h5")]
+    monkeypatch.setattr(simulate_cmd, "make_target", compiled(KeyboardInterrupt()))
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 130 and res.output.split() == ["Error:", "interrupted"], res.output
+    monkeypatch.setattr(simulate_cmd, "make_target", compiled(ValueError("x")))
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 1 and res.output.startswith("Error: CPUDispatcher"), res.output
+    assert not (tmp_path / "d.h5").exists()
