@@ -41,7 +41,16 @@ def print_table(title: str, rows: list[dict], columns: list[str]) -> None:
 
 
 def save(name: str, payload: dict) -> Path:
+    """Write ``results/<name>.json`` atomically (a temporary file, then a rename)."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({"machine": machine(), **payload}, indent=2))
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"machine": machine(), **payload}, indent=2))
+    os.replace(tmp, path)
     return path
+
+
+def previous(name: str) -> dict:
+    """The last saved ``results/<name>.json`` (empty if none), to keep sections a run skips."""
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else {}

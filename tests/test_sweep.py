@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 import qgen.workflows.sweeps as sweep_module
@@ -12,7 +13,9 @@ from qgen.cli import cli
 from qgen.datasets import Dataset, simulate
 from qgen.datasets.hdf5 import write_dataset
 from qgen.measurements import pauli4
+from qgen.scores import enumerate_strings, fidelity_pure, linear_inversion
 from qgen.targets import make_target
+from qgen.training import load_model
 from qgen.workflows import format_sweep, nested_subset, sweep
 
 
@@ -55,6 +58,16 @@ def test_sweep_rows_files_and_raw_data_baseline(ghz3, tmp_path):
     assert all(1.6 < q < 2.5 for q in ratios), ratios  # n grows 4× per step
     for r in rows:
         assert r.scores["classical_fidelity"].available and r.epochs == 2
+    # the quantum fidelity is the verdict's exact one: ⟨ψ|ρ_q|ψ⟩ with ρ_q the linear inversion
+    # of the saved model's q(a) over all 4³ strings
+    strings = enumerate_strings(4, 3)
+    for r in rows:
+        model, _ = load_model(tmp_path / f"n{r.n_train}")
+        with torch.no_grad():
+            q = np.exp(model.log_prob(torch.as_tensor(strings)).double().numpy())
+        rho = linear_inversion(strings, ghz3.povm, weights=q)
+        exact = fidelity_pure(rho, ghz3.target.state.to_dense())
+        assert r.scores["quantum_fidelity"].mean == pytest.approx(exact, abs=1e-6)
     table = format_sweep(rows)
     assert "F_c" in table and "C_zz(r=1) data−exact" in table and "1,600" in table
 

@@ -44,7 +44,7 @@ import numpy as np
 
 from qgen._io import atomic_write, atomic_write_text
 from qgen.datasets.dataset import Dataset
-from qgen.scores.report import ObservableFamily
+from qgen.scores.report import ObservableFamily, Report
 from qgen.stats import Estimate
 from qgen.workflows.draws import check_sampling_fits
 from qgen.workflows.fitting import fit_and_evaluate
@@ -56,6 +56,15 @@ if TYPE_CHECKING:
 __all__ = ["SweepPoint", "nested_subset", "sweep", "format_sweep", "plot_sweep", "observable_errors"]
 
 SCORES = ("classical_fidelity", "quantum_fidelity", "kl_target_model", "test_nll")
+
+
+def _scores(rep: Report) -> dict[str, Estimate]:
+    """The sweep's scores; the quantum fidelity is the verdict's (exact by contraction or
+    enumeration where the model allows it) when the report has one, else the sampled estimate."""
+    scores = {k: getattr(rep.scores, k) for k in SCORES}
+    if rep.verdict is not None and rep.verdict.fidelity.available:
+        scores["quantum_fidelity"] = rep.verdict.fidelity
+    return scores
 
 
 def _check_size(ds: Dataset, n: int) -> None:
@@ -182,7 +191,7 @@ def sweep(
             rep, run = fit_and_evaluate(sub, model, out_dir / f"n{n}", seed=seed, n_samples=n_samples,
                                         progress=progress, max_time=max_time, epochs=epochs)
             row = SweepPoint(n, sub.split[1], **run.summary(), parameters=rep.model.parameters,
-                             scores={k: getattr(rep.scores, k) for k in SCORES},
+                             scores=_scores(rep),
                              observables=dict(observable_summary(rep.observables)))
         rows.append(row)
         kept = sorted(rows + [r for m, r in done.items() if m not in sizes], key=lambda r: r.n_train)
