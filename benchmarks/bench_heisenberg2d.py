@@ -11,7 +11,7 @@ A. DMRG (``ground_state(method="dmrg")`` on the exact MPO, bond dimension D = 29
    ``--validate 6x6`` repeats A on the open 6 × 6 lattice, whose exact energy is known
    (E_σ = −86.9071441699763, VarBench Heisenberg/square_6_OO_36), to test the extrapolation.
 B. ``--samples`` Pauli-4 strings of the largest-χ state (:func:`simulate_to_file`, exact ln P
-   for the validation and test splits), the default RNN trained by :func:`qgen.workflows.fit`
+   for the validation and test splits), the default RNN trained by :func:`qgen.workflows.fit` (its adaptive schedule)
    for ``--train-time``, and :func:`qgen.workflows.evaluate` on ``--eval-samples`` model samples (F_c,
    KL, energy and the chain correlations exact / model / data), plus lattice correlations
    C(d) = mean ⟨σz_(x,y) σz_(x+d,y)⟩ along x (sites through ``snake_sites``).  The
@@ -159,7 +159,7 @@ def pipeline_section(state_path: Path, chi: int, n_samples: int, train_time: flo
     print(f"  simulated {n_samples:,} strings in {t_sim:.0f} s", flush=True)
     torch.manual_seed(seed)
     load_train, t0 = _load(), time.perf_counter()
-    run = fit(data, "rnn", out / "run", seed=seed, progress=False, max_time=train_time, epochs=8)
+    run = fit(data, "rnn", out / "run", seed=seed, progress=False, max_time=train_time)
     t_train = time.perf_counter() - t0
     print(f"  trained in {t_train:.0f} s", flush=True)
     ds = read_dataset(data)

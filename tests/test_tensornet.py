@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+import qutip
 import torch
 from scipy.stats import chisquare
 
@@ -243,6 +244,12 @@ def test_state_access_against_dense(name, kw):
     t = rho.reshape((2,) * 2 * n)
     ref = np.einsum("abcdeAbCdE->ecaECA", t).reshape(8, 8)  # sites 4, 2, 0 in that order
     np.testing.assert_allclose(model.reduced_density_matrix([4, 2, 0]), ref, atol=1e-12)
+    # every single site, pair and window of 3 at once (shared environments) against QuTiP
+    sets = [(i,) for i in range(n)] + list(itertools.combinations(range(n), 2)) + [(i, i + 1, i + 2) for i in range(3)]
+    sets += [(0, 2, 3)]
+    full = qutip.Qobj(rho, dims=[[2] * n, [2] * n])
+    for s, got in zip(sets, model.reduced_density_matrices(sets)):
+        np.testing.assert_allclose(got, full.ptrace(list(s)).full(), atol=1e-12, err_msg=str(s))
     ops = np.array([[1, 2, 3, 0, 1], [3, 0, 0, 0, 3], [0] * 5, [2, 2, 1, 3, 2]])
     ref = [np.trace(kron(PAULI[o]) @ rho).real for o in ops]
     np.testing.assert_allclose(model.expectation(ops), ref, atol=1e-12)
@@ -254,6 +261,9 @@ def test_state_access_rejects_bad_input():
     for bad in ([], [0, 0], [4], [-1]):
         with pytest.raises(ValueError, match="distinct integers"):
             model.reduced_density_matrix(bad)
+    for bad in ([], [0, 0], [4], [-1], [2, 1]):
+        with pytest.raises(ValueError, match="distinct ascending integers"):
+            model.reduced_density_matrices([[0, 1], bad])
     with pytest.raises(ValueError, match="qubits"):
         model.fidelity(ghz(5))
     with pytest.raises(ValueError, match="shape"):

@@ -101,9 +101,10 @@ class GenerativeModel(torch.nn.Module):
     * ``own_training_step`` and :meth:`training_step`: a model that is not trained by
       minimising one loss (adversarial ones) sets the flag and implements the step, used
       instead of the trainer's default step on ``loss``.
-    * ``exact_state`` and :meth:`fidelity`, :meth:`reduced_density_matrix`,
-      :meth:`expectation`: a model that holds its state explicitly (tensor networks) gives
-      these exactly at any N; the scores then use them instead of estimates.
+    * ``exact_state`` and :meth:`fidelity`, :meth:`reduced_density_matrix` (and
+      :meth:`reduced_density_matrices` for many sets), :meth:`expectation`: a model that
+      holds its state explicitly (tensor networks) gives these exactly at any N; the scores
+      then use them instead of estimates.
     * :meth:`log_prob_all` and ``enumeration_limit``: ln q of every string, for exact scores
       by enumeration up to K^N = ``enumeration_limit`` (autoregressive models walk the tree
       of prefixes and reach 4^12).
@@ -325,6 +326,11 @@ class GenerativeModel(torch.nn.Module):
     def reduced_density_matrix(self, sites: Sequence[int]) -> np.ndarray:
         """The model state's reduced density matrix on ``sites`` (``exact_state``)."""
         raise NotImplementedError(f"model '{self.name}' holds no explicit state")
+
+    def reduced_density_matrices(self, sets: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        """:meth:`reduced_density_matrix` of every set of ``sets`` (``exact_state``); a model
+        may share work between the sets."""
+        return [self.reduced_density_matrix(s) for s in sets]
 
     def expectation(self, ops: np.ndarray) -> np.ndarray:
         """Exact ⟨P_t⟩ of Pauli strings ``ops`` (T, N) in 0..3 = I, X, Y, Z (``exact_state``)."""

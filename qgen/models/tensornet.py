@@ -55,6 +55,7 @@ from qgen.models import _tn_contract as tn
 from qgen.models.base import GenerativeModel, register_model
 from qgen.resources import check_memory
 from qgen.targets.hamiltonians import PAULI, check_pauli_strings
+from qgen.targets.reduced import reduced_states
 from qgen.targets.states import MPS, DenseState
 
 __all__ = ["LPDOModel", "MPSModel", "povm_config"]
@@ -258,6 +259,16 @@ class LPDOModel(GenerativeModel):
         rho = (rho / torch.trace(rho)).cpu().numpy()
         order = np.argsort(np.argsort(sites))  # chain position of each requested site among the kept
         return rho.reshape((2,) * 2 * k).transpose(*order, *(order + k)).reshape(2**k, 2**k)
+
+    def reduced_density_matrices(self, sets: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        """ρ_S for every set S of ascending sites, with environments shared between the sets
+        (:func:`qgen.targets.reduced.reduced_states`: all pairs in O(N²) transfer steps)."""
+        sets = [[int(i) for i in s] for s in sets]
+        n = self.n_qubits
+        bad = next((s for s in sets if not s or s != sorted(set(s)) or not 0 <= s[0] <= s[-1] < n), None)
+        if bad is not None:
+            raise ValueError(f"each set must hold distinct ascending integers in 0..{n - 1}, got {bad}")
+        return reduced_states([t.cpu().numpy() for t in self._exact()], sets)
 
     def to_dense(self) -> np.ndarray:
         """The density matrix ρ / Tr ρ (2^N, 2^N), N ≤ 12."""

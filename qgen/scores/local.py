@@ -14,8 +14,9 @@ target's, σ_S = Tr_{not S} |ψ⟩⟨ψ| of the ideal (pure) target (Jozsa, J. M
   estimate from model samples (its error bar then is the sampling error).
 
 A drop of F on the sets that contain qubit i and nowhere else points at qubit i.  σ_S of
-an MPS target is contracted exactly (left and right environments, then the sites between
-the ends of S), so the map costs O(N χ³) per set at any N.
+an MPS target (and ρ_S of a tensor-network model) is contracted exactly with shared
+environments (:func:`qgen.targets.reduced.reduced_states`): all sets together cost O(N²)
+transfer steps of O(χ³) at any N.
 
 Example
 -------
@@ -30,7 +31,7 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from itertools import combinations
 
 import numpy as np
@@ -38,6 +39,7 @@ import numpy as np
 from qgen.measurements.povm import POVM
 from qgen.scores.densities import project_to_density_matrix, reduced, state_fidelity
 from qgen.stats import Estimate
+from qgen.targets.reduced import reduced_states
 from qgen.targets.states import MPS, DenseState, State
 
 __all__ = ["windows", "pairs", "target_reduced_states", "data_fidelities", "exact_fidelities", "SiteSet"]
@@ -55,42 +57,13 @@ def pairs(n: int) -> list[SiteSet]:
     return list(combinations(range(n), 2))
 
 
-def _environments(mps: MPS) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Traced left environments L[i] (of sites < i) and right ones R[i] (of sites ≥ i), (ket, bra)."""
-    n, ts = mps.n_qubits, mps.tensors
-    left, right = [np.ones((1, 1))], [np.ones((1, 1))]
-    for a in ts:
-        env = np.einsum("ab,asc,bsd->cd", left[-1], a, a.conj(), optimize=True)
-        left.append(env / np.abs(env).max())
-    for a in reversed(ts):
-        env = np.einsum("asc,bsd,cd->ab", a, a.conj(), right[-1], optimize=True)
-        right.append(env / np.abs(env).max())
-    return left, right[::-1][: n + 1]
-
-
-def _mps_reduced(mps: MPS, sites: SiteSet, left: list[np.ndarray], right: list[np.ndarray]) -> np.ndarray:
-    first, last = sites[0], sites[-1]
-    env = left[first][:, :, None, None]  # (ket bond, bra bond, ket legs, bra legs)
-    for i in range(first, last + 1):
-        a = mps.tensors[i]
-        if i in sites:
-            env = np.einsum("abIJ,asc,btd->cdIsJt", env, a, a.conj(), optimize=True)
-            env = env.reshape(env.shape[0], env.shape[1], env.shape[2] * 2, env.shape[4] * 2)
-        else:
-            env = np.einsum("abIJ,asc,bsd->cdIJ", env, a, a.conj(), optimize=True)
-        env = env / np.abs(env).max()
-    rho = np.einsum("abIJ,ab->IJ", env, right[last + 1])
-    return rho / np.trace(rho)
-
-
 def target_reduced_states(state: State, sets: Sequence[SiteSet]) -> list[np.ndarray]:
     """σ_S of the ideal (noise-free) target for every set S (sites ascending), exact."""
     if isinstance(state, DenseState) and state.data.ndim == 2:
         rho = state.data
         return [reduced(rho / np.trace(rho), s) for s in sets]
     mps = MPS.from_dense(state.data) if isinstance(state, DenseState) else state.with_noise(0.0)
-    left, right = _environments(mps)
-    return [_mps_reduced(mps, s, left, right) for s in sets]
+    return reduced_states([np.asarray(a)[:, None] for a in mps.tensors], sets)
 
 
 def _set_duals(povm: POVM, sites: SiteSet) -> np.ndarray:
@@ -124,10 +97,11 @@ def data_fidelities(target: State, povm: POVM, samples: np.ndarray, sets: Sequen
     return out
 
 
-def exact_fidelities(reduced_of: Callable[[SiteSet], np.ndarray], target: State, sets: Sequence[SiteSet], note: str,
+def exact_fidelities(rhos: Sequence[np.ndarray], target: State, sets: Sequence[SiteSet], note: str,
                      sigmas: Sequence[np.ndarray] | None = None) -> list[Estimate]:
-    """F(ρ_S, σ_S) per set for exact reduced states ``reduced_of(S)`` (made positive when a
-    reconstruction is not), with no sampling error; ``sigmas`` as in :func:`data_fidelities`."""
+    """F(ρ_S, σ_S) per set for the exact reduced states ``rhos`` (one per set, made positive
+    when a reconstruction is not), with no sampling error; ``sigmas`` as in
+    :func:`data_fidelities`."""
     sigmas = sigmas if sigmas is not None else target_reduced_states(target, sets)
-    return [Estimate(state_fidelity(project_to_density_matrix(reduced_of(s)), sigma), 0.0, 0, note)
-            for s, sigma in zip(sets, sigmas)]
+    return [Estimate(state_fidelity(project_to_density_matrix(rho), sigma), 0.0, 0, note)
+            for rho, sigma in zip(rhos, sigmas)]

@@ -163,7 +163,7 @@ def verdict(model: GenerativeModel, ds: Dataset, x_model: np.ndarray, cert: Cert
         f = Estimate(model.fidelity(ideal), 0.0, 0, "exact: tensor-network contraction")
         physical = Estimate(f.mean, 0.0, 0, "exact; the model's state is positive by construction")
         low = Estimate.unavailable("positive by construction")
-        reduced_of, exact_note = model.reduced_density_matrix, "exact reduced state of the model"
+        reduced_all, exact_note = model.reduced_density_matrices, "exact reduced state of the model"
     elif rho_q is not None and pure:
         psi = ideal.to_dense()
         how = "exact" if model.likelihood == "exact" else "the model's estimated ln q"
@@ -177,11 +177,11 @@ def verdict(model: GenerativeModel, ds: Dataset, x_model: np.ndarray, cert: Cert
                                 "exact; ρ_q projected onto the density matrices")
         else:
             physical = Estimate(f.mean, 0.0, 0, "exact; ρ_q is a density matrix")
-        reduced_of, exact_note = (lambda s: reduced(rho_q, s)), "exact reduced state of ρ_q"
+        reduced_all, exact_note = (lambda sets: [reduced(rho_q, s) for s in sets]), "exact reduced state of ρ_q"
     else:
         f = quantum_fidelity(ideal, povm, x_model)
         physical = low = Estimate.unavailable("the reconstruction is not enumerated (estimated from model samples)")
-        reduced_of = None
+        reduced_all = None
     measured = ds.outcomes
     data = quantum_fidelity(ideal, povm, measured)
     truth = (Estimate.unavailable("measured data: the prepared state is what is being estimated") if ds.measured
@@ -189,8 +189,8 @@ def verdict(model: GenerativeModel, ds: Dataset, x_model: np.ndarray, cert: Cert
     if impossible is None and ds.measured:
         impossible = impossible_strings(ds)
     sigmas = target_reduced_states(ideal, sets)
-    if reduced_of is not None:
-        model_map = exact_fidelities(reduced_of, ideal, sets, exact_note, sigmas)
+    if reduced_all is not None:
+        model_map = exact_fidelities(reduced_all(sets), ideal, sets, exact_note, sigmas)
     else:
         model_map = data_fidelities(ideal, povm, x_model, sets, seed=seed, sigmas=sigmas,
                                     note="dual-frame estimate from model samples, projected to a state")
