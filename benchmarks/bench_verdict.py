@@ -7,7 +7,7 @@ Models are untrained (their weights do not change the cost).  Target: the TFIM g
 state (h = 1), Pauli-4, 2,000 shots, 2,000 model samples.  Wall time, peak RSS and the
 load average of the shared machine are recorded.
 
-    python benchmarks/bench_verdict.py [--rnn 4 8 10 12] [--lpdo 12 50]
+    python benchmarks/bench_verdict.py [--rnn 4 8 10 12] [--lpdo 12 50]   (--rnn with no N: none)
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import os
 import time
 
 import torch
-from _common import machine, peak_rss_mb, print_table, save
+from _common import machine, peak_rss_mb, previous, print_table, save
 
 from qgen.datasets import simulate
 from qgen.measurements import pauli4
@@ -43,12 +43,15 @@ def main() -> None:
     p.add_argument("--rnn", type=int, nargs="*", default=[4, 8, 10, 12])
     p.add_argument("--lpdo", type=int, nargs="*", default=[12, 50])
     args = p.parse_args()
-    rows = []
+    # rows measured now replace the saved ones of the same model and N; the others are kept
+    saved = {(r["model"], r["N"]): r for r in previous("verdict").get("rows", [])}
     for name, ns in (("rnn", args.rnn), ("lpdo", args.lpdo)):
         for n in ns:
-            rows.append(one(name, n))
-            print(rows[-1], flush=True)
+            saved[name, n] = one(name, n)
+            print(saved[name, n], flush=True)
+            rows = [saved[k] for k in sorted(saved, key=lambda k: (k[0] != "rnn", k[1]))]
             save("verdict", {"machine": machine(), "rows": rows})
+    rows = list(saved.values())
     print_table(f"cost of the verdict ({machine()['date']})", rows, list(rows[0]))
 
 

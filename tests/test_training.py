@@ -146,6 +146,22 @@ def test_early_stopping(tmp_path):
     assert load_model(tmp_path)[1]["epoch"] == 0
 
 
+def test_keep_last_saves_the_final_weights(tmp_path):
+    """keep="last": model.safetensors holds the weights at the end of training even when the
+    validation NLL got worse (the data of test_early_stopping); "best" keeps epoch 0's."""
+    train_x, val_x = np.zeros((2_000, 6), np.uint8), np.full((200, 6), 3, np.uint8)
+    for keep, epoch in (("last", 3), ("best", 0)):
+        model = small_rnn()
+        cfg = TrainConfig(epochs=4, batch_size=200, lr=1e-2, patience=None, keep=keep)
+        result = train(model, train_x, val_x, cfg, tmp_path / keep, progress=False)
+        saved, meta = load_model(tmp_path / keep)
+        assert result.best_epoch == meta["epoch"] == epoch
+        same = all(torch.equal(a, b) for a, b in zip(saved.state_dict().values(), model.state_dict().values()))
+        assert same == (keep == "last")
+    with pytest.raises(ValueError, match="keep must be 'best' or 'last'"):
+        TrainConfig(keep="first")
+
+
 def test_max_time_stops(tmp_path):
     data = product_data(20_000, seed=7)
     cfg = TrainConfig(epochs=1_000, batch_size=50, max_time="0.5s")

@@ -75,6 +75,11 @@ class TrainConfig:
         lr when the validation loss stalls for 2 epochs) or ``"constant"``.
     grad_clip : max gradient 2-norm, None to disable.
     patience : epochs without validation improvement before stopping; None disables.
+    keep : which weights become ``model.safetensors`` (what ``best()``, ``evaluate`` and
+        ``sample`` use): ``"best"``, those of the lowest validation NLL, or ``"last"``, those
+        at the end of training (for models that cannot overfit the data, such as the
+        positive tensor networks, whose validation NLL is flat within its noise and whose
+        lowest value falls on an early, undertrained epoch).
     max_time : wall-clock budget in seconds (strings like ``"2m"`` accepted), counted over
         resumed segments too; checked after every optimizer step.
     log_every : optimizer steps between progress-bar updates.
@@ -97,6 +102,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     grad_clip: float | None = 1.0
     patience: int | None = 5
+    keep: str = "best"
     seed: int = 0
     device: str = "auto"
     max_time: float | None = None
@@ -107,6 +113,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.max_time = parse_duration(self.max_time)
         get_schedule(self.schedule)
+        if self.keep not in ("best", "last"):
+            raise ValueError(f"keep must be 'best' or 'last', got {self.keep!r}")
         if self.amp is not None and self.amp not in AMP_DTYPES:
             raise ValueError(f"unknown amp '{self.amp}'; choose one of {', '.join(AMP_DTYPES)} (or none)")
         if self.epochs < 1 or self.batch_size < 1 or not 0 < self.lr < math.inf or self.log_every < 1:

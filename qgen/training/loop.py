@@ -8,7 +8,8 @@ likelihood) after every epoch, early-stops on it and writes, atomically, into ``
 * ``checkpoint.safetensors`` – latest full training state (weights, optimizer, schedule,
   early-stopping counters, history, RNG state); ``resume=True`` continues from it to
   bit-identical weights, even after a ``max_time`` stop in the middle of an epoch;
-* ``model.safetensors`` – the weights with the best validation NLL (read by ``load_model``);
+* ``model.safetensors`` – the weights with the best validation NLL, or the last ones with
+  ``keep="last"`` (read by ``load_model``);
 * ``metrics.jsonl`` – one JSON line per epoch; ``training_curve.png`` – losses against epoch.
 
 The loop is the trainer's; what a model brings is declared on
@@ -351,7 +352,7 @@ def _end_epoch(model: GenerativeModel, val: torch.Tensor, cfg: TrainConfig, stat
         "samples_per_s": state.epoch_samples / max(state.epoch_train_time, 1e-9),
         "partial": partial, "fraction": state.batch / steps,
     } | {f"train_{k}": v / max(state.epoch_samples, 1) for k, v in state.epoch_extra.items()})
-    if val_loss < state.saved_val:
+    if val_loss < state.saved_val or cfg.keep == "last":
         state.saved_val, state.saved_epoch = val_loss, state.epoch
         if ctx.is_main:
             save_model(out_dir / MODEL_FILE, model, extra | {"epoch": state.epoch, f"val_{model.val_name}": val_loss})
