@@ -127,10 +127,10 @@ class LPDOModel(GenerativeModel):
     exact_state = True
     shardable_loss = True
     presets = {"default": {"bond_dim": 4, "kraus_dim": 2}}
-    # No epoch count: 3,000 steps of ≤ 100 strings, ≥ 4 epochs (qgen.training.config.adapt_to_data), keeping the
-    # best-validation weights rather than stopping early (benchmarks/results/tensornet_adaptive.json).
-    # positive by construction, the network does not overfit: the validation NLL stays flat
-    # within its noise, so training runs its whole budget and keeps the last weights
+    # No epoch count: 3,000 steps of ≤ 100 strings, ≥ 4 epochs (qgen.training.config.adapt_to_data),
+    # no early stopping (benchmarks/results/tensornet_adaptive.json).  Positive by construction, the
+    # network does not overfit: its validation NLL stays flat within its noise, so it keeps its last
+    # weights (the lowest validation NLL fell on early, undertrained epochs; quantum_fidelity.json).
     train_presets = {"default": {"batch_size": 100, "lr": 1e-2, "schedule": "cosine", "patience": None,
                                  "keep": "last"}}
 

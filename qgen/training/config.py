@@ -148,7 +148,7 @@ def adapt_to_data(preset: dict[str, Any], given: dict[str, Any], n_train: int) -
         epochs   E = max(MIN_EPOCHS, ⌈steps / ⌈n/B⌉⌉)          (a step budget, ≥ 4 passes)
         patience P = max(5, ⌈E/4⌉)                              (scaled to the epochs)
 
-    and the trainer keeps the best-validation weights in any case.  With the former fixed
+    and the trainer keeps the best-validation weights (unless the preset says ``keep: last``).  With the former fixed
     defaults (20 epochs of 500, patience 5) 2,000 strings gave 80 optimizer steps; the
     rule gives 3,000 (150 epochs of 134).  Measured (benchmarks/results/tensornet_adaptive.json,
     ``mps``, N = 8, Pauli-6): a budget of 3,000 steps of 100, ≥ 4 epochs, cosine, best

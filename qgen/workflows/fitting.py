@@ -82,7 +82,8 @@ def default_model(n_qubits: int) -> str:
 @dataclass
 class Fit:
     """What :func:`fit` did: the model as trained (last weights), the trainer's result, and
-    the run directory (whose ``model.safetensors`` holds the best validation weights), and
+    the run directory (whose ``model.safetensors`` holds the weights kept: the best
+    validation ones, or the last with ``keep="last"``), and
     how the schedule was chosen (:func:`~qgen.training.config.adapt_to_data`'s note)."""
 
     model: GenerativeModel
@@ -92,7 +93,7 @@ class Fit:
     refits: list[Path] = field(default_factory=list)
 
     def best(self, device: str | torch.device = "cpu") -> GenerativeModel:
-        """The model with the best validation weights, loaded from the run directory."""
+        """The model with the kept weights (``model.safetensors``), loaded from the run directory."""
         return load_model(self.out_dir, device=device)[0]
 
     def refit_models(self, device: str | torch.device = "cpu") -> list[GenerativeModel]:
@@ -190,7 +191,7 @@ def fit(data: Dataset | str | Path, model: str = "auto", out_dir: str | Path = "
 def fit_and_evaluate(ds: Dataset, model: str, out_dir: str | Path, *, seed: int = 0, n_samples: int = 20_000,
                      progress: bool = False, **train_options: Any) -> tuple[Report, Fit]:
     """:func:`fit` backend ``model`` (default preset, initial weights from ``seed``) to
-    ``ds``, then score its best validation weights (what ``qgen evaluate`` scores) on
+    ``ds``, then score its kept weights (what ``qgen evaluate`` scores) on
     ``ds`` with :func:`~qgen.workflows.evaluate`, with finite-data errors from the
     bootstrap refits when ``bootstrap`` asks for them: the path of ``qgen compare`` and
     ``qgen sweep``."""
