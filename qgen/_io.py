@@ -44,6 +44,9 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     return stale
 
 
+_LIVE: set[str] = set()  # temporary files of atomic writes in progress
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``.
 
@@ -58,6 +61,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.{_HOST}-{os.getpid()}-", suffix=".tmp")
     os.close(fd)
+    _LIVE.add(tmp)
     umask = os.umask(0)
     os.umask(umask)
     try:
@@ -69,7 +73,15 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        _LIVE.discard(tmp)
     return path
+
+
+def remove_live_temporaries() -> None:
+    """Delete the temporary files of writes still in progress (before a forced exit)."""
+    for tmp in list(_LIVE):
+        Path(tmp).unlink(missing_ok=True)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

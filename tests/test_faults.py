@@ -291,3 +291,33 @@ def test_ctrl_c_inside_compiled_code_is_an_interrupt(monkeypatch, tmp_path):
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 1 and res.output.startswith("Error: CPUDispatcher"), res.output
     assert not (tmp_path / "d.h5").exists()
+
+
+def test_a_swallowed_ctrl_c_still_ends_the_process(tmp_path):
+    """Compiled code can turn the KeyboardInterrupt into an exception a library catches; the
+    console script's watchdog then ends the process anyway, GRACE_S after the Ctrl-C, with
+    status 130, one line, and no file left behind by the write in progress."""
+    script = f"""
+import os, signal, time
+from qgen import _entry
+from qgen._io import atomic_write
+_entry.GRACE_S = 0.5
+signal.signal(signal.SIGINT, _entry._interrupt)
+
+def write(tmp):
+    tmp.write_text("partial")
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)
+    except KeyboardInterrupt:
+        pass  # swallowed, as compiled code may
+    time.sleep(10)
+    print("survived")
+
+atomic_write({str(tmp_path / "out.txt")!r}, write)
+"""
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 130 and proc.stderr.strip() == "Error: interrupted", proc.stderr
+    assert "survived" not in proc.stdout and time.perf_counter() - t0 < 8
+    assert list(tmp_path.iterdir()) == []
