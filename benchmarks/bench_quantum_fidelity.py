@@ -26,8 +26,9 @@ with a JSON-able dict stored in the row.
 Sections are the targets (``--sections ghz,w``, default all); re-running some updates them
 in ``results/quantum_fidelity.json`` (``--columns default,mps`` refits only those columns,
 keeping the others of the stored rows; ``--povms``, ``--shots``, ``--seeds`` select rows),
-saved after every row with the load average and wall time of each run, and prints the whole
-table.  ``--quick`` (N = 4, Pauli-6, 1,000 and 3,000 shots, one seed, K = 5) writes
+saved after every row with the load average and wall time of each run (``summary``: the
+table of :func:`summarise` over all stored rows), and prints the whole table.  ``--quick``
+(N = 4, Pauli-6, 1,000 and 3,000 shots, one seed, K = 5) writes
 ``results/quantum_fidelity_quick.json`` instead.
 
     python benchmarks/bench_quantum_fidelity.py [--sections ghz,tfim] [--n 4 6] [--quick]
@@ -206,6 +207,11 @@ def summarise(rows: list[dict]) -> list[dict]:
     return table
 
 
+def all_rows(sections: dict) -> list[dict]:
+    """The rows of every section, each sorted by (N, POVM, shots)."""
+    return [r for sec in sections.values() for r in sorted(sec["rows"], key=lambda r: (r["n"], r["povm"], r["shots"]))]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sections", default=",".join(TARGETS), help="comma-separated subset of " + ",".join(TARGETS))
@@ -244,14 +250,12 @@ def main() -> None:
             section.setdefault("runs", {})[label] = {
                 "seconds": time.perf_counter() - t0, "load_average_start": load0, "load_average_end": os.getloadavg(),
                 "config": config}
-            save(name, {"sections": sections})
+            save(name, {"sections": sections, "summary": summarise(all_rows(sections))})
 
         run_target(target, ns, povms, shots, seeds, k_by_n, columns, section["rows"], keep)
         print(f"{target}: {time.perf_counter() - t0:.0f} s, load average {os.getloadavg()[0]:.1f}", flush=True)
-    rows = [r for sec in sections.values() for r in sorted(sec["rows"], key=lambda r: (r["n"], r["povm"],
-                                                                                        r["shots"]))]
     info = machine()
-    table = summarise(rows)
+    table = summarise(all_rows(sections))
     present = [rec for rec in RECONSTRUCTORS if any(rec in line for line in table)]
     columns = ["target", "N", "POVM", "shots", "true"] + [c for rec in present for c in (rec, f"{rec} sd")]
     print_table(f"Quantum fidelity ⟨ψ|ρ|ψ⟩: mean over seeds ± mean bootstrap error; sd: standard deviation over "

@@ -93,20 +93,22 @@ def test_fit_records_the_schedule_and_resume_stays_exact(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow  # 3,000 optimizer steps: 15–80 s on the shared 2-core machine
-@pytest.mark.parametrize("kind", ["w", "ghz"])
-def test_default_pipeline_reaches_mle_on_3000_shots(kind, tmp_path):
+@pytest.mark.parametrize("kind,n", [("w", 3), ("ghz", 3), ("ghz", 6)])
+def test_default_pipeline_reaches_mle_on_3000_shots(kind, n, tmp_path):
     """fit's defaults (no tuning option) on 3,000 Pauli-6 shots of a 3-qubit state: the
     reconstruction's fidelity ⟨ψ|ρ|ψ⟩ is at least MLE's on the same shots minus MLE's
     bootstrap error (20 refits) minus 0.01.  Measured when written (seed 0): W lpdo
     0.9935, MLE 0.9984 ± 0.0024; GHZ 0.9959, MLE 0.9990 ± 0.0010 — the default misses
     MLE − err by 0.002–0.003 here (MLE has only 63 parameters to fit at N = 3), hence
     the 0.01 tolerance: a broken schedule (the former 20 epochs of 500: 120 steps) or a
-    pure model on these data would miss by far more."""
-    target = make_target(kind, n=3)
+    pure model on these data would miss by far more.  GHZ-6 is the case the LPDO's pure
+    start is for: started mixed it stayed near the incoherent mixture (F ≈ 0.5)."""
+    target = make_target(kind, n=n)
     psi = target.state.to_dense()
     ds = simulate(target, pauli6(), 3_000, seed=0, test_fraction=0.0)
     run = fit(ds, out_dir=tmp_path, progress=False)
     assert run.model.name == "lpdo" and run.schedule.startswith("adaptive: 3,")
     f_model = fidelity_pure(run.best().to_dense(), psi)
-    f_mle = bootstrap_estimate(ds.outcomes, lambda y: fidelity_pure(mle(y, pauli6()).rho, psi), k=20, seed=0)
+    f_mle = bootstrap_estimate(ds.outcomes, lambda y: fidelity_pure(mle(y, pauli6()).rho, psi),
+                               k=20 if n <= 4 else 5, seed=0)
     assert f_model >= f_mle.mean - f_mle.stderr - 0.01, (f_model, f_mle)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import qutip
 import torch
+from resume import assert_resume_is_exact
 from scipy.stats import chisquare
 
 from qgen.datasets.simulation import simulate
@@ -17,6 +18,7 @@ from qgen.models import _tn_contract as tn
 from qgen.targets.builders import ghz, product_state, random_mps
 from qgen.targets.hamiltonians import PAULI
 from qgen.targets.recipes import make_target
+from qgen.training.callbacks import Callback
 from qgen.training.checkpoint import load_model, save_model
 from qgen.training.config import TrainConfig
 from qgen.training.loop import train
@@ -292,7 +294,10 @@ def test_povm_is_required_checked_and_stored():
         create_model("lpdo", 3, 4, povm=pauli4(), bond_dim=0)
     model = create_model("lpdo", 5, 4, povm=pauli4())
     assert get_model("mps") is MPSModel and get_model("lpdo") is LPDOModel and model.likelihood == "exact"
-    assert set(model.config) == {"bond_dim", "kraus_dim", "povm", "init_noise"}
+    assert set(model.config) == {"bond_dim", "kraus_dim", "povm", "init_noise", "pure_start"}
+    for bad in (1.0, -0.1, True, "half"):
+        with pytest.raises(ValueError, match="pure_start"):
+            create_model("lpdo", 3, 4, povm=pauli4(), pure_start=bad)
     assert create_model("mps", 3, 4, povm=pauli4(), real=True).config["real"] is True
     with pytest.raises(ValueError, match="real"):
         create_model("mps", 3, 4, povm=pauli4(), real=1)
@@ -326,3 +331,42 @@ def test_training_learns_ghz4_from_pauli6(tmp_path):
     train(model, ds.train, ds.val, TrainConfig.from_preset("mps", seed=1, epochs=10), tmp_path, progress=False)
     best, _ = load_model(tmp_path)
     assert start < 0.5 and best.fidelity(ghz(4)) >= 0.9
+
+
+def test_pure_start_holds_the_state_pure_then_lets_it_mix(tmp_path, monkeypatch):
+    """pure_start = 0.5 over 4 epochs: the Kraus components κ ≥ 1 are exactly zero (purity 1,
+    their gradient vanishes) through epochs 0–1, seeded before epoch 2 with noise that
+    depends on the run's seed alone, after which the state is mixed; a run killed after an
+    epoch resumes exactly across the release (epochs 2 of 2: released before epoch 1)."""
+    ds = simulate(make_target("ghz", n=3, noise=0.2), pauli4(), 1_200, seed=0, test_fraction=0.0,
+                  train_log_prob=False)
+
+    def fresh(seed: int, **kw) -> LPDOModel:
+        torch.manual_seed(seed)
+        return create_model("lpdo", 3, 4, povm=pauli4(), bond_dim=2, **kw)
+
+    class Kraus(Callback):
+        def __init__(self) -> None:
+            self.size, self.purity = [], []
+
+        def on_epoch_end(self, state, model) -> None:
+            self.size.append(model.weight[:, :, 1:].abs().max().item())
+            self.purity.append(model.purity())
+
+    model, seen = fresh(0), Kraus()
+    assert model.config["pure_start"] == 0.5 and model.weight[:, :, 1:].abs().max() == 0
+    cfg = TrainConfig(epochs=4, batch_size=100, lr=1e-2, seed=5)
+    train(model, ds.train, ds.val, cfg, tmp_path / "a", progress=False, callbacks=[seen])
+    assert seen.size[:2] == [0, 0] and abs(seen.purity[1] - 1) < 1e-6
+    assert min(seen.size[2:]) > 1e-4 and seen.purity[-1] < 0.99  # the noisy GHZ's mixture is learned
+    released = fresh(7)  # other initial weights, same seed: the same seeded components
+    released.begin_epoch(2, 4, 5)
+    first = released.weight[:, :, 1:].clone()
+    released.begin_epoch(2, 4, 5)
+    assert torch.equal(first, released.weight[:, :, 1:]) and first.abs().max() > 0
+    mixed = fresh(0, pure_start=0.0)
+    assert "pure_start" not in mixed.config and mixed.weight[:, :, 1:].abs().max() > 0
+    mixed.begin_epoch(0, 4, 5)  # no curriculum: nothing changes
+    assert torch.equal(mixed.weight, fresh(0, pure_start=0.0).weight)
+    assert_resume_is_exact(lambda seed: fresh(seed), ds.train, ds.val, TrainConfig(epochs=2, batch_size=100, seed=3),
+                           tmp_path, monkeypatch)

@@ -98,6 +98,8 @@ class GenerativeModel(torch.nn.Module):
       (:mod:`qgen.training.threads`), one seeded generator per shard.
     * :meth:`povm_defaults`: configuration a backend takes from the measured POVM.
     * :meth:`configure_optimizers`: the optimizers (one AdamW over all weights by default).
+    * :meth:`begin_epoch`: a training curriculum; the trainer calls it before every epoch
+      (nothing by default; the LPDO starts pure and becomes mixed halfway).
     * ``own_training_step`` and :meth:`training_step`: a model that is not trained by
       minimising one loss (adversarial ones) sets the flag and implements the step, used
       instead of the trainer's default step on ``loss``.
@@ -297,6 +299,12 @@ class GenerativeModel(torch.nn.Module):
         """The optimizers for ``qgen.training.TrainConfig`` ``config``: one AdamW over all
         weights with its ``lr`` and ``weight_decay``."""
         return [torch.optim.AdamW(self.parameters(), lr=config.lr, weight_decay=config.weight_decay)]
+
+    def begin_epoch(self, epoch: int, epochs: int, seed: int) -> None:
+        """Called by the trainer before the first step of epoch ``epoch`` of ``epochs`` (not
+        when a resumed run continues inside an epoch), with the run's ``seed``: a model whose
+        training follows a curriculum changes itself here, as a function of these three
+        alone, so that resume stays exact.  Nothing by default."""
 
     def training_step(self, x: torch.Tensor, optimizers: list[torch.optim.Optimizer], step: int,
                       grad_clip: float | None) -> dict[str, torch.Tensor]:

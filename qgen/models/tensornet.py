@@ -21,6 +21,16 @@ any N: :meth:`fidelity`, :meth:`reduced_density_matrix`, :meth:`expectation`,
 Initialisation: every site starts at |+⟩ (κ = 0) times the identity on the bond, plus
 real Gaussian noise of size ``init_noise``, i.e. close to the product state |+⟩^N with
 real amplitudes; the imaginary parts are trainable and grow where the data ask for them.
+
+Pure start (``pure_start`` = s > 0, the ``lpdo`` preset's 0.5): the Kraus components κ ≥ 1
+start at zero, where their gradient vanishes (they enter ρ quadratically), so the first
+⌊s·E⌋ of the E training epochs fit a pure MPS; :meth:`LPDOModel.begin_epoch` then seeds
+them with noise of size ``init_noise``/10 and the state may become mixed where the data
+ask for it.  Started mixed, the network settles on the incoherent mixture of a GHZ state's
+branches, whose classical correlations it reproduces at once, and does not leave it: on
+3,000 Pauli-6 shots of GHZ-8 the quantum fidelity is 0.50 started mixed and 0.99 started
+pure (MLE 0.83), on GHZ-8 depolarized with p = 0.05 (true 0.74) 0.41 and 0.68 (MLE 0.54),
+with no change at N = 4 or for W, cluster and TFIM states (benchmarks/results/quantum_fidelity.json).
 Bond dimensions are capped at the largest useful value min(χ, d^i, d^{N−i}), d = 2μ.
 A start with real, positive amplitudes is a prior: a phase that the data cannot resolve
 (the relative phase of a GHZ state at large N, whose signal in P is ≤ (Σ_a|⟨0|M^a|1⟩|)^N,
@@ -120,13 +130,15 @@ class LPDOModel(GenerativeModel):
     init_noise : standard deviation of the real Gaussian added to the |+⟩ ⊗ identity start.
     real : real tensors (X real, so ρ is real: half the parameters), a prior for states
         known to have real amplitudes, such as ground states of stoquastic Hamiltonians.
+    pure_start : the fraction of the training epochs during which the state stays pure (the
+        Kraus components κ ≥ 1 held at zero; module docstring); 0 starts mixed.
     """
 
     name = "lpdo"
     likelihood = "exact"
     exact_state = True
     shardable_loss = True
-    presets = {"default": {"bond_dim": 4, "kraus_dim": 2}}
+    presets = {"default": {"bond_dim": 4, "kraus_dim": 2, "pure_start": 0.5}}
     # No epoch count: 3,000 steps of ≤ 100 strings, ≥ 4 epochs (qgen.training.config.adapt_to_data),
     # no early stopping (benchmarks/results/tensornet_adaptive.json).  Positive by construction, the
     # network does not overfit: its validation NLL stays flat within its noise, so it keeps its last
@@ -135,7 +147,7 @@ class LPDOModel(GenerativeModel):
                                  "keep": "last"}}
 
     def __init__(self, n_qubits: int, n_outcomes: int, *, bond_dim: int = 4, kraus_dim: int = 2,
-                 povm: Any = None, init_noise: float = 0.1, real: bool = False) -> None:
+                 povm: Any = None, init_noise: float = 0.1, real: bool = False, pure_start: float = 0.0) -> None:
         for key, value in (("bond_dim", bond_dim), ("kraus_dim", kraus_dim)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{key} must be an integer ≥ 1, got {value!r}")
@@ -143,10 +155,14 @@ class LPDOModel(GenerativeModel):
             raise ValueError(f"init_noise must be a number ≥ 0, got {init_noise!r}")
         if not isinstance(real, bool):
             raise ValueError(f"real must be true or false, got {real!r}")
+        if isinstance(pure_start, bool) or not isinstance(pure_start, (int, float)) or not 0 <= pure_start < 1:
+            raise ValueError(f"pure_start must be a fraction of the epochs in [0, 1), got {pure_start!r}")
         elements = _elements(povm, n_qubits, n_outcomes)
         super().__init__(n_qubits, n_outcomes, bond_dim=int(bond_dim), kraus_dim=int(kraus_dim),
                          povm=povm_config(elements[0] if len(elements) == 1 else elements),
-                         init_noise=float(init_noise), **({"real": True} if real else {}))
+                         init_noise=float(init_noise), **({"real": True} if real else {}),
+                         **({"pure_start": float(pure_start)} if pure_start and kraus_dim > 1 else {}))
+        self.pure_start = float(pure_start) if kraus_dim > 1 else 0.0
         self.register_buffer("elements", torch.from_numpy(elements), persistent=False)
         self.real = real
         self._dims, mu, chi = _bond_dims(n_qubits, bond_dim, 2 * kraus_dim), int(kraus_dim), int(bond_dim)
@@ -155,11 +171,24 @@ class LPDOModel(GenerativeModel):
         a = torch.zeros(n_qubits, chi, mu, 2, chi, dtype=torch.complex64)
         a.diagonal(dim1=1, dim2=4)[:, 0].fill_(1 / math.sqrt(2))  # |+⟩ ⊗ identity on the bond, κ = 0
         a = a + init_noise * torch.randn(a.shape)  # real: the start state has real amplitudes
+        if self.pure_start:
+            a[:, :, 1:] = 0  # a pure start (begin_epoch seeds them)
         self.weight = nn.Parameter(a.real.clone() if real else torch.view_as_real(a).clone())
         mask = torch.zeros(n_qubits, chi, 1, 1, chi)
         for i in range(n_qubits):
             mask[i, : self._dims[i], :, :, : self._dims[i + 1]] = 1
         self.register_buffer("_mask", mask, persistent=False)
+
+    def begin_epoch(self, epoch: int, epochs: int, seed: int) -> None:
+        """With ``pure_start`` = s: before epoch ⌊s·E⌋ of E, seed the Kraus components
+        κ ≥ 1 (zero until then) with Gaussian noise of size ``init_noise``/10, drawn from
+        a generator seeded with ``seed``."""
+        if not self.pure_start or epoch != int(self.pure_start * epochs):
+            return
+        generator = torch.Generator().manual_seed(seed)
+        w = self.weight[:, :, 1:]
+        with torch.no_grad():
+            w.copy_(self.config["init_noise"] / 10 * torch.randn(w.shape, generator=generator))
 
     @staticmethod
     def povm_defaults(povm: POVM, config: dict) -> dict:

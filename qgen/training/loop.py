@@ -294,6 +294,8 @@ def _run(model: GenerativeModel, batches: InMemoryBatches | StreamBatches, val: 
             return "interrupted" if hits[0] else "max_time" if hits[1] else None
 
         while state.epoch < cfg.epochs and state.stop_reason is None:
+            if state.batch == 0:
+                model.begin_epoch(state.epoch, cfg.epochs, cfg.seed)
             sums = {"loss": state.epoch_loss} | state.epoch_extra
             t0 = time.perf_counter()
             for x, n_global in batches.epoch(state.epoch, state.batch):
