@@ -38,8 +38,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["dressed", "sweep", "paired", "right_environments", "sample_chain", "overlap_sweep", "purity_sweep",
-           "open_sweep"]
+__all__ = ["dressed", "sweep", "paired", "right_environments", "sample_chain", "overlap_sweep", "purity_sweep"]
 
 _TINY = 1e-300
 
@@ -242,24 +241,3 @@ def purity_sweep(tensors: Sequence[torch.Tensor]) -> tuple[float, float]:
         z = torch.einsum("bckrqR,bktS->cqrRtS", y, a.conj())
         g, log_scale = _scaled(torch.einsum("cqrRtS,cqtT->rSTR", z, a), log_scale)
     return float(g.real.reshape(())), log_scale
-
-
-def open_sweep(tensors: Sequence[torch.Tensor], keep: Sequence[bool]) -> tuple[torch.Tensor, float]:
-    """Tr_{sites not kept} ρ as a (2^k, 2^k) matrix over the kept sites in chain order
-    (first kept site most significant; rows ket, columns bra), as (matrix, log_scale).
-    The environment carries the open indices: E[P, P', l', l] with 4^j χ² entries after
-    j kept sites."""
-    a0 = tensors[0]
-    env = torch.ones((1, 1, 1, 1), dtype=a0.dtype, device=a0.device)
-    log_scale = 0.0
-    for a, open_ in zip(tensors, keep):
-        d, cl, cr = env.shape[0], a.shape[0], a.shape[-1]
-        flat = env.reshape(d * d, cl, cl)
-        if open_:
-            f = _ket(flat, a)  # [b, l', κ, s, r]
-            e = torch.einsum("blksr,lktq->bstqr", f, a.conj()).reshape(d, d, 2, 2, cr, cr)
-            env = e.permute(0, 2, 1, 3, 4, 5).reshape(2 * d, 2 * d, cr, cr)
-        else:
-            env = _bra(_ket(flat, a), a.conj().permute(3, 0, 1, 2)).reshape(d, d, cr, cr)
-        env, log_scale = _scaled(env, log_scale)
-    return env[:, :, 0, 0], log_scale

@@ -280,15 +280,15 @@ class LPDOModel(GenerativeModel):
 
     def reduced_density_matrix(self, sites: Sequence[int]) -> np.ndarray:
         """ρ_S = Tr_{rest} ρ / Tr ρ on ``sites`` (distinct, any order; the first listed is
-        the most significant qubit), (2^k, 2^k) complex; memory ~ 4^k χ²."""
+        the most significant qubit), (2^k, 2^k) complex: :meth:`reduced_density_matrices`
+        of the sorted sites, permuted; memory ~ 4^j D² after j kept sites at a bond D."""
         sites = [int(s) for s in sites]
         if not sites or len(set(sites)) != len(sites) or not all(0 <= s < self.n_qubits for s in sites):
             raise ValueError(f"sites must be distinct integers in 0..{self.n_qubits - 1}, got {sites}")
-        k, chi = len(sites), max(self.bond_dims, default=1)
-        check_memory(3 * 16 * 4**k * chi**2 * self.weight.shape[2], f"a {k}-site reduced density matrix")
-        keep = [i in set(sites) for i in range(self.n_qubits)]
-        rho, _ = tn.open_sweep(self._exact(), keep)
-        rho = (rho / torch.trace(rho)).cpu().numpy()
+        k, kept = len(sites), np.cumsum(np.isin(np.arange(self.n_qubits), sites))
+        peak = max(4 ** int(kept[i]) * self._dims[i + 1] ** 2 for i in range(min(sites), max(sites) + 1))
+        check_memory(3 * 16 * peak * 2 * self.weight.shape[2], f"a {k}-site reduced density matrix")
+        rho = self.reduced_density_matrices([sorted(sites)])[0]
         order = np.argsort(np.argsort(sites))  # chain position of each requested site among the kept
         return rho.reshape((2,) * 2 * k).transpose(*order, *(order + k)).reshape(2**k, 2**k)
 
