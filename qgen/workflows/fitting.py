@@ -64,14 +64,14 @@ def default_model(n_qubits: int) -> str:
     RNN above (the backend benchmarked for large-N outcome statistics).
 
     Measured (benchmarks/results/quantum_fidelity.json, N = 8, Pauli-6, 3,000 shots, seed
-    0, adaptive schedule; F of lpdo / mps / rnn / transformer, MLE ± its bootstrap error):
-    W 0.954 / 0.975 / 0.902 / 0.621, MLE 0.836 ± 0.003; cluster 0.980 / 0.978 / 0.357 /
-    0.105, 0.857 ± 0.025; TFIM 0.910 / 0.980 / 0.818 / 0.736, 0.806 ± 0.021; GHZ with
-    p = 0.05 (true 0.740) 0.408 / 0.870 / 0.431 / 0.545, 0.538 ± 0.049: there the LPDO
-    misses MLE − err by 0.08, and the pure ``mps`` "passes" only by claiming a pure state
-    (F above the true 0.740), which is why the default is the mixed model.  At N = 50 a
-    training step of the tensor networks costs no more than the RNN's
-    (benchmarks/bench_default_model.py).
+    0, adaptive schedule; F of lpdo (pure start) / mps / rnn / transformer, then MLE ± its
+    bootstrap error): W 0.975 / 0.975 / 0.902 / 0.621, MLE 0.836 ± 0.003; cluster 0.977 /
+    0.978 / 0.357 / 0.105, 0.857 ± 0.025; TFIM 0.917 / 0.980 / 0.818 / 0.736, 0.806 ±
+    0.021; GHZ with p = 0.05 (true 0.740) 0.714 / 0.870 / 0.431 / 0.545, 0.538 ± 0.049.
+    The pure ``mps`` claims a pure state there (F above the true 0.740), which is why the
+    default is the mixed model; the default meets MLE − err on all 60 rows of N = 4, 6, 8,
+    Pauli-6 and Pauli-4, 3,000 and 10,000 shots.  At N = 50 a training step of the tensor
+    networks costs no more than the RNN's (benchmarks/bench_default_model.py).
 
     >>> default_model(8), default_model(50)
     ('lpdo', 'rnn')
