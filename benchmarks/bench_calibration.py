@@ -18,7 +18,11 @@ experiments with maximum-likelihood tomography and the shot bootstrap (K refits)
 the same two formulas.
 
     python benchmarks/bench_calibration.py [--experiments 50] [--refits 8] [--model lpdo]
-        [--set epochs=60 --set batch_size=200] [--name calibration]
+        [--set epochs=60 --set batch_size=200] [--first 0] [--name calibration]
+    python benchmarks/bench_calibration.py --name calibration --merge part_a part_b
+
+``--first`` and ``--merge`` split the experiments over processes: each writes its own
+result, and ``--merge`` joins them (same settings, distinct seeds).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import tempfile
 import time
 
 import numpy as np
-from _common import machine, print_table, save
+from _common import RESULTS, machine, print_table, save
 
 from qgen.datasets import Dataset, simulate
 from qgen.measurements import get_povm
@@ -96,17 +100,30 @@ def main() -> None:
     p.add_argument("--model", default="lpdo")
     p.add_argument("--shots", type=int, default=2_000)
     p.add_argument("--set", dest="sets", action="append", default=[], help="training option KEY=VALUE")
+    p.add_argument("--first", type=int, default=0, help="seed of the first experiment")
     p.add_argument("--name", default="calibration")
+    p.add_argument("--merge", nargs="+", metavar="NAME",
+                   help="run nothing: join the experiments of these results (same settings) into --name")
     args = p.parse_args()
-    options = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.sets)}
-    rows = []
-    for seed in range(args.experiments):
-        rows.append(experiment(seed, model=args.model, refits=args.refits, shots=args.shots, options=options))
-        print(json.dumps(rows[-1]), flush=True)
-        save(args.name, {"machine": machine(), "settings": {"model": args.model, "refits": args.refits,
-                                                            "shots": args.shots, "options": options,
-                                                            "target": "ghz n=3 noise=0.1", "povm": "pauli4"},
-                         "experiments": rows, "summary": summary(rows) if len(rows) > 1 else None})
+    if args.merge:
+        parts = [json.loads((RESULTS / f"{name}.json").read_text()) for name in args.merge]
+        if any(part["settings"] != parts[0]["settings"] for part in parts):
+            p.error("the results to merge were run with different settings")
+        rows = sorted((r for part in parts for r in part["experiments"]), key=lambda r: r["seed"])
+        if len({r["seed"] for r in rows}) != len(rows):
+            p.error("the results to merge share experiments (seeds)")
+        save(args.name, {"settings": parts[0]["settings"], "merged": args.merge, "experiments": rows,
+                         "summary": summary(rows)})
+    else:
+        options = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.sets)}
+        settings = {"model": args.model, "refits": args.refits, "shots": args.shots, "options": options,
+                    "target": "ghz n=3 noise=0.1", "povm": "pauli4"}
+        rows = []
+        for seed in range(args.first, args.first + args.experiments):
+            rows.append(experiment(seed, model=args.model, refits=args.refits, shots=args.shots, options=options))
+            print(json.dumps(rows[-1]), flush=True)
+            save(args.name, {"settings": settings, "experiments": rows,
+                             "summary": summary(rows) if len(rows) > 1 else None})
     s = summary(rows)
     print_table(f"calibration of the 1σ interval ({machine()['date']})", [s], list(s))
 
