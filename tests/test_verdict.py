@@ -5,6 +5,7 @@ Kraus maps on dense matrices, QuTiP partial traces and fidelities, Kronecker pro
 
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import replace
 from functools import reduce
@@ -251,3 +252,31 @@ def test_report_with_verdict_round_trips_through_json():
     del old["verdict"]
     assert Report.from_dict(old).verdict is None
     assert "verdict" not in format_table(replace(report, verdict=None)).splitlines()[0]
+
+
+def test_sampled_verdict_reuses_the_score_and_is_computed_once(monkeypatch):
+    """Without enumeration (enumerate_max = 0) the verdict reports the dual-frame estimate
+    from the model samples, the score evaluate already computed: identical numbers, and
+    the estimator runs once on the model samples and once on the measured strings; for a
+    noisy target the score is unavailable (mixed) and the verdict estimates against the
+    ideal state itself."""
+    evaluation = importlib.import_module("qgen.workflows.evaluation")
+    verdict_module = importlib.import_module("qgen.workflows.verdict")  # the package exports a function of this name
+
+    calls, real = [], evaluation.quantum_fidelity
+
+    def counted(state, povm, samples, **kw):
+        calls.append(len(samples))
+        return real(state, povm, samples, **kw)
+
+    monkeypatch.setattr(evaluation, "quantum_fidelity", counted)
+    monkeypatch.setattr(verdict_module, "quantum_fidelity", counted)
+    for noise, score_available in ((0.0, True), (0.1, False)):
+        calls.clear()
+        ds = simulate(make_target("tfim", n=4, h=1.0, noise=noise), pauli4(), 1_000, seed=0)
+        report = evaluate(_model(4, 4, 0), ds, n_samples=500, enumerate_max=0)
+        v, s = report.verdict, report.scores.quantum_fidelity
+        assert s.available is score_available and v.fidelity.available
+        assert sorted(calls) == sorted([500, 500, len(ds.outcomes)] if not score_available else [500, len(ds.outcomes)])
+        if score_available:
+            assert (v.fidelity.mean, v.fidelity.stderr) == (s.mean, s.stderr)

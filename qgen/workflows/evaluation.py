@@ -245,7 +245,7 @@ def evaluate(
     if target is not None:
         the_verdict = verdict(model, ds, x, certs.model,
                               rho_q=rho_q, min_eigenvalue=exact.min_eigenvalue if rho_q is not None else None,
-                              impossible=impossible, seed=seed)
+                              impossible=impossible, sampled=scores["quantum_fidelity"], seed=seed)
     report = Report(
         verdict=the_verdict,
         model=ModelInfo(model.name, model.likelihood, sum(p.numel() for p in model.parameters()), model.config),

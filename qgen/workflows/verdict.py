@@ -148,13 +148,15 @@ def _model_certificate(model: GenerativeModel, ds: Dataset, cert: Certificate, x
 
 def verdict(model: GenerativeModel, ds: Dataset, x_model: np.ndarray, cert: Certificate, *,
             rho_q: np.ndarray | None = None, min_eigenvalue: Estimate | None = None, impossible: int | None = None,
-            seed: int = 0) -> Verdict:
+            sampled: Estimate | None = None, seed: int = 0) -> Verdict:
     """The :class:`Verdict` of ``model`` (model samples ``x_model``) on dataset ``ds`` with a
     target; ``rho_q`` is its reconstruction when its distribution was enumerated (with its
     smallest eigenvalue), ``cert`` the certificate from the energy of its samples ``x_model``
     — replaced by the exact energy of the model's state when it is known, else resolved by
     :func:`resolve_certificate` — and ``impossible`` the count of :func:`impossible_strings`
-    for measured data (counted here when not given)."""
+    for measured data (counted here when not given); ``sampled`` is the dual-frame estimate of
+    ⟨ψ|ρ_q|ψ⟩ from ``x_model`` when already computed for a pure target (evaluate's score),
+    which the verdict reports when it has neither the state nor ρ_q."""
     target, povm, n = ds.target, ds.povm, ds.n_qubits
     ideal = target.state.with_noise(0.0)
     sets = local_sets(n)
@@ -179,7 +181,7 @@ def verdict(model: GenerativeModel, ds: Dataset, x_model: np.ndarray, cert: Cert
             physical = Estimate(f.mean, 0.0, 0, "exact; ρ_q is a density matrix")
         reduced_all, exact_note = (lambda sets: [reduced(rho_q, s) for s in sets]), "exact reduced state of ρ_q"
     else:
-        f = quantum_fidelity(ideal, povm, x_model)
+        f = sampled if sampled is not None and target.state.is_pure else quantum_fidelity(ideal, povm, x_model)
         physical = low = Estimate.unavailable("the reconstruction is not enumerated (estimated from model samples)")
         reduced_all = None
     measured = ds.outcomes
