@@ -69,8 +69,8 @@ def default_model(n_qubits: int) -> str:
     0.978 / 0.357 / 0.105, 0.857 ± 0.025; TFIM 0.917 / 0.980 / 0.818 / 0.736, 0.806 ±
     0.021; GHZ with p = 0.05 (true 0.740) 0.714 / 0.870 / 0.431 / 0.545, 0.538 ± 0.049.
     The pure ``mps`` claims a pure state there (F above the true 0.740), which is why the
-    default is the mixed model.  Over N = 4, 6, 8, Pauli-6 and Pauli-4, 3,000 and 10,000
-    shots (means over 3 seeds) the default meets MLE − err on 59 of 60 settings; GHZ-8 from
+    default is the mixed model.  Over N = 4, 6, 8, Pauli-6 and Pauli-4, 3,000, 10,000 and
+    30,000 shots (means over 3 seeds) the default meets MLE − err on 89 of 90 settings; GHZ-8 from
     3,000 Pauli-4 shots misses by 0.009 (seeds 0.73 / 0.02 / 0.25: the phase of the 8-body
     coherence is weakly determined there, and a fit can settle on a wrong one).  At N = 50 a training step of the tensor
     networks costs no more than the RNN's (benchmarks/bench_default_model.py).
