@@ -162,7 +162,7 @@ class LPDOModel(GenerativeModel):
                          povm=povm_config(elements[0] if len(elements) == 1 else elements),
                          init_noise=float(init_noise), **({"real": True} if real else {}),
                          **({"pure_start": float(pure_start)} if pure_start and kraus_dim > 1 else {}))
-        self.pure_start = float(pure_start) if kraus_dim > 1 else 0.0
+        self.pure_start = self.config.get("pure_start", 0.0)
         self.register_buffer("elements", torch.from_numpy(elements), persistent=False)
         self.real = real
         self._dims, mu, chi = _bond_dims(n_qubits, bond_dim, 2 * kraus_dim), int(kraus_dim), int(bond_dim)
