@@ -44,7 +44,7 @@ def save(name: str, payload: dict) -> Path:
     """Write ``results/<name>.json`` atomically (a temporary file, then a rename)."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
-    tmp = path.with_suffix(".json.tmp")
+    tmp = path.with_suffix(f".json.{os.getpid()}.tmp")  # one per process writing
     tmp.write_text(json.dumps({"machine": machine(), **payload}, indent=2))
     os.replace(tmp, path)
     return path

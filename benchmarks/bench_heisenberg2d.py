@@ -96,9 +96,15 @@ def extrapolate(rows: list[dict], n_fit: int) -> dict:
 
 
 def dmrg_section(lx: int, ly: int, chis: list[int], extra: int, cache: str, n_fit: int, reference: float,
-                 ref_name: str) -> dict:
+                 ref_name: str, saved: list[dict]) -> dict:
+    """DMRG at each χ; a χ whose row is in ``saved`` and whose state is in ``cache`` is not run again."""
     rows = []
     for chi in chis:
+        old = [r for r in saved if r["chi"] == chi and r["lattice"] == f"{lx}x{ly}"]
+        if old and (Path(cache) / f"{lx}x{ly}_chi{chi}.npz").exists():
+            rows.append(old[0])
+            print(f"  {lx}x{ly} chi={chi}: saved row and state reused", flush=True)
+            continue
         with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
             rows.append(pool.submit(dmrg_job, lx, ly, chi, extra, cache).result())
         print(f"  {lx}x{ly} chi={chi}: E = {rows[-1]['E_sigma']:.6f}, var = {rows[-1]['variance']:.4g}, "
@@ -231,6 +237,7 @@ def main() -> None:
     ap.add_argument("--extra-sweeps", type=int, default=2, help="sweeps at the final χ after the first")
     ap.add_argument("--fit", type=int, default=3, help="points (largest χ) in the variance extrapolation")
     ap.add_argument("--validate", nargs="*", default=[], choices=["6x6"])
+    ap.add_argument("--pipeline-chi", type=int, default=None, help="χ of the state in B (default: the largest)")
     ap.add_argument("--samples", type=int, default=100_000)
     ap.add_argument("--train-time", type=float, default=600.0)
     ap.add_argument("--eval-samples", type=int, default=20_000, help="model samples for evaluate")
@@ -242,28 +249,34 @@ def main() -> None:
     args = ap.parse_args()
     cache = args.cache or tempfile.mkdtemp(prefix="heis2d_")
     Path(cache).mkdir(parents=True, exist_ok=True)
-    # sections skipped now keep their last saved results
-    kept = {k: v for k, v in previous("heisenberg2d").items() if k not in ("machine", "args")}
-    payload: dict = {**kept, "args": vars(args) | {"cache": cache}}
+    kept = previous("heisenberg2d")
+    payload: dict = {"args": vars(args) | {"cache": cache}}
+
+    def store() -> Path:
+        """Save the sections run now over the file as it is at this moment: sections skipped here, or
+        written meanwhile by another run, keep their results."""
+        on_disk = {k: v for k, v in previous("heisenberg2d").items() if k != "machine"}
+        return save("heisenberg2d", on_disk | payload)
+
     if "dmrg" not in args.skip:
         payload["dmrg_8x8"] = dmrg_section(8, 8, args.chis, args.extra_sweeps, cache, args.fit, 256 * QMC_PER_SITE,
-                                           "QMC (Lubasch et al. 2014)")
-        save("heisenberg2d", payload)
+                                           "QMC (Lubasch et al. 2014)", kept.get("dmrg_8x8", {}).get("rows", []))
+        store()
     if "pipeline" not in args.skip:
         with tempfile.TemporaryDirectory() as d:
-            chi = max(args.chis)
+            chi = args.pipeline_chi or max(args.chis)
             payload["pipeline"] = pipeline_section(Path(cache) / f"8x8_chi{chi}.npz", chi, args.samples,
                                                    args.train_time, args.gap_chi, args.seed, args.eval_samples,
                                                    Path(d))
-        save("heisenberg2d", payload)
+        store()
     if "cost" not in args.skip:
         payload["cost"] = cost_section(cache, args.chis, args.cost_strings)
-        save("heisenberg2d", payload)
+        store()
     for lattice in args.validate:
         payload[f"dmrg_{lattice}"] = dmrg_section(6, 6, args.chis, args.extra_sweeps, cache, args.fit, ED_6X6,
-                                                  "exact (VarBench)")
-        save("heisenberg2d", payload)
-    print(f"results saved to {save('heisenberg2d', payload)}; DMRG states in {cache} "
+                                                  "exact (VarBench)", kept.get(f"dmrg_{lattice}", {}).get("rows", []))
+        store()
+    print(f"results saved to {store()}; DMRG states in {cache} "
           f"(peak memory of this process {format_bytes(_rss())})")
 
 

@@ -187,7 +187,8 @@ def summarise(rows: list[dict]) -> list[dict]:
         groups.setdefault((r["target"], r["n"], r["povm"], r["shots"]), []).append(r)
     table = []
     for (name, n, povm, s), rs in groups.items():
-        line = {"target": name, "N": n, "POVM": povm, "shots": f"{s:,}", "true": f"{rs[0]['true']:.4f}"}
+        line = {"target": name, "N": n, "POVM": povm, "shots": f"{s:,}", "true": f"{rs[0]['true']:.4f}",
+                "seeds": len(rs)}
         for rec in RECONSTRUCTORS:
             have = [r for r in rs if rec in r]
             if not have:

@@ -28,6 +28,8 @@ from qgen.targets.states import MPS, DenseState
 from qgen.workflows import evaluate, format_table, impossible_strings, local_sets, true_fidelity
 from qgen.workflows.verdict import _exact_energy
 
+verdict_module = importlib.import_module("qgen.workflows.verdict")  # the package exports a function of this name
+
 I2 = np.eye(2)
 
 
@@ -70,6 +72,24 @@ def test_true_fidelity_of_noisy_mps_against_kraus_reference(noise):
     assert true_fidelity(mps).mean == pytest.approx(ref, abs=1e-10)
     assert true_fidelity(DenseState(psi, noise=noise)).mean == pytest.approx(ref, abs=1e-10)
     assert true_fidelity(mps).stderr == 0 and "exact" in true_fidelity(mps).note
+
+
+def test_true_fidelity_without_noise_is_one_without_a_contraction(monkeypatch):
+    """A noise-free target is its own simulated state: exactly 1, at any bond dimension (the
+    four-layer sweep, χ⁴ memory, is not run: a χ = 128 target would need 29 GiB)."""
+    monkeypatch.setattr(verdict_module, "TRUE_FIDELITY_MAX_COST", 0.0)
+    f = true_fidelity(make_target("tfim", n=10, J=1.0, h=1.0).state)
+    assert (f.mean, f.stderr) == (1.0, 0.0) and "noise-free" in f.note
+
+
+def test_true_fidelity_beyond_its_budget_is_unavailable(monkeypatch):
+    """A noisy MPS whose sweep would cost more than the budget is reported unavailable, with
+    the cost, never approximated; within the budget the same state is computed."""
+    state = make_target("ghz", n=20, noise=0.01).state
+    assert true_fidelity(state).available
+    monkeypatch.setattr(verdict_module, "TRUE_FIDELITY_MAX_COST", 1e3)
+    f = true_fidelity(state)
+    assert not f.available and "bond dimension 2" in f.note and "operations" in f.note
 
 
 def test_true_fidelity_at_fifty_qubits_closed_form():
@@ -261,7 +281,6 @@ def test_sampled_verdict_reuses_the_score_and_is_computed_once(monkeypatch):
     noisy target the score is unavailable (mixed) and the verdict estimates against the
     ideal state itself."""
     evaluation = importlib.import_module("qgen.workflows.evaluation")
-    verdict_module = importlib.import_module("qgen.workflows.verdict")  # the package exports a function of this name
 
     calls, real = [], evaluation.quantum_fidelity
 

@@ -41,6 +41,7 @@ from qgen.datasets import Dataset
 from qgen.measurements.frames import pauli_coefficients
 from qgen.measurements.sampling import log_prob as exact_log_prob
 from qgen.models import GenerativeModel
+from qgen.resources import available_memory, format_bytes
 from qgen.scores.certificates import certificate
 from qgen.scores.densities import fidelity_pure, project_to_density_matrix, reduced
 from qgen.scores.enumeration import EIGEN_MAX_QUBITS
@@ -49,11 +50,11 @@ from qgen.scores.local import data_fidelities, exact_fidelities, pairs, target_r
 from qgen.scores.observables import observables
 from qgen.scores.report import Certificate, LocalMap, Verdict
 from qgen.stats import Estimate
-from qgen.targets.states import MPS, DenseState, State, site_noise
+from qgen.targets.states import DenseState, State, site_noise
 from qgen.workflows.draws import model_sample
 
 __all__ = ["verdict", "true_fidelity", "impossible_strings", "resolve_certificate", "local_sets",
-           "CERTIFICATE_STDERR", "CERTIFICATE_SAMPLES", "IMPOSSIBLE_BELOW"]
+           "CERTIFICATE_STDERR", "CERTIFICATE_SAMPLES", "IMPOSSIBLE_BELOW", "TRUE_FIDELITY_MAX_COST"]
 
 CERTIFICATE_STDERR = 0.01
 """Error bar on the certificate's bound at which :func:`resolve_certificate` stops drawing."""
@@ -61,20 +62,39 @@ CERTIFICATE_STDERR = 0.01
 CERTIFICATE_SAMPLES = 100_000
 """Most model samples :func:`resolve_certificate` draws in all (its budget)."""
 
+TRUE_FIDELITY_MAX_COST = 2e11
+"""Most complex multiply-adds :func:`true_fidelity` spends on a noisy MPS (about 4 minutes
+on one core; a noisy χ = 32 target at N = 50 needs 4·10¹⁰)."""
+
 IMPOSSIBLE_BELOW = 1e-12
 """A string a is impossible under the target when P(a) < this × K^−N (zero up to rounding)."""
 
 
 def true_fidelity(state: State) -> Estimate:
-    """⟨ψ|Λ(|ψ⟩⟨ψ|)|ψ⟩ of a target ψ under its local depolarizing noise Λ, exactly: dense
-    for a state vector, by a four-layer transfer-matrix sweep for an MPS (any N)."""
+    """⟨ψ|Λ(|ψ⟩⟨ψ|)|ψ⟩ of a target ψ under its local depolarizing noise Λ, exactly: 1 without
+    noise; else densely for a state vector (N ≤ 12), or by a four-layer transfer-matrix sweep for an
+    MPS (any N; memory 7·16 χ⁴ bytes, ≈ 24 N χ⁵ complex multiply-adds).  Unavailable, with
+    the reason, when that sweep needs more memory than is free or more than
+    :data:`TRUE_FIDELITY_MAX_COST` operations (a noisy χ = 128 MPS: hours)."""
+    if isinstance(state, DenseState) and state.data.ndim == 2:
+        return Estimate.unavailable("the target is a density matrix: no pure state to compare with")
+    noise = site_noise(state.noise, state.n_qubits)
+    if not noise.any():
+        return Estimate(1.0, 0.0, 0, "exact: the data were simulated from the noise-free target")
+    if isinstance(state, DenseState) and state.n_qubits <= 12:
+        psi = state.data / np.linalg.norm(state.data)
+        return Estimate(float(np.vdot(psi, state.density_matrix() @ psi).real), 0.0, 0, "exact")
     if isinstance(state, DenseState):
-        if state.data.ndim == 2:
-            return Estimate.unavailable("the target is a density matrix: no pure state to compare with")
-        state = MPS.from_dense(state.data / np.linalg.norm(state.data), noise=state.noise)
+        state = state.to_mps()
+    chi = state.max_bond
+    cost, need, have = 24 * state.n_qubits * float(chi) ** 5, 7 * 16 * float(chi) ** 4, available_memory()
+    if cost > TRUE_FIDELITY_MAX_COST or need > have:
+        return Estimate.unavailable(
+            f"not computed: the exact four-layer contraction at bond dimension {chi} needs ~{cost:.1e} operations "
+            f"(limit {TRUE_FIDELITY_MAX_COST:.0e}) and ~{format_bytes(need)} ({format_bytes(have)} available)")
     env = np.ones((1, 1, 1, 1))  # (ρ ket, ρ bra, ψ bra, ψ ket) bonds
     log_scale = 0.0
-    for a, p in zip(state.with_noise(0.0).tensors, site_noise(state.noise, state.n_qubits)):
+    for a, p in zip(state.with_noise(0.0).tensors, noise):
         keep = np.einsum("wxyz,wsa,xtb,ysc,ztd->abcd", env, a, a.conj(), a.conj(), a, optimize=True)
         trace = np.einsum("wxyz,wsa,xsb,ytc,ztd->abcd", env, a, a.conj(), a.conj(), a, optimize=True)
         env = (1 - p) * keep + p / 2 * trace
