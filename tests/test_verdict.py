@@ -76,7 +76,7 @@ def test_true_fidelity_of_noisy_mps_against_kraus_reference(noise):
 
 def test_true_fidelity_without_noise_is_one_without_a_contraction(monkeypatch):
     """A noise-free target is its own simulated state: exactly 1, at any bond dimension (the
-    four-layer sweep, χ⁴ memory, is not run: a χ = 128 target would need 29 GiB)."""
+    four-layer sweep, χ⁴ memory, is not run: a χ = 128 target would need 28 GiB)."""
     monkeypatch.setattr(verdict_module, "TRUE_FIDELITY_MAX_COST", 0.0)
     f = true_fidelity(make_target("tfim", n=10, J=1.0, h=1.0).state)
     assert (f.mean, f.stderr) == (1.0, 0.0) and "noise-free" in f.note

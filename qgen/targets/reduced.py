@@ -48,7 +48,7 @@ def environments(tensors: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[
 
 def _step(env: np.ndarray, a: np.ndarray, keep: bool) -> np.ndarray:
     """env (ket bond, bra bond, ket legs, bra legs) through site tensor a, its leg kept or traced."""
-    if not keep:  # by pairwise contractions: einsum's own path here is the naive χ⁴-loop (8 s a step at χ = 128)
+    if not keep:  # by pairwise contractions: einsum's own path here is its naive 8-index loop (8 s a step at χ = 128)
         t = np.tensordot(env, a, axes=(0, 0))  # (b, I, J, m, s, c)
         return _normed(np.tensordot(t, a.conj(), axes=([0, 3, 4], [0, 1, 2])).transpose(2, 3, 0, 1))
     env = np.einsum("abIJ,amsc,bmtd->cdIsJt", env, a, a.conj(), optimize=True)
