@@ -23,12 +23,10 @@ from qgen.measurements.povm import POVM
 from qgen.measurements.sampling import probabilities
 from qgen.scores.densities import project_to_density_matrix, state_fidelity
 from qgen.stats import Estimate
-from qgen.targets.states import MPS, DenseState, State
+from qgen.targets.states import DENSE_MAX_QUBITS, MPS, DenseState, State
 
 __all__ = ["enumerate_strings", "exact_scores", "EIGEN_MAX_QUBITS", "DENSE_MAX_QUBITS"]
 
-DENSE_MAX_QUBITS = 12
-"""Largest N for which the reconstruction ρ_q is built as a dense 2^N × 2^N matrix (268 MB)."""
 
 EIGEN_MAX_QUBITS = 10
 """Largest N for which the 2^N × 2^N reconstruction is diagonalised (its smallest

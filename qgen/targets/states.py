@@ -36,8 +36,11 @@ if TYPE_CHECKING:  # a heavy import, loaded where used
 
 __all__ = [
     "MPS", "DenseState", "State", "Noise", "check_noise", "depolarize", "depolarize_ops", "noise_text", "site_noise",
-    "site_operators",
+    "site_operators", "DENSE_MAX_QUBITS",
 ]
+
+DENSE_MAX_QUBITS = 12
+"""Largest N for which a density matrix is built as a dense 2^N × 2^N array (268 MB)."""
 
 
 
@@ -271,8 +274,8 @@ class DenseState:
         return self.data
 
     def density_matrix(self) -> np.ndarray:
-        """ρ with the depolarizing channel applied (N ≤ 12)."""
-        if self.n_qubits > 12:
+        """ρ with the depolarizing channel applied (N ≤ :data:`DENSE_MAX_QUBITS`)."""
+        if self.n_qubits > DENSE_MAX_QUBITS:
             raise ValueError(f"refusing to build a {self.n_qubits}-qubit density matrix")
         d = self.data
         rho = np.outer(d, d.conj()) if d.ndim == 1 else d.astype(complex)

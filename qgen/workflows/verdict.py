@@ -41,7 +41,7 @@ from qgen.datasets import Dataset
 from qgen.measurements.frames import pauli_coefficients
 from qgen.measurements.sampling import log_prob as exact_log_prob
 from qgen.models import GenerativeModel
-from qgen.resources import available_memory, format_bytes
+from qgen.resources import ResourceError, check_memory
 from qgen.scores.certificates import certificate
 from qgen.scores.densities import fidelity_pure, project_to_density_matrix, reduced
 from qgen.scores.enumeration import EIGEN_MAX_QUBITS
@@ -50,7 +50,7 @@ from qgen.scores.local import data_fidelities, exact_fidelities, pairs, target_r
 from qgen.scores.observables import observables
 from qgen.scores.report import Certificate, LocalMap, Verdict
 from qgen.stats import Estimate
-from qgen.targets.states import DenseState, State, site_noise
+from qgen.targets.states import DENSE_MAX_QUBITS, DenseState, State, site_noise
 from qgen.workflows.draws import model_sample
 
 __all__ = ["verdict", "true_fidelity", "impossible_strings", "resolve_certificate", "local_sets",
@@ -72,26 +72,31 @@ IMPOSSIBLE_BELOW = 1e-12
 
 def true_fidelity(state: State) -> Estimate:
     """⟨ψ|Λ(|ψ⟩⟨ψ|)|ψ⟩ of a target ψ under its local depolarizing noise Λ, exactly: 1 without
-    noise; else densely for a state vector (N ≤ 12), or by a four-layer transfer-matrix sweep for an
-    MPS (any N; memory 7·16 χ⁴ bytes, ≈ 24 N χ⁵ complex multiply-adds).  Unavailable, with
-    the reason, when that sweep needs more memory than is free or more than
-    :data:`TRUE_FIDELITY_MAX_COST` operations (a noisy χ = 128 MPS: hours)."""
+    noise; else densely for a state vector (N ≤ :data:`~qgen.targets.states.DENSE_MAX_QUBITS`),
+    or by a four-layer transfer-matrix sweep for an MPS (any N; memory 7·16 χ⁴ bytes,
+    ≈ 24 N χ⁵ complex multiply-adds).  Unavailable, with the reason, when that sweep needs
+    more than :data:`TRUE_FIDELITY_MAX_COST` operations (a noisy χ = 128 MPS: hours) or more
+    memory than is free."""
     if isinstance(state, DenseState) and state.data.ndim == 2:
         return Estimate.unavailable("the target is a density matrix: no pure state to compare with")
     noise = site_noise(state.noise, state.n_qubits)
     if not noise.any():
         return Estimate(1.0, 0.0, 0, "exact: the data were simulated from the noise-free target")
-    if isinstance(state, DenseState) and state.n_qubits <= 12:
+    if isinstance(state, DenseState) and state.n_qubits <= DENSE_MAX_QUBITS:
         psi = state.data / np.linalg.norm(state.data)
         return Estimate(float(np.vdot(psi, state.density_matrix() @ psi).real), 0.0, 0, "exact")
     if isinstance(state, DenseState):
         state = state.to_mps()
     chi = state.max_bond
-    cost, need, have = 24 * state.n_qubits * float(chi) ** 5, 7 * 16 * float(chi) ** 4, available_memory()
-    if cost > TRUE_FIDELITY_MAX_COST or need > have:
-        return Estimate.unavailable(
-            f"not computed: the exact four-layer contraction at bond dimension {chi} needs ~{cost:.1e} operations "
-            f"(limit {TRUE_FIDELITY_MAX_COST:.0e}) and ~{format_bytes(need)} ({format_bytes(have)} available)")
+    what = f"the exact four-layer contraction at bond dimension {chi}"
+    cost = 24 * state.n_qubits * float(chi) ** 5
+    if cost > TRUE_FIDELITY_MAX_COST:
+        return Estimate.unavailable(f"not computed: {what} needs ~{cost:.1e} operations "
+                                    f"(limit {TRUE_FIDELITY_MAX_COST:.0e})")
+    try:
+        check_memory(7 * 16 * float(chi) ** 4, what)
+    except ResourceError as e:
+        return Estimate.unavailable(f"not computed: {e}")
     env = np.ones((1, 1, 1, 1))  # (ρ ket, ρ bra, ψ bra, ψ ket) bonds
     log_scale = 0.0
     for a, p in zip(state.with_noise(0.0).tensors, noise):
