@@ -22,6 +22,7 @@ from qgen.measurements import (
     tetra,
     trine,
 )
+from qgen.measurements.contract import expect_products
 from qgen.scores import (
     FIDELITY_STDERR_MAX,
     classical_fidelity,
@@ -31,6 +32,7 @@ from qgen.scores import (
     kl_divergence,
     quantum_fidelity,
 )
+from qgen.scores.fidelity import PILOT_STRINGS
 from qgen.scores.observables import (
     correlation_average,
     correlation_ops,
@@ -229,6 +231,26 @@ def test_quantum_fidelity_flags_useless_error_bars_at_n12(povm):
     # error bar is ~0 — the note must still be set
     if povm.name == "pauli4":
         assert f.stderr < 1e-6 and "not trustworthy" in f.note
+
+
+def test_quantum_fidelity_stops_after_a_pilot_when_unresolvable(monkeypatch):
+    import qgen.scores.fidelity as fid
+
+    evaluated = []
+
+    def counting(state, duals, samples, device=None):
+        evaluated.append(len(samples))
+        return expect_products(state, duals, samples, device=device)
+
+    monkeypatch.setattr(fid, "expect_products", counting)
+    x = sample(ghz(20), pauli4(), 3 * PILOT_STRINGS, seed=1)
+    f = quantum_fidelity(ghz(20), pauli4(), x)
+    # pilot error ≈ 13 (√(s^N/n) of the heavy-tailed estimator): far beyond the range
+    assert evaluated == [PILOT_STRINGS] and f.n == PILOT_STRINGS, evaluated
+    assert "useful range" in f.note and "not evaluated" in f.note and f.stderr > 1
+    evaluated.clear()  # resolvable: the pilot, then every string
+    f = quantum_fidelity(ghz(3), pauli4(), sample(ghz(3), pauli4(), 3 * PILOT_STRINGS, seed=2))
+    assert evaluated == [PILOT_STRINGS, 3 * PILOT_STRINGS] and f.n == 3 * PILOT_STRINGS and f.note == ""
 
 
 def test_fidelity_moment_base_bounds_exact_second_moments():
