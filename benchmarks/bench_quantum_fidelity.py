@@ -27,7 +27,9 @@ Sections are the targets (``--sections ghz,w``, default all); re-running some up
 in ``results/quantum_fidelity.json`` (``--columns default,mps`` refits only those columns,
 keeping the others of the stored rows; ``--povms``, ``--shots``, ``--seeds`` select rows),
 saved after every row with the load average and wall time of each run (``summary``: the
-table of :func:`summarise` over all stored rows), and prints the whole table.  ``--quick``
+table of :func:`summarise` over all stored rows; the file is re-read under a lock before
+each write, so processes running different sections can share it), and prints the whole
+table.  ``--quick``
 (N = 4, Pauli-6, 1,000 and 3,000 shots, one seed, K = 5) writes
 ``results/quantum_fidelity_quick.json`` instead.
 
@@ -38,6 +40,7 @@ table of :func:`summarise` over all stored rows), and prints the whole table.  `
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import tempfile
@@ -246,12 +249,16 @@ def main() -> None:
         label = " ".join(map(str, ns)) + ("" if columns == list(RECONSTRUCTORS) else f" [{','.join(columns)}]")
 
         def keep(rows: list[dict], section: dict = section, t0: float = t0, load0: tuple = load0,
-                 label: str = label) -> None:  # after every row: rows, wall time, load
+                 label: str = label, target: str = target) -> None:  # after every row: rows, wall time, load
             section["rows"] = rows
             section.setdefault("runs", {})[label] = {
                 "seconds": time.perf_counter() - t0, "load_average_start": load0, "load_average_end": os.getloadavg(),
                 "config": config}
-            save(name, {"sections": sections, "summary": summarise(all_rows(sections))})
+            with open(path.with_suffix(".lock"), "w") as lock:  # other processes may run other sections
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                stored = json.loads(path.read_text()).get("sections", {}) if path.is_file() else {}
+                sections.update(stored | {target: section})
+                save(name, {"sections": sections, "summary": summarise(all_rows(sections))})
 
         run_target(target, ns, povms, shots, seeds, k_by_n, columns, section["rows"], keep)
         print(f"{target}: {time.perf_counter() - t0:.0f} s, load average {os.getloadavg()[0]:.1f}", flush=True)

@@ -11,7 +11,8 @@ import torch
 
 from qgen.datasets import simulate
 from qgen.measurements import pauli4, pauli6
-from qgen.models import training_preset
+from qgen.models import create_model, training_preset
+from qgen.models.tensornet import SMALL_DATA, SMALL_DATA_BOND_DIM
 from qgen.scores.bootstrap import bootstrap_estimate
 from qgen.scores.densities import fidelity_pure
 from qgen.scores.tomography import mle
@@ -90,6 +91,24 @@ def test_fit_records_the_schedule_and_resume_stays_exact(tmp_path, monkeypatch):
     assert [h["val_nll"] for h in resumed.result.history] == [h["val_nll"] for h in ref.result.history]
     for a, b in zip(resumed.model.state_dict().values(), ref.model.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_lpdo_capacity_follows_the_data(tmp_path):
+    """Below SMALL_DATA training strings the LPDO's bond dimension is capped; an explicit
+    bond_dim, another preset's, the pure MPS and larger data keep theirs; fit says so."""
+    p6 = pauli6()
+    assert create_model("lpdo", 6, 6, povm=p6, n_train=SMALL_DATA - 1).config["bond_dim"] == SMALL_DATA_BOND_DIM == 2
+    assert create_model("lpdo", 6, 6, povm=p6, n_train=SMALL_DATA).config["bond_dim"] == 4
+    assert create_model("lpdo", 6, 6, povm=p6).config["bond_dim"] == 4
+    assert create_model("lpdo", 6, 6, povm=p6, n_train=100, bond_dim=3).config["bond_dim"] == 3
+    assert create_model("lpdo", 6, 6, povm=p6, n_train=100, bond_dim=1).config["bond_dim"] == 1
+    assert create_model("mps", 6, 6, povm=p6, n_train=100).config["bond_dim"] == 4
+    assert create_model("rnn", 6, 6, n_train=100).config == create_model("rnn", 6, 6).config
+    ds = simulate(make_target("ghz", n=3), pauli6(), 1_000, seed=0)
+    run = fit(ds, out_dir=tmp_path / "small", progress=False, epochs=1)
+    assert run.best().config["bond_dim"] == 2 and run.schedule.endswith("; bond_dim 2 for this data size")
+    run = fit(ds, out_dir=tmp_path / "given", progress=False, epochs=1, model_options={"bond_dim": 3})
+    assert run.best().config["bond_dim"] == 3 and "bond_dim" not in run.schedule
 
 
 @pytest.mark.slow  # 3,000 optimizer steps: 15–80 s on the shared 2-core machine

@@ -48,15 +48,19 @@ def _preset(table: dict[str, dict[str, Any]], name: str, preset: str, what: str)
 
 def create_model(
     name: str, n_qubits: int, n_outcomes: int, preset: str | None = None, *, povm: POVM | None = None,
-    **overrides: Any
+    n_train: int | None = None, **overrides: Any
 ) -> GenerativeModel:
     """Build model ``name`` from its ``preset`` (``"default"`` when None) with keyword overrides.
 
     ``povm``: the measurement the model will learn; a backend may take defaults from it
     (:meth:`GenerativeModel.povm_defaults`, e.g. the RNN's initial phases), below the
-    explicit overrides."""
+    explicit overrides.  ``n_train``: the number of training strings; with the default
+    preset a backend may size itself to it (:meth:`GenerativeModel.data_defaults`, the
+    LPDO's bond dimension), below the explicit overrides."""
     cls = get_model(name)
     config = _preset(cls.presets, name, preset or "default", "architecture") | overrides
+    if n_train is not None and (preset or "default") == "default":
+        config = config | cls.data_defaults(n_train, config) | overrides
     if povm is not None:
         if povm.n_outcomes != n_outcomes:
             raise ValueError(f"the POVM has {povm.n_outcomes} outcomes, the model {n_outcomes}")

@@ -97,6 +97,8 @@ class GenerativeModel(torch.nn.Module):
       ``generator``; the CPU trainer then splits a batch over threads
       (:mod:`qgen.training.threads`), one seeded generator per shard.
     * :meth:`povm_defaults`: configuration a backend takes from the measured POVM.
+    * :meth:`data_defaults`: configuration a backend takes from the number of training
+      strings (its capacity; the LPDO's bond dimension on small data).
     * :meth:`configure_optimizers`: the optimizers (one AdamW over all weights by default).
     * :meth:`begin_epoch`: a training curriculum; the trainer calls it before every epoch
       (nothing by default; the LPDO starts pure and becomes mixed halfway).
@@ -293,6 +295,13 @@ class GenerativeModel(torch.nn.Module):
     def povm_defaults(povm: POVM, config: dict[str, Any]) -> dict[str, Any]:
         """Configuration taken from the measured POVM, below explicit settings (none by
         default; the RNN's initial phases, the tensor networks' POVM elements)."""
+        return {}
+
+    @staticmethod
+    def data_defaults(n_train: int, config: dict[str, Any]) -> dict[str, Any]:
+        """Configuration taken from the number of training strings ``n_train``, over the
+        default preset and below explicit settings (none by default; the LPDO's bond
+        dimension on small data)."""
         return {}
 
     def configure_optimizers(self, config: Any) -> list[torch.optim.Optimizer]:

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from qgen._io import atomic_write_text
 from qgen.datasets import Dataset, read_dataset, read_header
 from qgen.errors import ArgumentError
-from qgen.models import GenerativeModel, create_model, training_preset
+from qgen.models import GenerativeModel, create_model, get_model, training_preset
 from qgen.resources import check_memory, estimate_training_data
 from qgen.scores.bootstrap import resamples
 from qgen.scores.report import Report
@@ -88,7 +88,8 @@ class Fit:
     """What :func:`fit` did: the model as trained (last weights), the trainer's result, and
     the run directory (whose ``model.safetensors`` holds the weights kept: the best
     validation ones, or the last with ``keep="last"``), and
-    how the schedule was chosen (:func:`~qgen.training.config.adapt_to_data`'s note)."""
+    how the schedule was chosen (:func:`~qgen.training.config.adapt_to_data`'s note, and
+    the sizes the backend took from the data, :meth:`~qgen.models.GenerativeModel.data_defaults`)."""
 
     model: GenerativeModel
     result: TrainResult
@@ -171,6 +172,7 @@ def fit(data: Dataset | str | Path, model: str = "auto", out_dir: str | Path = "
     def build() -> GenerativeModel:
         torch.manual_seed(seed)
         return create_model(model, identity["n_qubits"], identity["n_outcomes"], preset=preset, povm=povm,
+                            n_train=n_train,
                             **(model_options or {}))
 
     def run(net: GenerativeModel, strings: Any, where: Path, show: bool) -> TrainResult:
@@ -178,6 +180,11 @@ def fit(data: Dataset | str | Path, model: str = "auto", out_dir: str | Path = "
                      callbacks=callbacks)
 
     net = build()  # a bad model option fails before anything is written
+    if (preset or "default") == "default":
+        sized = {k: net.config[k] for k in get_model(model).data_defaults(n_train, net.config)
+                 if k not in (model_options or {})}
+        if sized:
+            schedule += "; " + ", ".join(f"{k} {v}" for k, v in sized.items()) + " for this data size"
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if distributed.from_env().is_main and not (resume and (out / RUN_FILE).exists()):  # resume keeps it
