@@ -64,17 +64,18 @@ def default_model(n_qubits: int) -> str:
     RNN above (the backend benchmarked for large-N outcome statistics).
 
     Measured (benchmarks/results/quantum_fidelity.json, N = 8, Pauli-6, 3,000 shots, seed
-    0, adaptive schedule; F of lpdo (pure start) / mps / rnn / transformer, then MLE ± its
-    bootstrap error): W 0.975 / 0.975 / 0.902 / 0.621, MLE 0.836 ± 0.003; cluster 0.977 /
-    0.978 / 0.357 / 0.105, 0.857 ± 0.025; TFIM 0.917 / 0.980 / 0.818 / 0.736, 0.806 ±
-    0.021; GHZ with p = 0.05 (true 0.740) 0.714 / 0.870 / 0.431 / 0.545, 0.538 ± 0.049.
-    The pure ``mps`` claims a pure state there (F above the true 0.740), which is why the
-    default is the mixed model.  Over N = 4, 6, 8, Pauli-6 and Pauli-4, 3,000, 10,000 and
-    30,000 shots (means over 3 seeds; 10 for GHZ-8 and depolarized GHZ-8 from 3,000 Pauli-4
-    shots) the default meets MLE − err on all 90 settings.  From 3,000 Pauli-4 shots of GHZ-8
-    its seeds scatter from 0.02 to 0.88 (mean 0.46 ± 0.11, MLE 0.39): the phase of the 8-body
-    coherence is weakly determined there, and a fit can settle on a wrong one, with the same
-    likelihood.  At N = 50 a training step of the tensor networks costs no more than the RNN's
+    0, adaptive schedule; F of lpdo (pure start, bond dimension 2 on this little data) / mps
+    / rnn / transformer, then MLE ± its bootstrap error): W 0.987 / 0.975 / 0.876 / 0.791,
+    MLE 0.836 ± 0.003; cluster 0.991 / 0.978 / 0.247 / 0.130, 0.857 ± 0.025; TFIM 0.939 /
+    0.980 / 0.795 / 0.750, 0.806 ± 0.021; GHZ with p = 0.05 (true 0.740) 0.695 / 0.870 /
+    0.407 / 0.422, 0.538 ± 0.049.  The pure ``mps`` claims a pure state there (F above the
+    true 0.740), which is why the default is the mixed model.  Over N = 4, 6, 8, Pauli-6 and
+    Pauli-4, 1,000, 3,000, 10,000 and 30,000 shots (means over 3 seeds from 3,000 shots up;
+    10 for GHZ-8 and depolarized GHZ-8 from 3,000 Pauli-4 shots; 1 at 1,000) the default
+    meets MLE − err on all 120 settings, and 275 of the 284 single fits from 3,000 shots up
+    do.  From 3,000 Pauli-4 shots of GHZ-8 its seeds scatter from 0.18 to 0.89 (mean 0.59 ±
+    0.08, MLE 0.39): the phase of the 8-body coherence is weakly determined there.  At N = 50
+    a training step of the tensor networks costs no more than the RNN's
     (benchmarks/bench_default_model.py).
 
     >>> default_model(8), default_model(50)
