@@ -10,8 +10,8 @@ counts go to
   ``cvxpy_gaussian_lstsq`` (needs cvxpy), each with its fidelity to the ideal state and,
   where affordable, its bootstrap standard error (``target_bootstrap_samples``);
 * qgen: :func:`qgen.qiskit_io.from_tomography`, the circuit's ideal state attached, then
-  ``RECONSTRUCTOR`` (a function ``(dataset, seed) -> dict``; today the default RNN and
-  the exact fidelity ⟨ψ|ρ_q|ψ⟩ of ρ_q = Σ_a q(a) D^a by enumeration of all 6^N strings).
+  ``RECONSTRUCTOR`` (a function ``(dataset, seed) -> dict``; today the default pipeline,
+  ``fit`` with no tuning option, and the exact fidelity of the state it reconstructs).
 
 The reference is the fidelity of the state Aer actually prepares (the transpiled circuit
 with the device's gate noise, density-matrix method, on the experiment's physical
@@ -26,7 +26,7 @@ qiskit-experiments on the same number of shots (3^N settings) runs where it can
 reason (its circuits, its parameters and the dense ρ it fits).  ``SCALE_RECONSTRUCTOR``
 is the pluggable qgen reconstruction column (None today: not run).
 
-    python benchmarks/bench_qiskit.py [--only small|scale] [--n 2 3 4] [--scale-n 8 50] [--train-time 60]
+    python benchmarks/bench_qiskit.py [--only small|scale] [--n 2 3 4] [--scale-n 8 50]
 
 Today's figures (2026-12-03, 2 shared cores, load average 6–10 from other jobs) come from
 ``--only small`` (GHZ 2–5; GHZ 6 and the random circuits were re-run with ``--name`` after
@@ -74,32 +74,29 @@ def random_shallow(n: int):
     return qc
 
 
-def rnn_reconstructor(ds, seed: int = 0, max_time: float = 60.0) -> dict:
-    """The default RNN on the training split (cosine schedule over an epoch count that
-    gives ~400k string passes, capped by ``max_time``), then exact scores by enumeration."""
-    import torch
-
-    from qgen.models import create_model
+def default_reconstructor(ds, seed: int = 0) -> dict:
+    """The default pipeline, :func:`qgen.workflows.fit` with no tuning option (its default
+    model for N ≤ 12 is the LPDO tensor network, sized and scheduled by the number of
+    shots), on the training split; then the exact fidelity of the model's state, the
+    smallest eigenvalue of its density matrix and the exact F_c by enumeration."""
     from qgen.scores import enumerate_strings, exact_scores
-    from qgen.training import TrainConfig, train
-    from qgen.workflows import model_log_prob
+    from qgen.workflows import fit, model_log_prob
 
-    torch.manual_seed(seed)
-    model = create_model("rnn", ds.n_qubits, ds.povm.n_outcomes, povm=ds.povm)
-    epochs = int(np.clip(round(400_000 / len(ds.train)), 5, 40))
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
-        res = train(model, ds.train, ds.val, TrainConfig.from_preset("rnn", epochs=epochs, seed=seed, max_time=max_time,
-                                                                     patience=None), d, progress=False)
+        run = fit(ds, out_dir=d, seed=seed, progress=False)
+        model = run.best()
     ex = exact_scores(model_log_prob(model, enumerate_strings(ds.povm.n_outcomes, ds.n_qubits)), ds.target.state,
                       ds.povm)
-    return {"fidelity": ex["quantum_fidelity"].mean, "min_eigenvalue": ex["min_eigenvalue"].mean,
-            "classical_fidelity": ex["classical_fidelity"].mean, "epochs": len(res.history),
-            "seconds": time.perf_counter() - t0, "method": "rnn default preset, exact ⟨ψ|ρ_q|ψ⟩ by enumeration"}
+    lowest = float(np.linalg.eigvalsh(model.to_dense())[0])
+    return {"fidelity": model.fidelity(ds.target.state), "min_eigenvalue": lowest,
+            "classical_fidelity": ex["classical_fidelity"].mean, "epochs": len(run.result.history),
+            "seconds": time.perf_counter() - t0, "schedule": run.schedule,
+            "method": f"fit's default ({model.name}), exact ⟨ψ|ρ|ψ⟩ of its state"}
 
 
 CVXPY_MAX_N = 5
-RECONSTRUCTOR = rnn_reconstructor
+RECONSTRUCTOR = default_reconstructor
 SCALE_RECONSTRUCTOR = None
 
 
@@ -143,7 +140,7 @@ def tomography_fits(expdata, exp, n: int) -> list[dict]:
     return rows
 
 
-def small_case(kind: str, n: int, shots: int, noise: str, train_time: float, seed: int) -> dict:
+def small_case(kind: str, n: int, shots: int, noise: str, seed: int) -> dict:
     from qiskit_aer import AerSimulator
     from qiskit_experiments.library import StateTomography
 
@@ -162,7 +159,7 @@ def small_case(kind: str, n: int, shots: int, noise: str, train_time: float, see
     t0 = time.perf_counter()
     ds = from_tomography(expdata, seed=seed, target=circuit_target(qc))
     import_s = time.perf_counter() - t0
-    qgen = RECONSTRUCTOR(ds, seed=seed, max_time=train_time)
+    qgen = RECONSTRUCTOR(ds, seed=seed)
     return {"circuit": kind, "N": n, "settings": 3**n, "shots": 3**n * shots, "aer_run_s": run_s,
             "reference_fidelity": noisy_state_fidelity(qc, fake), "fits": fits, "qgen_import_s": import_s,
             "qgen": qgen}
@@ -229,7 +226,6 @@ def main() -> None:
     ap.add_argument("--n", type=int, nargs="+", default=[2, 3, 4, 5, 6])
     ap.add_argument("--circuits", nargs="+", default=["ghz", "random"])
     ap.add_argument("--shots-per-setting", type=int, default=200)
-    ap.add_argument("--train-time", type=float, default=60.0, help="qgen training budget per small case (s)")
     ap.add_argument("--scale-n", type=int, nargs="+", default=[8, 10, 12, 20, 50])
     ap.add_argument("--scale-shots", type=int, default=20_000)
     ap.add_argument("--tomo-scale-n", type=int, nargs="*", default=[8])
@@ -257,7 +253,7 @@ def main() -> None:
         rows, table = [], []
         for kind in args.circuits:
             for n in args.n:
-                r = small_case(kind, n, args.shots_per_setting, args.noise, args.train_time, args.seed)
+                r = small_case(kind, n, args.shots_per_setting, args.noise, args.seed)
                 r["loadavg"] = load()
                 rows.append(r)
                 fits = {f["fitter"]: f for f in r["fits"]}
@@ -267,7 +263,7 @@ def main() -> None:
                               "Aer F (state)": fmt(r["reference_fidelity"]),
                               "linear inversion": cell(fits["linear_inversion"]),
                               "cvxpy PSD": cell(fits["cvxpy_gaussian_lstsq"]),
-                              "qgen RNN F (exact)": f"{fmt(r['qgen']['fidelity'])} ({r['qgen']['seconds']:.0f} s, "
+                              "qgen default F (exact)": f"{fmt(r['qgen']['fidelity'])} ({r['qgen']['seconds']:.0f} s, "
                                                     f"{r['qgen']['epochs']} ep.)",
                               "qgen λ_min": fmt(r["qgen"]["min_eigenvalue"]), "load": r["loadavg"]})
                 print_table("StateTomography shots → qiskit-experiments fitters and qgen", table, list(table[0]))
