@@ -22,8 +22,8 @@ softmax).  A step emitting w qubits at once (patches) groups its K^w codes by th
 pattern of its w qubits (G^w groups, each of probability G^(−w)).
 
 Measured (benchmarks/bench_ar_state.py, bench_sample_efficiency.py; seed 0, default
-presets and the fixed training schedule of the time, at most 20 epochs of 500): on GHZ-20 with Pauli-6 the RNN reaches F_c ≥ 0.99 from 2,000
-training strings (0.9928 ± 0.0009) where one softmax over the six outcomes gives 0.964
+presets and the fixed training schedule of the time, at most 20 epochs of 500): on GHZ-20
+with Pauli-6 the RNN reaches F_c ≥ 0.99 from 2,000 training strings (0.9928 ± 0.0009) where one softmax over the six outcomes gives 0.964
 (and 0.988 at 4,000).  The exact quantum fidelity ⟨ψ|ρ_q|ψ⟩ does not move consistently:
 over 22 (target, N, shots, backend) fits it changes by +0.018 ± 0.010 (mean ± s.e.), 18 up, from +0.16
 (W-4, 1,000 shots, transformer: 0.516 vs 0.354) to −0.07 (TFIM-6, 1,000 shots, RNN), one

@@ -30,7 +30,8 @@ ask for it.  Started mixed, the network settles on the incoherent mixture of a G
 branches, whose classical correlations it reproduces at once, and does not leave it: on
 3,000 Pauli-6 shots of GHZ-8 the quantum fidelity is 0.50 started mixed and 0.99 started
 pure (MLE 0.83), on GHZ-8 depolarized with p = 0.05 (true 0.74) 0.41 and 0.71 (MLE 0.54),
-with no loss at N = 4 or for W, cluster and TFIM states (bond dimension 4; benchmarks/results/quantum_fidelity.json).
+with no loss at N = 4 or for W, cluster and TFIM states (bond dimension 4;
+benchmarks/results/quantum_fidelity.json).
 Bond dimensions are capped at the largest useful value min(χ, d^i, d^{N−i}), d = 2μ.
 
 Capacity from the data (:meth:`LPDOModel.data_defaults`): trained by :func:`qgen.workflows.fit`
