@@ -22,19 +22,20 @@ softmax).  A step emitting w qubits at once (patches) groups its K^w codes by th
 pattern of its w qubits (G^w groups, each of probability G^(−w)).
 
 Measured (benchmarks/bench_ar_state.py, bench_sample_efficiency.py; seed 0, default
-presets and the fixed training schedule of the time, at most 20 epochs of 500): on GHZ-20
-with Pauli-6 the RNN reaches F_c ≥ 0.99 from 2,000 training strings (0.9928 ± 0.0009) where one softmax over the six outcomes gives 0.964
-(and 0.988 at 4,000).  The exact quantum fidelity ⟨ψ|ρ_q|ψ⟩ does not move consistently:
-over 22 (target, N, shots, backend) fits it changes by +0.018 ± 0.010 (mean ± s.e.), 18 up, from +0.16
-(W-4, 1,000 shots, transformer: 0.516 vs 0.354) to −0.07 (TFIM-6, 1,000 shots, RNN), one
-seed each; it stays far below MLE on cat and W states at N = 6 (GHZ-6, 10,000 shots: RNN
-0.517 vs 0.504, MLE 0.996): their coherence sits in N-body terms that the
-networks do not find before they overfit.  With today's data-size-adaptive schedule the
-quantum fidelity rose far more than bases ever moved it (RNN +0.18 on average over 11
-cases, W-6 from 1,000 shots 0.39 → 0.87), while GHZ-6 stays at the mixture below 30,000
-shots (docs: benchmarks, tomography).  Within a patch of w qubits, the bits of one
-qubit may still depend on the bases of the later qubits of the same patch (no-signalling
-is not imposed inside a step); across steps it holds by construction.
+presets and the fixed training schedule of the time, at most 20 epochs of 500): on
+GHZ-20 with Pauli-6 the RNN reaches F_c ≥ 0.99 from 2,000 training strings (0.9928 ±
+0.0009) where one softmax over the six outcomes gives 0.964 (and 0.988 at 4,000).  The
+exact quantum fidelity ⟨ψ|ρ_q|ψ⟩ does not move consistently: over 22 (target, N, shots,
+backend) fits it changes by +0.018 ± 0.010 (mean ± s.e.), 18 up, from +0.16 (W-4, 1,000
+shots, transformer: 0.516 vs 0.354) to −0.07 (TFIM-6, 1,000 shots, RNN), one seed each;
+it stays far below MLE on cat and W states at N = 6 (GHZ-6, 10,000 shots: RNN 0.517 vs
+0.504, MLE 0.996): their coherence sits in N-body terms that the networks do not find
+before they overfit.  With today's data-size-adaptive schedule the quantum fidelity rose
+far more than bases ever moved it (RNN +0.18 on average over 11 cases, W-6 from 1,000
+shots 0.39 → 0.87), while GHZ-6 stays at the mixture below 30,000 shots (docs:
+benchmarks, tomography).  Within a patch of w qubits, the bits of one qubit may still
+depend on the bases of the later qubits of the same patch (no-signalling is not imposed
+inside a step); across steps it holds by construction.
 
 :func:`basis_groups` detects the structure from the POVM elements, not from its name: it
 returns the group of every outcome (the finest partition into G ≥ 2 groups, the same on
