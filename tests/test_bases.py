@@ -144,9 +144,12 @@ def test_save_and_load_keep_the_bases(tmp_path):
 
 @pytest.mark.slow
 def test_bits_given_bases_raise_the_quantum_fidelity(tmp_path):
-    """W-4, 1,000 Pauli-6 shots (seed 0; 900 train / 100 validation), the default
-    transformer and its default training: ⟨W|ρ_q|W⟩ exact by enumeration is 0.516 with
-    bits given bases against 0.354 without (measured; ~15 s for both fits at load 10)."""
+    """W-4, 1,000 Pauli-6 shots (seed 0; 900 train / 100 validation), the default RNN and
+    its default (data-size-adaptive) training: ⟨W|ρ_q|W⟩ exact by enumeration is 0.784
+    with bits given bases against 0.324 without (benchmarks/results/ar_state.json).  Over
+    17 cases of that benchmark the RNN's gain is +0.06 ± 0.03 (11 up); the transformer's,
+    which this test checked under the former fixed schedule (0.516 against 0.354), is
+    −0.13 on this case under today's schedule."""
     from qgen.datasets import simulate
     from qgen.scores.enumeration import exact_scores
     from qgen.targets import make_target
@@ -156,7 +159,7 @@ def test_bits_given_bases_raise_the_quantum_fidelity(tmp_path):
     ds = simulate(target, pauli6(), 1000, seed=0, val_fraction=0.1, test_fraction=0.0)
     fidelity = {}
     for name, options in (("bases", {}), ("plain", {"bases": None})):
-        run = fit(ds, "transformer", tmp_path / name, seed=0, progress=False, model_options=options, num_threads=1)
+        run = fit(ds, "rnn", tmp_path / name, seed=0, progress=False, model_options=options, num_threads=1)
         lq = run.best().log_prob_all().numpy()
         fidelity[name] = exact_scores(lq, target.state, pauli6())["quantum_fidelity"].mean
-    assert fidelity["bases"] > fidelity["plain"] + 0.08, fidelity
+    assert fidelity["bases"] > fidelity["plain"] + 0.2, fidelity
