@@ -248,9 +248,13 @@ def test_quantum_fidelity_stops_after_a_pilot_when_unresolvable(monkeypatch):
     # pilot error ≈ 13 (√(s^N/n) of the heavy-tailed estimator): far beyond the range
     assert evaluated == [PILOT_STRINGS] and f.n == PILOT_STRINGS, evaluated
     assert "useful range" in f.note and "not evaluated" in f.note and f.stderr > 1
-    evaluated.clear()  # resolvable: the pilot, then every string
-    f = quantum_fidelity(ghz(3), pauli4(), sample(ghz(3), pauli4(), 3 * PILOT_STRINGS, seed=2))
-    assert evaluated == [PILOT_STRINGS, 3 * PILOT_STRINGS] and f.n == 3 * PILOT_STRINGS and f.note == ""
+    evaluated.clear()  # resolvable: the pilot, then the other strings, each string once
+    x = sample(ghz(3), pauli4(), 3 * PILOT_STRINGS, seed=2)
+    f = quantum_fidelity(ghz(3), pauli4(), x)
+    assert evaluated == [PILOT_STRINGS, 2 * PILOT_STRINGS] and f.n == 3 * PILOT_STRINGS and f.note == ""
+    whole = expect_products(ghz(3), pauli4().duals, x).real  # the same estimate as from all strings at once
+    assert f.mean == pytest.approx(whole.mean(), abs=1e-12) and f.stderr == pytest.approx(
+        whole.std(ddof=1) / np.sqrt(len(whole)), rel=1e-9)
 
 
 def test_fidelity_moment_base_bounds_exact_second_moments():

@@ -82,18 +82,21 @@ def quantum_fidelity(state: State, povm: POVM, samples: np.ndarray, device: str 
     if not povm.is_ic:
         return Estimate.unavailable(f"POVM '{povm.name}' is not informationally complete: ρ_q is not determined")
     samples, n_q = np.asarray(samples), state.n_qubits
+    pilot = np.zeros(len(samples), dtype=bool)
+    values = np.zeros(0)
     if len(samples) > 2 * PILOT_STRINGS:
-        rows = np.sort(np.random.default_rng(0).choice(len(samples), PILOT_STRINGS, replace=False))
-        pilot = mean_estimate(expect_products(state, povm.duals, samples[rows], device=device).real)
-        projected = pilot.stderr * np.sqrt(PILOT_STRINGS / len(samples))
+        pilot[np.random.default_rng(0).choice(len(samples), PILOT_STRINGS, replace=False)] = True
+        values = expect_products(state, povm.duals, samples[pilot], device=device).real
+        first = mean_estimate(values)
+        projected = first.stderr * np.sqrt(PILOT_STRINGS / len(samples))
         if projected > 10 * FIDELITY_STDERR_MAX:
-            return Estimate(pilot.mean, pilot.stderr, pilot.n,
+            return Estimate(first.mean, first.stderr, first.n,
                             f"from a random {PILOT_STRINGS:,} of the {len(samples):,} strings: with all of them the "
                             f"error bar would still be ≈ {projected:.2g}, beyond the useful range (> "
                             f"{FIDELITY_STDERR_MAX}; the dual-frame estimator's variance grows exponentially with "
                             f"N = {n_q}), so the rest were not evaluated")
-    values = expect_products(state, povm.duals, samples, device=device).real
-    est = mean_estimate(values)
+    rest = expect_products(state, povm.duals, samples[~pilot], device=device).real  # the pilot's are kept
+    est = mean_estimate(np.concatenate([values, rest]))
     second_moment = float(np.prod(np.broadcast_to(fidelity_moment_base(povm), (n_q,))))
     predicted = np.sqrt(max(second_moment - 1, 0.0) / max(est.n, 1))
     if est.stderr > FIDELITY_STDERR_MAX:
