@@ -28,7 +28,7 @@ from .vae import VAEModel
 
 __all__ = [
     "GenerativeModel", "AutoregressiveModel", "MODELS", "LIKELIHOODS", "register_model", "get_model", "create_model",
-    "training_preset", "RNNModel", "VAEModel", "GANModel", "TransformerModel", "FlowModel",
+    "training_preset", "data_sized", "RNNModel", "VAEModel", "GANModel", "TransformerModel", "FlowModel",
     "RBMModel", "MPSModel", "LPDOModel", "ConvModel", "MISSING", "MISSING_READOUTS",
 ]
 
@@ -46,6 +46,13 @@ def _preset(table: dict[str, dict[str, Any]], name: str, preset: str, what: str)
     return dict(table[preset])
 
 
+def data_sized(name: str, preset: str | None, n_train: int, config: dict[str, Any]) -> dict[str, Any]:
+    """What model ``name`` takes from ``n_train`` training strings over ``config``
+    (:meth:`GenerativeModel.data_defaults`): only the default preset sizes itself; a named
+    one is kept as it is."""
+    return get_model(name).data_defaults(n_train, config) if (preset or "default") == "default" else {}
+
+
 def create_model(
     name: str, n_qubits: int, n_outcomes: int, preset: str | None = None, *, povm: POVM | None = None,
     n_train: int | None = None, **overrides: Any
@@ -59,8 +66,8 @@ def create_model(
     LPDO's bond dimension), below the explicit overrides."""
     cls = get_model(name)
     config = _preset(cls.presets, name, preset or "default", "architecture") | overrides
-    if n_train is not None and (preset or "default") == "default":
-        config = config | cls.data_defaults(n_train, config) | overrides
+    if n_train is not None:
+        config = config | data_sized(name, preset, n_train, config) | overrides
     if povm is not None:
         if povm.n_outcomes != n_outcomes:
             raise ValueError(f"the POVM has {povm.n_outcomes} outcomes, the model {n_outcomes}")

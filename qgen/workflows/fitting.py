@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from qgen._io import atomic_write_text
 from qgen.datasets import Dataset, read_dataset, read_header
 from qgen.errors import ArgumentError
-from qgen.models import GenerativeModel, create_model, get_model, training_preset
+from qgen.models import GenerativeModel, create_model, data_sized, training_preset
 from qgen.resources import check_memory, estimate_training_data
 from qgen.scores.bootstrap import resamples
 from qgen.scores.report import Report
@@ -181,11 +181,9 @@ def fit(data: Dataset | str | Path, model: str = "auto", out_dir: str | Path = "
                      callbacks=callbacks)
 
     net = build()  # a bad model option fails before anything is written
-    if (preset or "default") == "default":
-        sized = {k: net.config[k] for k in get_model(model).data_defaults(n_train, net.config)
-                 if k not in (model_options or {})}
-        if sized:
-            schedule += "; " + ", ".join(f"{k} {v}" for k, v in sized.items()) + " for this data size"
+    sized = {k: net.config[k] for k in data_sized(model, preset, n_train, net.config) if k not in (model_options or {})}
+    if sized:
+        schedule += "; " + ", ".join(f"{k} {v}" for k, v in sized.items()) + " for this data size"
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if distributed.from_env().is_main and not (resume and (out / RUN_FILE).exists()):  # resume keeps it
