@@ -61,9 +61,9 @@ NOTE = ("F = ⟨ψ|ρ_q|ψ⟩ exact by enumeration for each fit; MLE on all shot
 def _fidelities(model, target: qgen.Target, psi: np.ndarray) -> dict:
     """F = ⟨ψ|ρ_q|ψ⟩, F_c, the smallest eigenvalue of ρ_q and F_phys = ⟨ψ|ρ̂|ψ⟩ of the density
     matrix ρ̂ nearest to ρ_q (F exceeds 1 when ρ_q is not positive; F_phys cannot)."""
-    q = np.exp(model.log_prob_all().cpu().numpy())
-    scores = exact_scores(np.log(q), target.state, pauli6())
-    rho = project_to_density_matrix(reconstruct_density_matrix(q, pauli6()))
+    lq = model.log_prob_all().cpu().numpy()
+    scores = exact_scores(lq, target.state, pauli6())
+    rho = project_to_density_matrix(reconstruct_density_matrix(np.exp(lq), pauli6()))
     return {"F": scores["quantum_fidelity"].mean, "F_c": scores["classical_fidelity"].mean,
             "min_eig": scores["min_eigenvalue"].mean, "F_phys": fidelity_pure(rho, psi)}
 

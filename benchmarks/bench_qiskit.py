@@ -165,8 +165,7 @@ def small_case(kind: str, n: int, shots: int, noise: str, seed: int) -> dict:
     import_s = time.perf_counter() - t0
     qgen = RECONSTRUCTOR(ds, seed=seed)
     t0 = time.perf_counter()
-    psi = ds.target.state.to_dense()
-    qgen_mle = {"fidelity": fidelity_pure(mle(ds.outcomes, ds.povm).rho, psi / np.linalg.norm(psi)),
+    qgen_mle = {"fidelity": fidelity_pure(mle(ds.outcomes, ds.povm).rho, ds.target.state.to_dense()),
                 "seconds": time.perf_counter() - t0}
     return {"circuit": kind, "N": n, "settings": 3**n, "shots": 3**n * shots, "aer_run_s": run_s,
             "reference_fidelity": noisy_state_fidelity(qc, fake), "fits": fits, "qgen_import_s": import_s,
